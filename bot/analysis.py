@@ -1,0 +1,242 @@
+"""Understand a comment and match it to the catalog, in the context of the thread it was written under.
+
+Event → Understanding (normalised text, terms, intent, sentiment, topics) → Match (ranked hits, the
+course it is about, the answer or none). Pure given the Knowledge: the same events give the same output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bot.events import Event, Thread
+from bot.knowledge import Knowledge
+from retrieval.encoder import AsyncBatchEncoder
+from retrieval.intents import QUESTION_INTENTS, IntentPrediction, SentimentPrediction, looks_like_question
+from retrieval.search import AbstainThreshold, Hit
+from retrieval.text import NormalizedText, normalize
+
+AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
+CourseSource = Literal["text", "thread", "topic"]
+# Course-level questions the catalog itself answers when no FAQ entry does.
+_COURSE_ANSWERS: dict[str, AnswerKind] = {
+    "ask_price": "course_price",
+    "ask_link": "course_link",
+    "ask_course_content": "course_content",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    text: str  # normalised, emoji removed
+    terms: tuple[str, ...]
+    intent: str
+    intent_confidence: float
+    intent_source: str
+    sentiment: str
+    sentiment_confidence: float
+    topics: tuple[str, ...]
+    truncated: bool = False
+
+    @property
+    def is_spam(self) -> bool:
+        return self.intent == "spam"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    hits: tuple[Hit, ...]
+    course_id: str | None  # the course the comment is about
+    course_source: CourseSource | None
+    answer_kind: AnswerKind | None  # None: no confident answer (abstain)
+    answer_id: str | None  # the FAQ entry that answers it, when answer_kind == "faq"
+    confidence: float
+    reason: str
+
+    @property
+    def answered(self) -> bool:
+        return self.answer_kind is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    event: Event
+    understanding: Understanding
+    match: Match
+
+
+class Analyzer:
+    def __init__(self, knowledge: Knowledge, *, thread_cache_size: int = 4096) -> None:
+        self.knowledge = knowledge
+        matching = knowledge.settings.matching
+        self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25)
+        self.top_k = matching.top_k
+        self._names = _course_names(knowledge)
+        self._thread_courses: OrderedDict[str, str | None] = OrderedDict()
+        self._thread_cache_size = thread_cache_size
+        self._async_encoder: AsyncBatchEncoder | None = None
+
+    # -- entry points ---------------------------------------------------------------------------------------
+    def analyze(self, events: Sequence[Event]) -> list[Analysis]:
+        """Batch analysis: one encoder call for all comments and unseen thread titles."""
+        texts = [normalize(e.text) for e in events]
+        titles = self._titles_to_infer(events)
+        vectors = self.knowledge.encoder.encode([t.plain for t in texts] + titles)
+        return self._finish(events, texts, vectors[: len(texts)], titles, vectors[len(texts) :])
+
+    async def analyze_async(self, event: Event) -> Analysis:
+        """For the bot's event loop: the model runs in a worker thread, batched with concurrent calls."""
+        if self._async_encoder is None:
+            self._async_encoder = AsyncBatchEncoder(self.knowledge.encoder)
+        text = normalize(event.text)
+        titles = self._titles_to_infer([event])
+        vectors = await self._async_encoder.encode([text.plain, *titles])
+        return self._finish([event], [text], vectors[:1], titles, vectors[1:])[0]
+
+    async def aclose(self) -> None:
+        if self._async_encoder is not None:
+            await self._async_encoder.aclose()
+
+    # -- stages ---------------------------------------------------------------------------------------------
+    def _finish(
+        self, events: Sequence[Event], texts: list[NormalizedText], vectors: np.ndarray, titles: list[str], title_vectors: np.ndarray
+    ) -> list[Analysis]:
+        for title, vector in zip(titles, title_vectors):
+            self._remember_title(title, vector)
+        predictions = self.knowledge.detector.detect(texts, vectors)
+        results = []
+        for event, text, vector, (intent, sentiment) in zip(events, texts, vectors, predictions):
+            understanding = self._understand(text, intent, sentiment)
+            results.append(Analysis(event, understanding, self._match(event, understanding, vector)))
+        return results
+
+    def _understand(self, text: NormalizedText, intent: IntentPrediction, sentiment: SentimentPrediction) -> Understanding:
+        segmenter = self.knowledge.segmenter
+        terms = tuple(segmenter.terms(text.plain)) if not text.is_empty else ()
+        sentiment_label, sentiment_conf = sentiment.label, sentiment.confidence
+        # Praise and complaints carry their sentiment in the label; trust it over the generic head.
+        if intent.intent == "praise" and sentiment_label == "negative" and intent.confidence > sentiment_conf:
+            sentiment_label, sentiment_conf = "positive", intent.confidence
+        if intent.intent == "complaint" and sentiment_label == "positive" and intent.confidence > sentiment_conf:
+            sentiment_label, sentiment_conf = "negative", intent.confidence
+        return Understanding(
+            text=text.plain,
+            terms=terms,
+            intent=intent.intent,
+            intent_confidence=round(intent.confidence, 4),
+            intent_source=intent.source,
+            sentiment=sentiment_label,
+            sentiment_confidence=round(sentiment_conf, 4),
+            topics=tuple(segmenter.keywords(text.plain)) if terms else (),
+            truncated=text.truncated,
+        )
+
+    def _match(self, event: Event, understanding: Understanding, vector: np.ndarray) -> Match:
+        searcher = self.knowledge.searcher
+        if not understanding.text:
+            return Match((), None, None, None, None, 0.0, "nothing to match (empty or emoji only)")
+        hits = tuple(searcher.search(vector, understanding.terms, k=self.top_k))
+        named = self._named_course(understanding.text, hits)
+        thread_course = self.thread_course(event.thread)
+        course_id, source = (named, "text") if named else (thread_course, "thread" if thread_course else None)
+        intent = understanding.intent
+        asks = intent in QUESTION_INTENTS or (intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text)))
+
+        def result(kind: AnswerKind | None, answer_id: str | None, confidence: float, reason: str, course=course_id, src=source) -> Match:
+            return Match(hits, course, src if course else None, kind, answer_id, round(confidence, 4), reason)
+
+        if not asks:
+            return result(None, None, 0.0, f"not a question ({intent})", course=named, src="text")
+
+        if intent == "ask_recommendation":
+            courses = searcher.search(vector, understanding.terms, k=1, kinds={"course"})
+            if named:
+                return result("recommendation", None, 1.0, "recommend the course named in the comment")
+            if courses and self.threshold.accepts(courses[0]):
+                return result("recommendation", None, courses[0].dense, f"recommend best course for the topic ({courses[0].dense:.2f})",
+                              course=courses[0].course_id, src="topic")
+            if thread_course:
+                return result("recommendation", None, 0.5, "recommend the thread's course (no topic named)")
+            return result(None, None, courses[0].dense if courses else 0.0, "no course fits the request")
+
+        # FAQ entries about this course or about no course in particular; another course's FAQ never answers.
+        scope = {course_id, None} if course_id else None
+        faq = searcher.search(vector, understanding.terms, k=1, kinds={"faq"}, course_ids=scope)
+        best = faq[0] if faq else None
+        if self.threshold.accepts(best):
+            assert best is not None
+            return result("faq", best.id.split(":", 1)[1], best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
+        if course_id and intent in _COURSE_ANSWERS:
+            return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
+        best_dense = best.dense if best else 0.0
+        return result(None, None, best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
+
+    # -- courses ----------------------------------------------------------------------------------------------
+    def _named_course(self, text: str, hits: Sequence[Hit]) -> str | None:
+        """A course the comment itself names: by title/alias, or a course hit that both models agree on."""
+        best_name = None
+        for name, course_id in self._names:
+            if name in text and (best_name is None or len(name) > len(best_name[0])):
+                best_name = (name, course_id)
+        if best_name:
+            return best_name[1]
+        for hit in hits:
+            if hit.kind == "course" and hit.dense >= self.threshold.min_dense and hit.bm25 >= self.threshold.min_bm25:
+                return hit.course_id
+        return None
+
+    def thread_course(self, thread: Thread | None) -> str | None:
+        """The course a thread is about: the event's own mapping, the creator's config, or its title."""
+        if thread is None:
+            return None
+        if thread.course_id and thread.course_id in self.knowledge.catalog.courses:
+            return thread.course_id
+        mapping = self.knowledge.threads.get(thread.id)
+        if mapping is not None and (mapping.course_id or not (thread.title or mapping.title)):
+            return mapping.course_id
+        title = _thread_text(thread, mapping.title if mapping else "")
+        return self._thread_courses.get(title) if title else None
+
+    def _titles_to_infer(self, events: Sequence[Event]) -> list[str]:
+        titles = []
+        for event in events:
+            thread = event.thread
+            if thread is None or thread.course_id or (thread.id in self.knowledge.threads and self.knowledge.threads[thread.id].course_id):
+                continue
+            mapping = self.knowledge.threads.get(thread.id)
+            title = _thread_text(thread, mapping.title if mapping else "")
+            if title and title not in self._thread_courses and title not in titles:
+                titles.append(title)
+        return titles
+
+    def _remember_title(self, title: str, vector: np.ndarray) -> None:
+        text = normalize(title).plain
+        names = [course_id for name, course_id in self._names if name in text]
+        if names:
+            course_id: str | None = names[0]
+        else:
+            hits = self.knowledge.searcher.search(vector, self.knowledge.segmenter.terms(text), k=1, kinds={"course"})
+            course_id = hits[0].course_id if hits and self.threshold.accepts(hits[0]) else None
+        self._thread_courses[title] = course_id
+        while len(self._thread_courses) > self._thread_cache_size:
+            self._thread_courses.popitem(last=False)
+
+
+def _thread_text(thread: Thread, configured_title: str) -> str:
+    return " ".join(p for p in (thread.title or configured_title, thread.description[:200]) if p).strip()
+
+
+def _course_names(knowledge: Knowledge) -> list[tuple[str, str]]:
+    """(normalised name, course id) for every title and alias, longest first."""
+    names = []
+    for course in knowledge.catalog.courses.values():
+        for name in (course.title, *course.aliases):
+            folded = normalize(name).plain
+            if len(folded) >= 2:
+                names.append((folded, course.id))
+    return sorted(set(names), key=lambda item: -len(item[0]))

@@ -1,0 +1,208 @@
+"""The `coursebot` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from retrieval.errors import InputError
+
+app = typer.Typer(
+    help="coursebot: answers viewer comments under online-course videos from the creator's catalog and FAQ.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml, or $COURSEBOT_CONFIG)")]
+CatalogOption = Annotated[Optional[Path], typer.Option("--catalog", help="courses file (.yaml/.json/.csv), overrides the config")]
+FaqOption = Annotated[Optional[Path], typer.Option("--faq", help="FAQ file (.yaml/.json/.csv), overrides the config")]
+StateOption = Annotated[Optional[Path], typer.Option("--state-dir", help="where the index (and database) live, overrides the config")]
+
+
+def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None = None, state_dir: Path | None = None):
+    from bot.config import load_settings
+
+    settings = load_settings(config)
+    if catalog is not None:
+        settings.catalog.courses = catalog.resolve()
+    if faq is not None:
+        settings.catalog.faq = faq.resolve()
+    if state_dir is not None:
+        settings.state_dir = state_dir.resolve()
+    return settings
+
+
+def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
+    from bot.analysis import Analyzer
+    from bot.knowledge import Knowledge
+
+    return Analyzer(Knowledge.open(settings, rebuild=rebuild, progress=progress))
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def index(
+    config: ConfigOption = None,
+    catalog: CatalogOption = None,
+    faq: FaqOption = None,
+    state_dir: StateOption = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="re-encode everything instead of syncing changes")] = False,
+) -> None:
+    """Build or update the search index from the catalog and FAQ."""
+    try:
+        settings = _settings(config, catalog, faq, state_dir)
+        started = time.perf_counter()
+        knowledge = _analyzer(settings, rebuild=rebuild, progress=sys.stderr.isatty()).knowledge
+    except InputError as exc:
+        _fail(exc)
+    report = knowledge.sync
+    manifest = knowledge.searcher.vectors.manifest
+    out.print(
+        f"index {settings.index_dir}: {len(knowledge.catalog.courses)} courses, {len(knowledge.catalog.faq)} FAQ entries, "
+        f"{manifest.count} vectors (model {manifest.model}, dim {manifest.dimension}); "
+        f"{report.added if report else 0} encoded, {report.removed if report else 0} removed, "
+        f"{report.unchanged if report else 0} unchanged in {time.perf_counter() - started:.1f}s"
+    )
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="a viewer comment, e.g. 零基础能学Python吗")],
+    thread_title: Annotated[Optional[str], typer.Option("--thread-title", help="title of the video/post it was written under")] = None,
+    thread_id: Annotated[Optional[str], typer.Option("--thread", help="thread id (mapped to a course in the config)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the route record as JSON")] = False,
+    config: ConfigOption = None,
+    catalog: CatalogOption = None,
+    faq: FaqOption = None,
+    state_dir: StateOption = None,
+) -> None:
+    """Show how one comment is understood and answered."""
+    from bot.answers import answer_text
+    from bot.comments_io import decision_record
+    from bot.events import Event, Thread
+
+    try:
+        analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
+    except InputError as exc:
+        _fail(exc)
+    thread = Thread(id=thread_id or f"title:{thread_title}", title=thread_title or "") if (thread_id or thread_title) else None
+    analysis = analyzer.analyze([Event(platform="cli", event_id="ask", text=text, thread=thread)])[0]
+    if as_json:
+        out.print_json(json.dumps(decision_record(analysis), ensure_ascii=False))
+        return
+    u, m = analysis.understanding, analysis.match
+    out.print(f"intent     {u.intent} ({u.intent_confidence:.2f}, {u.intent_source})")
+    out.print(f"sentiment  {u.sentiment} ({u.sentiment_confidence:.2f})")
+    out.print(f"topics     {', '.join(u.topics) or '-'}")
+    out.print(f"course     {m.course_id or '-'}" + (f" (from {m.course_source})" if m.course_source else ""))
+    table = Table("hit", "kind", "dense", "bm25", "fused", "title")
+    for hit in m.hits:
+        doc = analyzer.knowledge.searcher.documents[hit.id]
+        table.add_row(hit.id.split(":", 1)[1], hit.kind, f"{hit.dense:.3f}", f"{hit.bm25:.2f}", f"{hit.fused:.4f}", doc.title)
+    out.print(table)
+    answer = answer_text(m, analyzer.knowledge.catalog)
+    out.print(f"answer     {answer}" if answer else f"answer     no match — {m.reason}")
+
+
+def route_file(analyzer, source, sink, *, batch_size: int = 256, report=None) -> tuple[int, int]:
+    """Analyse a JSONL stream in batches; returns (routed, skipped)."""
+    from bot.comments_io import BadLine, decision_record, read_comments
+
+    routed = skipped = 0
+    batch = []
+
+    def flush() -> None:
+        nonlocal routed
+        for analysis in analyzer.analyze(batch):
+            sink.write(json.dumps(decision_record(analysis), ensure_ascii=False) + "\n")
+        routed += len(batch)
+        batch.clear()
+
+    for _, item in read_comments(source):
+        if isinstance(item, BadLine):
+            skipped += 1
+            if report is not None:
+                report(item)
+            continue
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return routed, skipped
+
+
+@app.command()
+def route(
+    input: Annotated[Path, typer.Option("--input", "-i", help="comments, one JSON object per line: {id, text, ...}")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="decisions, one JSON object per line ('-' for stdout)")] = Path("-"),
+    config: ConfigOption = None,
+    catalog: CatalogOption = None,
+    faq: FaqOption = None,
+    state_dir: StateOption = None,
+    batch_size: Annotated[int, typer.Option(help="comments encoded per model call")] = 256,
+) -> None:
+    """Decide, for every comment in a JSONL file, its intent and the answer or no match."""
+    from bot.comments_io import open_input
+
+    try:
+        analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
+        source = open_input(input)
+    except InputError as exc:
+        _fail(exc)
+    sink = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8")
+    try:
+        with source:
+            routed, skipped = route_file(analyzer, source, sink, batch_size=batch_size, report=lambda bad: err.print(f"{input}:{bad}", soft_wrap=True))
+    finally:
+        if sink is not sys.stdout:
+            sink.close()
+    err.print(f"routed {routed} comments, skipped {skipped} malformed line(s)")
+
+
+@app.command()
+def demo(config: ConfigOption = None, state_dir: StateOption = None) -> None:
+    """Route the bundled sample comments and print what the bot would answer."""
+    from bot.answers import answer_text
+    from bot.comments_io import BadLine, open_input, read_comments
+
+    try:
+        settings = _settings(config, state_dir=state_dir)
+        samples = (settings.config_path.parent if settings.config_path else Path("config")) / "samples" / "comments.jsonl"
+        analyzer = _analyzer(settings, progress=sys.stderr.isatty())
+        with open_input(samples) as stream:
+            events = [item for _, item in read_comments(stream) if not isinstance(item, BadLine)]
+    except InputError as exc:
+        _fail(exc)
+    counts: Counter[str] = Counter()
+    for analysis in analyzer.analyze(events):
+        u, m = analysis.understanding, analysis.match
+        answer = answer_text(m, analyzer.knowledge.catalog)
+        counts["answered" if answer else "silent"] += 1
+        counts[u.intent] += 1
+        thread = analysis.event.thread
+        out.print(f"[bold]{analysis.event.event_id}[/] [dim]{thread.title if thread else ''}[/]")
+        out.print(f"  💬 {analysis.event.text}")
+        out.print(f"  → {u.intent} · {u.sentiment}" + (f" · 课程 {m.course_id}" if m.course_id else ""))
+        out.print(f"  [green]↳ {answer}[/]" if answer else f"  [dim]↳ (no reply: {m.reason})[/]")
+    out.print()
+    out.print(
+        f"[bold]{len(events)} comments[/]: {counts['answered']} answered, {counts['silent']} left alone; "
+        + ", ".join(f"{i} {counts[i]}" for i in sorted(counts, key=lambda k: -counts[k]) if i not in {"answered", "silent"})
+    )
+

@@ -1,0 +1,146 @@
+"""What a comment wants (intent) and how it feels (sentiment).
+
+A small logistic-regression head is trained on the embeddings of labelled prototype phrases (the
+creator's `config/intents.yaml`), so adding phrasings needs no code. A few high-precision patterns
+catch what embeddings blur: "多少钱" is a price question whatever else the comment says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from retrieval.text import NormalizedText
+
+INTENTS = (
+    "ask_price",
+    "ask_link",
+    "ask_course_content",
+    "ask_recommendation",
+    "question_other",
+    "praise",
+    "complaint",
+    "spam",
+    "chitchat",
+    "other",
+)
+QUESTION_INTENTS = frozenset({"ask_price", "ask_link", "ask_course_content", "ask_recommendation", "question_other"})
+SENTIMENTS = ("positive", "neutral", "negative")
+
+# Ordered: the first pattern that matches decides. Kept short and precise; the model does the rest.
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "spam",
+        re.compile(
+            r"(加|\+|➕|私|滴滴|联系)\s*(v|vx|wx|微信|薇信|威信|扣扣|qq|v信|卫星)|qq群|扣群|[vV]x[:：]?\s*\w{5,}|"
+            r"兼职|日结|日赚|刷单|贷款|网贷|代写|代考|代刷|招代理|看我主页|点我头像|主页有福利|互关|互粉|回关|"
+            r"私信我领|免费领取|进群领"
+        ),
+    ),
+    (
+        "ask_price",
+        re.compile(
+            r"多少钱|多少米|多少r\b|几块钱|几多钱|什么价|价格|价钱|售价|贵不贵|贵吗|收费吗?|要钱吗|要钱不|付费吗|免费吗|"
+            r"是免费|白嫖吗|有优惠|优惠券|打折吗|折扣|便宜点|how much|price|discount"
+        ),
+    ),
+    (
+        "ask_link",
+        re.compile(
+            r"(链接|连接|练接|地址|网址|入口)(在哪|呢|有吗|发|求|是啥|多少)|求(个)?(链接|连接|练接|课件|资料|源码|网盘|地址)|"
+            r"(在哪|哪里|去哪|怎么)(买|购买|报名|下单|领|下载)|(课件|资料|源码|网盘|ppt|讲义)(在哪|哪里|能发|可以发|有吗|求)|"
+            r"^(链接|连接|求链接)[?？!！。]*$|\blink\b"
+        ),
+    ),
+)
+
+_QUESTION_MARK = re.compile(r"[?？]|吗$|吗[?？!！。~]*$|呢[?？]?$|怎么|如何|为什么|什么|哪|多久|能不能|可不可以|有没有")
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    intent: str
+    confidence: float
+    source: str  # "pattern" | "model" | "empty"
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentPrediction:
+    label: str
+    confidence: float
+
+
+def pattern_intent(text: NormalizedText) -> str | None:
+    for intent, pattern in PATTERNS:
+        if pattern.search(text.text):
+            return intent
+    return None
+
+
+def looks_like_question(text: NormalizedText) -> bool:
+    return bool(_QUESTION_MARK.search(text.plain))
+
+
+class PrototypeClassifier:
+    """Logistic regression over sentence embeddings of labelled phrases."""
+
+    def __init__(self, model: LogisticRegression) -> None:
+        self._model = model
+        self.labels: tuple[str, ...] = tuple(model.classes_)
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, labels: Sequence[str], *, c: float = 4.0) -> "PrototypeClassifier":
+        if len(set(labels)) < 2:
+            raise ValueError("need prototypes for at least two labels")
+        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+        model.fit(vectors, list(labels))
+        return cls(model)
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        if len(vectors) == 0:
+            return np.zeros((0, len(self.labels)))
+        return self._model.predict_proba(vectors)
+
+
+class IntentDetector:
+    def __init__(self, intents: PrototypeClassifier, sentiment: PrototypeClassifier) -> None:
+        self.intents = intents
+        self.sentiment = sentiment
+
+    @staticmethod
+    def training_set(prototypes: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:
+        texts, labels = [], []
+        for label, phrases in prototypes.items():
+            for phrase in phrases:
+                texts.append(phrase)
+                labels.append(label)
+        return texts, labels
+
+    def detect(self, texts: Sequence[NormalizedText], vectors: np.ndarray) -> list[tuple[IntentPrediction, SentimentPrediction]]:
+        intent_probs = self.intents.probabilities(vectors)
+        sentiment_probs = self.sentiment.probabilities(vectors)
+        return [
+            (self._intent(text, p), self._sentiment(text, s))
+            for text, p, s in zip(texts, intent_probs, sentiment_probs)
+        ]
+
+    def _intent(self, text: NormalizedText, probs: np.ndarray) -> IntentPrediction:
+        if text.is_empty:
+            # Emoji, stickers, bare mentions or nothing at all: a reaction, never a request.
+            return IntentPrediction("chitchat", 0.99, "empty")
+        by_label = dict(zip(self.intents.labels, probs))
+        matched = pattern_intent(text)
+        if matched is not None:
+            return IntentPrediction(matched, max(0.95, float(by_label.get(matched, 0.0))), "pattern")
+        best = int(np.argmax(probs))
+        return IntentPrediction(self.intents.labels[best], float(probs[best]), "model")
+
+    def _sentiment(self, text: NormalizedText, probs: np.ndarray) -> SentimentPrediction:
+        if text.is_empty:
+            return SentimentPrediction("neutral", 0.5)
+        best = int(np.argmax(probs))
+        return SentimentPrediction(self.sentiment.labels[best], float(probs[best]))

@@ -1,0 +1,153 @@
+"""Chinese comment text: normalisation and jieba segmentation.
+
+Pure functions plus one `Segmenter` object that owns its own jieba dictionary, so two catalogs with
+different user dictionaries can live in one process (jieba's module-level tokenizer is global state).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+import jieba.analyse
+import jieba.posseg
+from opencc import OpenCC
+
+from retrieval.errors import InputError
+
+# Comments longer than this are cut before any work: a 10 MB paste must not cost 10 MB of jieba.
+MAX_COMMENT_CHARS = 2000
+
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|cn|net|org|top|xyz|cc)(?:/\S*)?", re.I)
+_MENTION = re.compile(r"@[^\s@，,。:：]{1,30}")
+_REPEAT = re.compile(r"(.)\1{3,}")
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_EMOTE = re.compile(r"\[[^\[\]]{1,8}\]")  # Bilibili / Douyin sticker codes such as [doge] [笑哭]
+
+# Function words that carry no topic. Question words (多少/怎么/吗/哪/什么/能/吗) are deliberately NOT here:
+# they are what separates "Python课多少钱" from "Python课很好".
+STOPWORDS = frozenset(
+    """的 了 着 过 和 与 及 或 而 呢 啊 呀 吧 哦 噢 哇 嘛 啦 哈 嗯 诶 欸 么 滴 的话 这个 那个 这 那 就 都 也 还 又 再
+    是 在 有 个 一 一个 我 你 他 她 它 我们 你们 他们 up up主 老师 请问 一下 为 被 把 给 让 从 对 很 太 非常 真的 就是
+    还是 但是 所以 因为 如果 然后 已经 可以 可能 应该 自己 之 其 以 于 上 下 中 里 吗吗 ~ ! ? 。 ， , . … ： : ； ; 、 “ ” ‘ ’
+    " ' ( ) （ ） 【 】 [ ] 《 》 < > - — _ / \\ | + = * & % $ # @ ^""".split()
+)
+
+
+def is_emoji(char: str) -> bool:
+    """Pictographs, dingbats and their modifiers (skin tones, ZWJ, variation selectors)."""
+    if char in "\u200d\ufe0f\ufe0e":
+        return True
+    cp = ord(char)
+    return (
+        unicodedata.category(char) == "So"
+        or 0x1F000 <= cp <= 0x1FAFF
+        or 0x1F3FB <= cp <= 0x1F3FF
+        or 0x2600 <= cp <= 0x27BF
+    )
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """A comment after normalisation, with what was removed from it kept as flags."""
+
+    text: str  # simplified, half-width, lower-case; URLs/mentions removed, emoji kept
+    plain: str  # `text` without emoji and sticker codes: what goes to the models
+    urls: tuple[str, ...]
+    mentions: int
+    emoji: int
+    truncated: bool
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.plain.strip()
+
+
+def normalize(raw: str, *, max_chars: int = MAX_COMMENT_CHARS) -> NormalizedText:
+    """Fold width, case and script so that ＰＹＴＨＯＮ課 and python课 are the same text."""
+    truncated = len(raw) > max_chars
+    text = raw[:max_chars]
+    text = _CONTROL.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    urls = tuple(_URL.findall(text))
+    text = _URL.sub(" ", text)
+    mentions = len(_MENTION.findall(text))
+    text = _MENTION.sub(" ", text)
+    text = _t2s().convert(text).lower()
+    text = _REPEAT.sub(r"\1\1\1", text)
+    text = _SPACE.sub(" ", text).strip()
+    emoji_count = sum(1 for c in text if is_emoji(c))
+    plain = "".join(c for c in _EMOTE.sub(" ", text) if not is_emoji(c))
+    plain = _SPACE.sub(" ", plain).strip()
+    return NormalizedText(text, plain, urls, mentions, emoji_count, truncated)
+
+
+def read_user_dictionary(path: Path) -> list[tuple[str, int | None, str | None]]:
+    """Parse a jieba user dictionary (`word [freq] [tag]` per line) with line-precise errors."""
+    try:
+        content = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start}); save the dictionary as UTF-8") from None
+    entries = []
+    for lineno, line in enumerate(content.splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        word, freq, tag = parts[0], None, None
+        if len(parts) > 1:
+            if not parts[1].isdigit():
+                raise InputError(f"{path}:{lineno}: frequency of '{word}' must be a whole number, got '{parts[1]}'")
+            freq = int(parts[1])
+        if len(parts) > 2:
+            tag = parts[2]
+        entries.append((normalize(word).text or word, freq, tag))
+    return entries
+
+
+class Segmenter:
+    """jieba segmentation with the creator's course vocabulary, isolated from jieba's global tokenizer."""
+
+    def __init__(self, user_words: list[tuple[str, int | None, str | None]] | None = None) -> None:
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        for word, freq, tag in user_words or []:
+            self._jieba.add_word(word, freq, tag)
+        self._tfidf = jieba.analyse.TFIDF()
+        self._tfidf.tokenizer = self._jieba
+        self._tfidf.postokenizer = jieba.posseg.POSTokenizer(self._jieba)
+
+    @classmethod
+    def from_dictionary(cls, path: Path | None) -> "Segmenter":
+        return cls(read_user_dictionary(path) if path else None)
+
+    def add_word(self, word: str, freq: int | None = None) -> None:
+        self._jieba.add_word(word, freq)
+
+    def cut(self, text: str) -> list[str]:
+        """All tokens, punctuation dropped."""
+        return [t for t in (w.strip() for w in self._jieba.lcut(text)) if t and not _is_punct(t)]
+
+    def terms(self, text: str) -> list[str]:
+        """Tokens for lexical search: `cut` minus stopwords, question words kept."""
+        return [t for t in self.cut(text) if t not in STOPWORDS]
+
+    def keywords(self, text: str, k: int = 5) -> list[str]:
+        """Topic keywords by jieba TF-IDF, nouns/verbs/English terms only."""
+        words = self._tfidf.extract_tags(text, topK=k * 2, allowPOS=("n", "nr", "nz", "vn", "eng", "v", "x", "ns"))
+        return [w for w in words if w not in STOPWORDS and len(w.strip()) > 1 and not _is_punct(w)][:k]
+
+
+def _is_punct(token: str) -> bool:
+    return all(unicodedata.category(c)[0] in "PSZ" or c.isspace() for c in token)
