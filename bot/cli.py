@@ -206,3 +206,12 @@ def demo(config: ConfigOption = None, state_dir: StateOption = None) -> None:
         + ", ".join(f"{i} {counts[i]}" for i in sorted(counts, key=lambda k: -counts[k]) if i not in {"answered", "silent"})
     )
 
+
+
+def _register_feature_commands() -> None:
+    from bot.commands import register_all
+
+    register_all(app)
+
+
+_register_feature_commands()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 EventKind = Literal["comment", "reply", "dm", "click", "conversion"]
 
@@ -31,3 +32,50 @@ class Event:
     author_name: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Literal["reply_public", "reply_dm", "handoff", "ignore"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One message the outbox asks a platform sink to send. Built from a stored outbox row."""
+
+    outbox_id: int  # the outbox row: sinks may use it as an idempotency key where the platform has one
+    platform: str
+    kind: Literal["reply_public", "reply_dm"]
+    text: str
+    thread_id: str | None = None  # video / post / chat the reply belongs to
+    reply_to: str | None = None  # the platform id of the comment answered (public replies)
+    recipient_id: str | None = None  # raw platform user id (DMs); never logged
+    extra: dict[str, Any] = field(default_factory=dict)  # platform specifics (e.g. bilibili root/parent/oid/type)
+
+
+class SendError(Exception):
+    """A sink could not send. `transient` errors are retried by the outbox (after `retry_after` seconds
+    when the platform said so); permanent ones go straight to the dead state with `reason`."""
+
+    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None, code: str | int | None = None,
+                 recipient_unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        self.code = code
+        self.recipient_unreachable = recipient_unreachable  # e.g. Telegram 403: the viewer blocked / never started the bot
+
+
+class Sink(Protocol):
+    """Sends outbox messages to one platform. Returns the platform's id for the sent message."""
+
+    platform: str
+
+    async def send(self, message: OutgoingMessage) -> str: ...
+
+
+class Source(Protocol):
+    """Yields Events from one platform until cancelled."""
+
+    platform: str
+
+    def events(self) -> AsyncIterator[Event]: ...
