@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from retrieval.errors import InputError
@@ -60,6 +60,71 @@ class ThreadMapping(_Section):
     course_id: str | None = None
 
 
+class BilibiliSettings(_Section):
+    """Bilibili over its unofficial web API with the creator's own cookies (README: at their own risk)."""
+
+    enabled: bool = False
+    api_base: str = "https://api.bilibili.com"  # point at a proxy or a local fake server
+    vc_base: str = "https://api.vc.bilibili.com"  # DM host
+    sessdata: SecretStr | None = None  # secret: COURSEBOT_BILIBILI__SESSDATA or the secrets file
+    bili_jct: SecretStr | None = None  # secret: also the csrf token
+    uid: str | None = None  # the creator's own mid (DedeUserID): DM sender; their comments are not answered
+    videos: list[str] = []  # BV ids or av numbers to watch
+    replies_to_me: bool = True  # also poll x/msgfeed/reply (new replies to the creator)
+    backfill: bool = False  # first sight of a video: False = start from now, True = read its history
+    max_pages: int = Field(10, ge=1, le=200)  # pages read per video per round
+    page_size: int = Field(20, ge=1, le=49)
+    poll_interval: float = Field(120.0, ge=0)  # seconds between polling rounds
+    request_delay_min: float = Field(2.0, ge=0)  # randomised pause between API calls
+    request_delay_max: float = Field(6.0, ge=0)
+    send_delay_min: float = Field(30.0, ge=0)  # randomised pause between two sent replies/DMs
+    send_delay_max: float = Field(90.0, ge=0)
+    risk_backoff: float = Field(300.0, ge=0)  # first pause after -352/-412, doubled each time (with jitter)
+    risk_backoff_max: float = Field(3600.0, ge=0)
+    too_frequent_retry: float = Field(120.0, ge=0)  # retry_after for -509/-799
+    captcha_retry: float = Field(3600.0, ge=0)  # retry_after while sending is halted by 12015
+    dm_enabled: bool = False
+    dm_limit_retry: float = Field(21600.0, ge=0)  # retry_after for a DM sending limit (21047)
+    timeout: float = Field(15.0, gt=0)
+    user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+
+
+class DouyinSettings(_Section):
+    """Douyin open platform: a signed webhook in, the open API (access-token) out."""
+
+    enabled: bool = False
+    api_base: str = "https://open.douyin.com"  # point at a proxy or a local fake server
+    client_key: str | None = None
+    client_secret: SecretStr | None = None  # secret: signs webhooks, COURSEBOT_DOUYIN__CLIENT_SECRET
+    access_token: SecretStr | None = None  # secret
+    refresh_token: SecretStr | None = None  # secret: when set, an expired access token is refreshed
+    open_id: str | None = None  # the creator's account (open_id) that replies
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(8081, ge=0, le=65535)
+    webhook_path: str = "/douyin/webhook"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    dedupe_size: int = Field(100_000, ge=1)  # Msg-Ids remembered in memory to drop platform retries
+    dm_enabled: bool = True
+    proactive_dm_per_day: int = Field(1, ge=0)  # proactive DMs per viewer per day
+    proactive_dm_messages: int = Field(3, ge=0)  # messages per proactive DM conversation
+    rate_limit_retry: float = Field(60.0, ge=0)  # retry_after for error 28003070
+    timeout: float = Field(10.0, gt=0)
+
+
+class ImportColumns(_Section):
+    """Which export column holds which field; unset fields use the platform's defaults."""
+
+    id: str | None = None
+    text: str | None = None
+    author: str | None = None
+    author_name: str | None = None
+    thread_id: str | None = None
+    thread_title: str | None = None
+    parent_id: str | None = None
+    created_at: str | None = None
+    kind: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURSEBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -68,6 +133,10 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     matching: MatchingSettings = MatchingSettings()
     threads: list[ThreadMapping] = []
+    bilibili: BilibiliSettings = BilibiliSettings()
+    douyin: DouyinSettings = DouyinSettings()
+    imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"
+    secrets_file: Path | None = None  # TOML merged under the config (default: secrets.toml beside it)
 
     config_path: Path | None = Field(default=None, exclude=True)
 
@@ -102,6 +171,41 @@ def _line_of(text: str, dotted: str) -> int | None:
     return text.count("\n", 0, found.start()) + 1 if found else None
 
 
+SECRETS_ENV = "COURSEBOT_SECRETS_FILE"
+_SECRET_KEYS = {"sessdata", "bili_jct", "client_secret", "access_token", "refresh_token"}
+
+
+def _secrets_path(config: Path | None, data: dict[str, Any]) -> Path | None:
+    """Secrets (cookies, tokens) live apart from the config, so the config can be shared or committed."""
+    base = config.parent if config is not None else Path.cwd()
+    explicit = os.environ.get(SECRETS_ENV) or data.get("secrets_file")
+    if explicit:
+        candidate = Path(explicit)
+        return candidate if candidate.is_absolute() else base / candidate
+    default = base / "secrets.toml"
+    return default if config is not None and default.exists() else None
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _with_secrets(config: Path | None, data: dict[str, Any]) -> dict[str, Any]:
+    path = _secrets_path(config, data)
+    if path is None:
+        return data
+    try:
+        secrets = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: secrets file not found") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: invalid secrets file: {type(exc).__name__} {getattr(exc, 'lineno', '')}".rstrip()) from None
+    return _merge(data, secrets)
+
+
 def _resolve(base: Path, value: Path | None) -> Path | None:
     if value is None or value.is_absolute():
         return value
@@ -124,6 +228,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{path}: invalid TOML: {exc}") from None
+    data = _with_secrets(path, data)
     data.update(overrides)
     try:
         settings = Settings(**data)
@@ -133,6 +238,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         line = _line_of(text, dotted) if text else None
         where = f"{path}:{line}" if line else str(path or "environment")
         got = f", got {error['input']!r}" if error["type"] != "missing" and not isinstance(error.get("input"), dict) else ""
+        if str(error["loc"][-1]) in _SECRET_KEYS:
+            got = ""  # never echo a secret, not even a malformed one
         raise InputError(f"{where}: {dotted}: {error['msg'].lower()}{got}") from None
     base = path.parent.resolve() if path is not None else Path.cwd()
     settings.config_path = path
