@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -125,6 +125,68 @@ class ImportColumns(_Section):
     kind: str | None = None
 
 
+class StoreSettings(_Section):
+    """Where the bot remembers everything: an SQLite file in state_dir unless `url` names another database."""
+
+    url: str | None = None  # e.g. postgresql+psycopg://bot@db/coursebot; unset: sqlite:///<state_dir>/coursebot.db
+    busy_timeout: float = Field(10.0, gt=0)  # seconds SQLite waits for a lock / PostgreSQL connect timeout
+    auto_migrate: bool = True  # apply pending migrations when the bot opens the database
+    secret_key_file: Path | None = None  # pseudonym key; unset: <state_dir>/secret.key (env COURSEBOT_SECRET_KEY wins)
+
+
+class RateLimits(_Section):
+    """Replies the bot may send in rolling windows; 0 means none at all."""
+
+    per_thread_per_hour: int = Field(10, ge=0)
+    per_viewer_per_day: int = Field(5, ge=0)
+    per_platform_per_day: int = Field(300, ge=0)
+
+
+class QuietHours(_Section):
+    """Hours (creator's time zone) when the bot sends nothing. "defer" sends once they end; "skip" stays silent."""
+
+    start: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # e.g. "23:30"
+    end: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # e.g. "08:00"
+    mode: Literal["defer", "skip"] = "defer"
+
+
+class PolicySettings(_Section):
+    """When the bot speaks; see docs/pipeline.md for the order the rules apply in."""
+
+    dry_run: bool = False  # decide and record everything, send nothing
+    timezone: str = "Asia/Shanghai"  # the creator's time zone (quiet hours)
+    min_confidence: float = Field(0.45, ge=0, le=1)  # below: no reply (a question goes to a human)
+    handoff_intents: list[str] = ["complaint"]
+    handoff_unanswered_questions: bool = True  # questions the catalog can't answer go to a human
+    negative_handoff_confidence: float = Field(0.80, ge=0, le=1)  # negative sentiment this sure → human
+    acknowledge_handoffs: bool = False  # reply "a human will answer" (handoff_ack template) when handing off
+    bot_ids: dict[str, list[str]] = {}  # platform → the bot's own account ids (never answered)
+    creator_ids: dict[str, list[str]] = {}  # platform → the creator's account ids (never answered)
+    channels: dict[str, Literal["public", "dm", "public_and_dm"]] = {"ask_price": "public_and_dm", "ask_link": "public_and_dm"}
+    default_channel: Literal["public", "dm", "public_and_dm"] = "public"
+    dm_platforms: list[str] = ["telegram", "bilibili", "douyin", "jsonl"]  # platforms where the bot can DM
+    dm_opt_in_platforms: list[str] = ["telegram"]  # DM only viewers who wrote to the bot first
+    rate_limits: RateLimits = RateLimits()
+    platform_rate_limits: dict[str, RateLimits] = {}  # per platform, replacing rate_limits
+    quiet_hours: QuietHours = QuietHours()
+
+
+class OutboxSettings(_Section):
+    max_attempts: int = Field(5, ge=1)  # then the message is dead, with the last error as reason
+    backoff_base: float = Field(2.0, ge=0)  # seconds; doubled per attempt (with jitter) unless the platform says
+    backoff_max: float = Field(900.0, ge=0)
+    lease: float = Field(120.0, gt=0)  # a message 'sending' longer than this was interrupted by a crash
+    poll_interval: float = Field(1.0, gt=0)
+    batch_size: int = Field(20, ge=1)
+
+
+class LinkSettings(_Section):
+    """Tracked links: every course link in a reply carries an id a click or order can be matched to."""
+
+    base_url: str | None = None  # e.g. "https://go.example.com/l/" → links become <base_url><id> (redirect endpoint)
+    param: str = "cb"  # without base_url: the course URL gets ?cb=<id>
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURSEBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -133,6 +195,10 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     matching: MatchingSettings = MatchingSettings()
     threads: list[ThreadMapping] = []
+    store: StoreSettings = StoreSettings()
+    policy: PolicySettings = PolicySettings()
+    outbox: OutboxSettings = OutboxSettings()
+    links: LinkSettings = LinkSettings()
     bilibili: BilibiliSettings = BilibiliSettings()
     douyin: DouyinSettings = DouyinSettings()
     imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"
@@ -248,4 +314,5 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     for name in ("courses", "faq", "intents", "sentiment", "templates", "user_dictionary", "threads"):
         setattr(catalog, name, _resolve(base, getattr(catalog, name)))
     settings.model.path = _resolve(base, settings.model.path)
+    settings.store.secret_key_file = _resolve(base, settings.store.secret_key_file)
     return settings
