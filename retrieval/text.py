@@ -23,7 +23,10 @@ from retrieval.errors import InputError
 # Comments longer than this are cut before any work: a 10 MB paste must not cost 10 MB of jieba.
 MAX_COMMENT_CHARS = 2000
 
-_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|cn|net|org|top|xyz|cc)(?:/\S*)?", re.I)
+# URL characters are ASCII: Chinese text written right before or after a link ("访问baidu.com看看") is kept.
+_URL = re.compile(
+    r"(?:https?://|www\.)[!-~]+|(?<![a-z0-9.@-])(?:[a-z0-9-]+\.)+(?:com|cn|net|org|top|xyz|cc)(?![a-z0-9-])(?:/[!-~]*)?", re.IGNORECASE
+)
 _MENTION = re.compile(r"@[^\s@，,。:：]{1,30}")
 _REPEAT = re.compile(r"(.)\1{3,}")
 _SPACE = re.compile(r"\s+")

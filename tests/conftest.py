@@ -1,0 +1,202 @@
+"""Shared fixtures for the whole test suite. Everything here is real: the m3e-small model, FAISS, files.
+
+Expensive things are session-scoped and built once:
+
+- `encoder`        the real m3e-small model (SentenceTransformerEncoder in a CachedEncoder). Loading it takes
+                   ~7 s and ~600 MB, so never construct another one in a test: take this fixture.
+- `knowledge`      Knowledge over the bundled `config/` (index built once in a session tmp dir). Read-only:
+- `analyzer`       an Analyzer over `knowledge`.                                  do not mutate either.
+- `cli`            runs the installed `coursebot` console script in a subprocess with a shared state dir, so
+                   the index is built at most once per session (each call still loads the model, ~10 s).
+
+Cheap, function-scoped helpers for tests that need their own files or state:
+
+- `repo_config_dir`   Path of the repository's `config/` (do not write to it).
+- `config_dir`        a fresh copy of `config/` in a tmp dir; edit freely.
+- `settings_factory`  `settings_factory(config_dir=None, **overrides)` → Settings from
+                      `<config_dir>/coursebot.toml` with `state_dir` in a fresh tmp dir.
+- `make_hashing_encoder`  a tiny deterministic Encoder (character n-gram hashing) for index tests that need a
+                      second, different model without loading one.
+
+`COURSEBOT_*` variables from the developer's shell are removed for the session, so a local
+`COURSEBOT_STATE_DIR` or `COURSEBOT_CONFIG` can never leak into (or be overwritten by) the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bot.analysis import Analyzer
+from bot.config import Settings, load_settings
+from bot.knowledge import Knowledge
+from retrieval.encoder import CachedEncoder, Encoder, SentenceTransformerEncoder
+
+REPO = Path(__file__).resolve().parent.parent
+REPO_CONFIG = REPO / "config"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_coursebot_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("COURSEBOT_")]:
+            patch.delenv(name)
+        yield
+
+
+# -- paths and settings ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def repo_config_dir() -> Path:
+    """The repository's bundled `config/` directory. Read it, never write to it."""
+    return REPO_CONFIG
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """`tests/data/`: small hand-written input files (catalogs in several formats, bad inputs)."""
+    return DATA
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A fresh, writable copy of `config/` (coursebot.toml, catalog, FAQ, intents, samples…)."""
+    target = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, target)
+    return target
+
+
+@pytest.fixture
+def settings_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
+    """`settings_factory(config_dir=None, **overrides)` → validated Settings.
+
+    Reads `<config_dir>/coursebot.toml` (the repo's config when None); `overrides` replace top-level keys
+    exactly as `load_settings(path, **overrides)` does (a section given as a dict replaces that section).
+    `state_dir` is a fresh tmp dir unless overridden, so every call gets its own index.
+    """
+
+    def make(config_dir: Path | None = None, **overrides: Any) -> Settings:
+        overrides.setdefault("state_dir", str(tmp_path_factory.mktemp("state")))
+        return load_settings((config_dir or REPO_CONFIG) / "coursebot.toml", **overrides)
+
+    return make
+
+
+# -- the real model and what is built from it ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def encoder() -> CachedEncoder:
+    """The real m3e-small model, loaded once per session, behind an embedding cache."""
+    return CachedEncoder(SentenceTransformerEncoder())
+
+
+@pytest.fixture(scope="session")
+def shared_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """State dir (index + prototype cache) for the bundled config, shared by `knowledge` and `cli`."""
+    return tmp_path_factory.mktemp("shared-state")
+
+
+@pytest.fixture(scope="session")
+def knowledge(encoder: CachedEncoder, shared_state_dir: Path) -> Knowledge:
+    """Knowledge over the bundled config, built once. Read-only: tests that change files use their own."""
+    settings = load_settings(REPO_CONFIG / "coursebot.toml", state_dir=str(shared_state_dir))
+    return Knowledge.open(settings, encoder)
+
+
+@pytest.fixture(scope="session")
+def analyzer(knowledge: Knowledge) -> Analyzer:
+    """Analyzer over the bundled config (thresholds from config/coursebot.toml)."""
+    return Analyzer(knowledge)
+
+
+# -- the console entry point -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def coursebot_script() -> Path:
+    """The installed `coursebot` console script of the interpreter running the tests."""
+    script = Path(sys.executable).parent / "coursebot"
+    if not script.exists():
+        pytest.fail(f"{script} not found: install the package (pip install -e .) in this interpreter's environment")
+    return script
+
+
+@pytest.fixture(scope="session")
+def cli(coursebot_script: Path, shared_state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`cli("ask", "可以开发票吗", "--json", input=None, env=None, cwd=None)` → CompletedProcess (text mode).
+
+    Runs the real `coursebot` script with the repo's config (COURSEBOT_CONFIG) and the shared session state
+    dir (COURSEBOT_STATE_DIR), from an empty working directory. `env` adds/overrides variables. Every call
+    that opens the catalog loads the model (~10 s): keep subprocess tests few.
+    """
+    workdir = tmp_path_factory.mktemp("cli-cwd")
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}
+        environment |= {
+            "COURSEBOT_CONFIG": str(REPO_CONFIG / "coursebot.toml"),
+            "COURSEBOT_STATE_DIR": str(shared_state_dir),
+            "COLUMNS": "200",  # rich wraps at the terminal width; keep lines whole for assertions
+            "PYTHONIOENCODING": "utf-8",
+        }
+        environment |= env or {}
+        return subprocess.run(
+            [str(coursebot_script), *args], check=False, capture_output=True, text=True, encoding="utf-8",
+            env=environment, cwd=cwd or workdir, input=input, timeout=timeout,
+        )
+
+    return run
+
+
+# -- a second, tiny Encoder ------------------------------------------------------------------------------------
+
+
+class HashingEncoder:
+    """A real (if crude) Encoder: character uni/bi-grams hashed into `dimension` buckets, L2-normalised.
+
+    Deterministic and instant, so index tests can build several indexes and simulate "another model"
+    (different `name` or `dimension`) without loading a second transformer.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "hashing") -> None:
+        self._dimension = dimension
+        self._name = f"{name}-{dimension}"
+        self.calls: list[int] = []  # number of texts per encode() call, to see what was re-encoded
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            grams = list(text) + [text[i : i + 2] for i in range(len(text) - 1)]
+            for gram in grams or [""]:
+                bucket = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=4).digest(), "big")
+                out[row, bucket % self._dimension] += 1.0
+            out[row] /= np.linalg.norm(out[row]) or 1.0
+        return out
+
+
+@pytest.fixture
+def make_hashing_encoder() -> Callable[..., Encoder]:
+    """`make_hashing_encoder(dimension=64, name="hashing")` → a fresh HashingEncoder."""
+    return HashingEncoder
