@@ -108,13 +108,16 @@ class Catalog:
 def read_text(path: Path) -> str:
     """A user file as text, or one line saying why not."""
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, expected a file") from None
+    try:
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8") from None
 
 
 def _yaml_rows(path: Path, text: str, key: str) -> Iterator[tuple[int, Any]]:
@@ -146,12 +149,17 @@ def _json_rows(path: Path, text: str, key: str) -> Iterator[tuple[int, Any]]:
     rows = data.get(key) if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise InputError(f"{path}:1: expected a list of entries (or {{\"{key}\": [...]}})")
-    # JSON keeps no line numbers; find each entry's id in the text to point near it.
+    # JSON keeps no line numbers; find each entry's id in the text to point near it. The search moves
+    # forward, so a duplicate id points at its own line, not at the first entry with that id.
+    searched_to = 0
     for row in rows:
         line = 0
         if isinstance(row, dict) and isinstance(row.get("id"), str):
-            found = re.search(r'"id"\s*:\s*' + re.escape(json.dumps(row["id"], ensure_ascii=False)), text)
-            line = text.count("\n", 0, found.start()) + 1 if found else 0
+            pattern = r'"id"\s*:\s*' + re.escape(json.dumps(row["id"], ensure_ascii=False))
+            found = re.compile(pattern).search(text, searched_to)
+            if found:
+                line = text.count("\n", 0, found.start()) + 1
+                searched_to = found.end()
         yield line, row
 
 
@@ -181,7 +189,8 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return f"missing required field '{field}'"
     shown = repr(given) if not isinstance(given, dict) else "an object"
-    return f"field '{field}': {error['msg'].lower()}, got {shown}"
+    message = error["msg"][:1].lower() + error["msg"][1:]  # not .lower(): it would turn a pattern's \S into \s
+    return f"field '{field}': {message}, got {shown}"
 
 
 def _load_entries(path: Path, key: str, model: type[BaseModel], what: str) -> tuple[dict[str, Any], dict[str, int]]:
