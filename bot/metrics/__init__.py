@@ -1,0 +1,35 @@
+"""Interaction metrics over one creator-local day. Pure functions over `Activity` rows; `bot.metrics.load`
+reads those rows from the store."""
+
+from bot.metrics.audience import Mood, Volume, mood, top_keywords, volume
+from bot.metrics.business import Business, VariantComparison, VariantStats, business
+from bot.metrics.engagement import (
+    EngagedViewer,
+    Engagement,
+    day_engagement,
+    most_engaged,
+)
+from bot.metrics.performance import BotPerformance, bot_performance
+from bot.metrics.questions import (
+    QuestionCluster,
+    cluster_questions,
+    unanswered_questions,
+)
+from bot.metrics.rows import (
+    Activity,
+    Conversion,
+    Handoff,
+    LinkClick,
+    Reply,
+    TrackedLink,
+    ViewerEvent,
+)
+from bot.metrics.stats import ProportionTest, percentile, two_proportion_z_test
+from bot.metrics.window import DayWindow
+
+__all__ = [
+    "Activity", "BotPerformance", "Business", "Conversion", "DayWindow", "EngagedViewer", "Engagement", "Handoff",
+    "LinkClick", "Mood", "ProportionTest", "QuestionCluster", "Reply", "TrackedLink", "VariantComparison", "VariantStats",
+    "ViewerEvent", "Volume", "bot_performance", "business", "cluster_questions", "day_engagement", "mood", "most_engaged",
+    "percentile", "top_keywords", "two_proportion_z_test", "unanswered_questions", "volume",
+]
