@@ -187,6 +187,50 @@ class LinkSettings(_Section):
     param: str = "cb"  # without base_url: the course URL gets ?cb=<id>
 
 
+class MetricsSettings(_Section):
+    """Weights of the interaction score λ1·F + λ2·D (F interactions per hour, D share of deeper interactions)."""
+
+    weight_frequency: float = Field(1.0, ge=0)  # λ1
+    weight_depth: float = Field(1.0, ge=0)  # λ2
+
+
+class SummaryRecipient(_Section):
+    """One creator who gets the daily summary; unset keys fall back to the [summary] defaults."""
+
+    name: str = Field("creator", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    timezone: str | None = None
+    send_at: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    platforms: list[str] = []  # only these platforms' activity; empty: all
+    telegram_chat_id: int | None = None  # where the Telegram delivery sends it (the creator's user id)
+
+
+class SummarySettings(_Section):
+    """The daily summary: sent at `send_at` (creator's local time) about the previous local day."""
+
+    enabled: bool = True
+    timezone: str | None = None  # IANA name; unset: [policy] timezone
+    send_at: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    deliveries: list[Literal["file", "telegram"]] = ["file"]
+    catch_up_days: int = Field(1, ge=0, le=31)  # after downtime: missed days sent on start (newest N), each once
+    recipients: list[SummaryRecipient] = []  # empty: one recipient "creator" with the defaults above
+    chart: bool = True
+    chart_font: Path | None = None  # a CJK font file; unset: Noto Sans CJK / WenQuanYi found on the system
+    top_keywords: int = Field(10, ge=0, le=100)
+    top_questions: int = Field(5, ge=0, le=50)
+    top_viewers: int = Field(5, ge=0, le=50)
+    question_similarity: float = Field(0.85, gt=0, le=1)  # cosine similarity that puts two questions together
+    max_question_texts: int = Field(400, ge=1)  # distinct unanswered questions embedded per day (most frequent)
+
+
+class WebSettings(_Section):
+    """The small HTTP server: tracked-link redirect `/l/<id>` and the conversions webhook."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8082, ge=0, le=65535)
+    conversions_path: str = "/conversions"
+    conversion_secret: SecretStr | None = None  # secret: COURSEBOT_WEB__CONVERSION_SECRET or the secrets file
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURSEBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -199,6 +243,9 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     outbox: OutboxSettings = OutboxSettings()
     links: LinkSettings = LinkSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    summary: SummarySettings = SummarySettings()
+    web: WebSettings = WebSettings()
     bilibili: BilibiliSettings = BilibiliSettings()
     douyin: DouyinSettings = DouyinSettings()
     imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"
@@ -238,7 +285,7 @@ def _line_of(text: str, dotted: str) -> int | None:
 
 
 SECRETS_ENV = "COURSEBOT_SECRETS_FILE"
-_SECRET_KEYS = {"sessdata", "bili_jct", "client_secret", "access_token", "refresh_token"}
+_SECRET_KEYS = {"conversion_secret", "sessdata", "bili_jct", "client_secret", "access_token", "refresh_token"}
 
 
 def _secrets_path(config: Path | None, data: dict[str, Any]) -> Path | None:
@@ -314,5 +361,6 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     for name in ("courses", "faq", "intents", "sentiment", "templates", "user_dictionary", "threads"):
         setattr(catalog, name, _resolve(base, getattr(catalog, name)))
     settings.model.path = _resolve(base, settings.model.path)
+    settings.summary.chart_font = _resolve(base, settings.summary.chart_font)
     settings.store.secret_key_file = _resolve(base, settings.store.secret_key_file)
     return settings
