@@ -278,10 +278,35 @@ def find_config(explicit: Path | None = None) -> Path | None:
     return next((p for p in DEFAULT_LOCATIONS if p.exists()), None)
 
 
+_TABLE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+
+
 def _line_of(text: str, dotted: str) -> int | None:
-    key = dotted.split(".")[-1]
-    found = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.M)
-    return text.count("\n", 0, found.start()) + 1 if found else None
+    """Line of `section.key` inside its own [section] (`enabled` exists in several), else its first use."""
+    *tables, key = dotted.split(".")
+    table, current, fallback = ".".join(tables), "", None
+    assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE.match(line)
+        if header:
+            current = header.group(1)
+            if current == dotted:  # a whole [section] is wrong, e.g. unknown
+                return number
+        elif assignment.match(line):
+            if current == table:
+                return number
+            fallback = fallback or number
+    return fallback
+
+
+def _env_variable(loc: tuple[Any, ...]) -> str | None:
+    """The COURSEBOT_* variable that set the value at `loc`, if one did (a bad value is its fault, not the file's)."""
+    present = {name.upper() for name in os.environ}
+    for end in range(len(loc), 0, -1):
+        name = "COURSEBOT_" + "__".join(str(part) for part in loc[:end]).upper()
+        if name in present:
+            return name
+    return None
 
 
 SECRETS_ENV = "COURSEBOT_SECRETS_FILE"
@@ -336,7 +361,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         except FileNotFoundError:
             raise InputError(f"{path}: config file not found") from None
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 (invalid byte at offset {exc.start})") from None
+            line = exc.object.count(b"\n", 0, exc.start) + 1
+            raise InputError(f"{path}:{line}: not UTF-8 (invalid byte at offset {exc.start}); save it as UTF-8") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -348,12 +374,14 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         dotted = ".".join(str(p) for p in error["loc"])
-        line = _line_of(text, dotted) if text else None
-        where = f"{path}:{line}" if line else str(path or "environment")
+        variable = _env_variable(error["loc"])
+        line = _line_of(text, dotted) if text and not variable else None
+        where = f"environment variable {variable}" if variable else f"{path}:{line}" if line else str(path or "environment")
         got = f", got {error['input']!r}" if error["type"] != "missing" and not isinstance(error.get("input"), dict) else ""
         if str(error["loc"][-1]) in _SECRET_KEYS:
             got = ""  # never echo a secret, not even a malformed one
-        raise InputError(f"{where}: {dotted}: {error['msg'].lower()}{got}") from None
+        message = error["msg"][:1].lower() + error["msg"][1:]  # not .lower(): a pattern's \S would read \s
+        raise InputError(f"{where}: {dotted}: {message}{got}") from None
     base = path.parent.resolve() if path is not None else Path.cwd()
     settings.config_path = path
     settings.state_dir = _resolve(base, settings.state_dir)  # type: ignore[assignment]
