@@ -1,0 +1,1 @@
+"""Platform adapters: each turns platform payloads into Events (a Source) and sends outbox messages (a Sink)."""

@@ -1,0 +1,64 @@
+"""Bilibili's response envelope `{"code", "message", "data"}`: every non-zero code becomes a typed error."""
+
+from __future__ import annotations
+
+
+class BilibiliError(Exception):
+    """A Bilibili API call failed; `code` is the platform's own code (or the HTTP status for transport failures)."""
+
+    def __init__(self, code: int, message: str = "", *, endpoint: str = "") -> None:
+        self.code = code
+        self.message = message
+        self.endpoint = endpoint
+        where = f"{endpoint}: " if endpoint else ""
+        super().__init__(f"bilibili {where}code {code}: {message or type(self).__name__}")
+
+
+class NotLoggedIn(BilibiliError):
+    """-101: the SESSDATA cookie is missing or expired. Stop and ask the creator for fresh cookies."""
+
+
+class CsrfFailed(BilibiliError):
+    """-111: the csrf token (bili_jct cookie) does not match the session."""
+
+
+class RiskControl(BilibiliError):
+    """-352 / -412 (or HTTP 412): risk control intercepted the request. Back off for minutes."""
+
+
+class TooFrequent(BilibiliError):
+    """-509 / -799: requests too frequent."""
+
+
+class CaptchaRequired(BilibiliError):
+    """12015: posting needs a captcha. Stop sending and alert the creator."""
+
+
+class DuplicateReply(BilibiliError):
+    """12051: the same reply was already posted; the message counts as sent."""
+
+
+class DmLimit(BilibiliError):
+    """21046 / 21047: a DM limit (the viewer accepts no more messages, or too many DMs sent)."""
+
+
+class TransportError(BilibiliError):
+    """No usable envelope: network failure, HTTP 5xx, or a body that is not JSON."""
+
+
+_BY_CODE: dict[int, type[BilibiliError]] = {
+    -101: NotLoggedIn,
+    -111: CsrfFailed,
+    -352: RiskControl,
+    -412: RiskControl,
+    -509: TooFrequent,
+    -799: TooFrequent,
+    12015: CaptchaRequired,
+    12051: DuplicateReply,
+    21046: DmLimit,
+    21047: DmLimit,
+}
+
+
+def error_for(code: int, message: str, *, endpoint: str = "") -> BilibiliError:
+    return _BY_CODE.get(code, BilibiliError)(code, message, endpoint=endpoint)
