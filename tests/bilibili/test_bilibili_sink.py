@@ -20,9 +20,11 @@ SEND_MSG = "/web_im/v1/web_im/send_msg"
 
 
 def _reply(text: str = "这门课 99 元，链接见简介", *, reply_to: str | None = None, outbox_id: int = 1,
-           **extra: object) -> OutgoingMessage:
+           **routing: object) -> OutgoingMessage:
+    """As the outbox builds it: the event's raw["reply"] routing travels in extra["reply"]."""
+    extra = {"viewer": "v_1a2b", "event_kind": "reply", "reply": dict(routing)} if routing else {}
     return OutgoingMessage(outbox_id=outbox_id, platform="bilibili", kind="reply_public", text=text,
-                           thread_id=aid_to_bvid(AID), reply_to=reply_to, extra=dict(extra))
+                           thread_id=aid_to_bvid(AID), reply_to=reply_to, extra=extra)
 
 
 def _dm(text: str = "课程详情：……", recipient: str = "9001") -> OutgoingMessage:

@@ -50,7 +50,7 @@ async def test_new_comments_across_pages_become_events_oldest_first(fake: FakeBi
     first = events[0]
     assert (first.platform, first.kind, first.text, first.author_id) == ("bilibili", "comment", "第0条：这个课多少钱？", "9001")
     assert first.thread is not None and (first.thread.id, first.thread.title) == ("BV17x411w7KC", "Python 零基础入门")
-    assert first.raw["reply_target"] == {"oid": AID, "type": 1, "root": rpids[0], "parent": rpids[0]}
+    assert first.raw["reply"] == {"oid": AID, "type": 1, "root": rpids[0], "parent": rpids[0]}
 
 
 async def test_sub_replies_carry_root_and_parent(fake: FakeBilibili, make_client: Callable[..., BilibiliClient],
@@ -62,7 +62,7 @@ async def test_sub_replies_carry_root_and_parent(fake: FakeBilibili, make_client
         events = await _round(client, cursors)
     reply = next(e for e in events if e.event_id == str(child))
     assert (reply.kind, reply.parent_id) == ("reply", str(root))
-    assert reply.raw["reply_target"] == {"oid": AID, "type": 1, "root": root, "parent": child}
+    assert reply.raw["reply"] == {"oid": AID, "type": 1, "root": root, "parent": child}
 
 
 async def test_restart_resumes_from_the_persisted_cursor_without_misses_or_repeats(
@@ -115,7 +115,7 @@ async def test_replies_to_the_creator_come_from_the_feed_across_pages_and_resume
         events = [e async for e in source.poll_once()]
     assert [e.event_id for e in events] == [str(r) for r in first_batch]
     assert events[0].kind == "reply" and events[0].thread.id == aid_to_bvid(AID)
-    assert events[0].raw["reply_target"] == {"oid": AID, "type": 1, "root": mine, "parent": first_batch[0]}
+    assert events[0].raw["reply"] == {"oid": AID, "type": 1, "root": mine, "parent": first_batch[0]}
     later = fake.reply_to_creator(AID, "还有优惠吗", root=mine, parent=mine)[0]
     async with make_client() as client:
         source = BilibiliSource(client, FileCursorStore(tmp_path / "c.json"), videos=[], backfill=True)
@@ -204,3 +204,4 @@ async def test_polling_rounds_pause_for_the_poll_interval(fake: FakeBilibili, ma
         fake.comment(AID, "第二条")
         second = await _take(events, 1)
     assert second[0].text == "第二条" and sleep.calls == [120.0]
+

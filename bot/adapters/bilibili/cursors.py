@@ -1,7 +1,8 @@
 """Where polling left off, persisted so a restart neither misses nor repeats comments.
 
-`CursorStore` is the seam: `FileCursorStore` (one small JSON file, replaced atomically) until the store's own
-cursor table is wired in; anything with the same two methods will do.
+`CursorStore` is the seam: `StoreCursors` keeps them in the database (`platform_cursors`, what `coursebot run`
+uses); `FileCursorStore` keeps them in one small JSON file, replaced atomically (tools, tests without a
+database). Anything with the same two methods will do.
 """
 
 from __future__ import annotations
@@ -56,3 +57,25 @@ class FileCursorStore:
                 self._cache = await asyncio.to_thread(self._read)
             self._cache[key] = dict(value)
             await asyncio.to_thread(self._write, dict(self._cache))
+
+
+class StoreCursors:
+    """Cursors in the store's `platform_cursors` table (`Store.get_cursor` / `set_cursor`), JSON-encoded.
+
+    Keys are "<platform>:<name>"; the store is synchronous, so every call runs in a worker thread.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    @staticmethod
+    def _split(key: str) -> tuple[str, str]:
+        platform, _, name = key.partition(":")
+        return (platform, name) if name else ("adapter", key)
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        value = await asyncio.to_thread(self._store.get_cursor, *self._split(key))
+        return json.loads(value) if value else None
+
+    async def save(self, key: str, value: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._store.set_cursor, *self._split(key), json.dumps(value, sort_keys=True))

@@ -17,6 +17,7 @@ from bot.events import Event, Thread
 
 PLATFORM = "bilibili"
 VIDEO = 1  # comment area type of a video
+_KEPT = ("rpid", "oid", "type", "mid", "root", "parent", "ctime", "like", "rcount")  # audit copy, not the avatar zoo
 
 
 def _int(value: Any) -> int:
@@ -69,7 +70,7 @@ class Reply:
             mid=str(obj.get("mid") or member.get("mid") or ""), root=_int(obj.get("root")), parent=_int(obj.get("parent")),
             ctime=_int(obj.get("ctime")), text=str(content.get("message") or ""), uname=str(member.get("uname") or ""),
             children=tuple(cls.from_api(child) for child in obj.get("replies") or () if isinstance(child, dict)),
-            raw={k: v for k, v in obj.items() if k != "replies"},
+            raw={k: obj[k] for k in _KEPT if k in obj},
         )
 
     def event(self, thread: Thread | None = None) -> Event:
@@ -105,7 +106,9 @@ class FeedItem:
             id=_int(obj.get("id")), reply_time=_int(obj.get("reply_time")), rpid=_int(item.get("source_id")),
             oid=_int(item.get("subject_id")), type=_int(item.get("business_id")) or VIDEO, root=_int(item.get("root_id")),
             parent=_int(item.get("target_id")), mid=str(user.get("mid") or ""), uname=str(user.get("nickname") or ""),
-            text=str(item.get("source_content") or ""), title=str(item.get("title") or ""), raw=obj,
+            text=str(item.get("source_content") or ""), title=str(item.get("title") or ""),
+            raw={"feed_id": obj.get("id"), "reply_time": obj.get("reply_time"), "item": {
+                k: item[k] for k in ("subject_id", "business_id", "root_id", "source_id", "target_id", "uri") if k in item}},
         )
 
     @property
@@ -144,5 +147,5 @@ def _event(*, rpid: int, oid: int, type: int, root: int, parent: int, mid: str, 
         author_id=mid or None,
         author_name=uname or None,
         created_at=datetime.fromtimestamp(ctime, UTC) if ctime > 0 else datetime.now(UTC),
-        raw={**raw, "reply_target": reply_target(oid=oid, type=type, root=root, rpid=rpid)},
+        raw={**raw, "reply": reply_target(oid=oid, type=type, root=root, rpid=rpid)},
     )

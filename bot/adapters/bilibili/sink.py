@@ -78,9 +78,11 @@ class BilibiliSink:
         return message_id
 
     async def _reply(self, message: OutgoingMessage) -> str:
-        target = {**self._target_from_fields(message), **{k: v for k, v in message.extra.items() if v is not None}}
+        routing = message.extra.get("reply") if isinstance(message.extra.get("reply"), dict) else {}
+        target = {**self._target_from_fields(message), **{k: v for k, v in routing.items() if v is not None}}
         if not target.get("oid"):
-            raise SendError("bilibili reply without a video: thread_id or extra.oid is needed", transient=False, code="no_target")
+            raise SendError("bilibili reply without a video: thread_id or extra.reply.oid is needed", transient=False,
+                            code="no_target")
         root = int(target.get("root") or 0)
         return await self._client.post_reply(oid=int(target["oid"]), type=int(target.get("type") or VIDEO),
                                              message=message.text, root=root or None,
