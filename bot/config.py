@@ -125,6 +125,29 @@ class ImportColumns(_Section):
     kind: str | None = None
 
 
+class TelegramSettings(_Section):
+    """Telegram through the Bot API (aiogram): channel comments in the linked discussion group, DMs, creator commands."""
+
+    enabled: bool = False
+    token: SecretStr | None = None  # secret: COURSEBOT_TELEGRAM__TOKEN or the secrets file, never in the config
+    api_base: str = "https://api.telegram.org"  # a self-hosted telegram-bot-api server, or a local fake in tests
+    bot_username: str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")  # without @; unset: asked via getMe
+    channel_id: int | None = None  # the creator's channel (-100…); its posts are the threads
+    discussion_group_id: int | None = None  # its linked discussion group (-100…); unset: any group the bot is in
+    admin_ids: list[int] = []  # Telegram user ids allowed to run /summary, /pause, /takeover …
+    mode: Literal["polling", "webhook"] = "polling"
+    polling_timeout: int = Field(30, ge=1, le=50)  # getUpdates long-poll seconds
+    webhook_url: str | None = None  # public https URL Telegram posts updates to (mode = "webhook")
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=0, le=65535)
+    webhook_path: str = "/telegram/webhook"
+    webhook_secret: SecretStr | None = None  # secret: 1-256 chars A-Za-z0-9_-, checked on every webhook call
+    chat_interval: float = Field(1.0, ge=0)  # seconds between two messages in one chat
+    group_per_minute: int = Field(20, ge=1)  # messages per minute into one group
+    global_per_second: int = Field(25, ge=1)  # all chats together (Telegram allows about 30)
+    timeout: float = Field(30.0, gt=0)  # seconds per Bot API request
+
+
 class StoreSettings(_Section):
     """Where the bot remembers everything: an SQLite file in state_dir unless `url` names another database."""
 
@@ -248,6 +271,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     bilibili: BilibiliSettings = BilibiliSettings()
     douyin: DouyinSettings = DouyinSettings()
+    telegram: TelegramSettings = TelegramSettings()
     imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"
     secrets_file: Path | None = None  # TOML merged under the config (default: secrets.toml beside it)
 
@@ -310,7 +334,7 @@ def _env_variable(loc: tuple[Any, ...]) -> str | None:
 
 
 SECRETS_ENV = "COURSEBOT_SECRETS_FILE"
-_SECRET_KEYS = {"conversion_secret", "sessdata", "bili_jct", "client_secret", "access_token", "refresh_token"}
+_SECRET_KEYS = {"conversion_secret", "sessdata", "bili_jct", "client_secret", "access_token", "refresh_token", "token", "webhook_secret"}
 
 
 def _secrets_path(config: Path | None, data: dict[str, Any]) -> Path | None:

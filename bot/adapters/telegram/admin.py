@@ -1,0 +1,125 @@
+"""The creator's commands, accepted only from configured admin user ids.
+
+`/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
+`/reply <handoff id> <text>`. The same commands from anyone else are ignored (no answer, so the bot does not
+advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
+so this module only parses and answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Protocol
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.types import Message
+
+from retrieval.errors import InputError
+
+log = logging.getLogger("coursebot.telegram.admin")
+ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply")
+_THREAD = re.compile(r"-?\d+:\d+")
+USAGE = {
+    "takeover": "用法：/takeover <帖子编号>（在帖子评论里发送可省略编号）",
+    "release": "用法：/release <帖子编号>（在帖子评论里发送可省略编号）",
+    "reply": "用法：/reply <转人工编号> <回复内容>",
+    "summary": "用法：/summary [YYYY-MM-DD | today | yesterday]",
+}
+
+
+class CreatorConsole(Protocol):
+    """What the creator's commands do; every method returns the answer shown to the creator."""
+
+    async def summary(self, day: date | None) -> str: ...
+    async def pause(self, by: str) -> str: ...
+    async def resume(self, by: str) -> str: ...
+    async def handoffs(self) -> str: ...
+    async def takeover(self, thread_id: str, by: str) -> str: ...
+    async def release(self, thread_id: str, by: str) -> str: ...
+    async def reply(self, handoff_id: int, text: str, by: str) -> str: ...
+
+
+class IsAdmin(Filter):
+    def __init__(self, admin_ids: frozenset[int]) -> None:
+        self.admin_ids = admin_ids
+
+    async def __call__(self, message: Message) -> bool:
+        # An anonymous admin posts as the group itself: we cannot tell who it is, so it is not trusted.
+        return message.sender_chat is None and message.from_user is not None and message.from_user.id in self.admin_ids
+
+
+def admin_router(console: CreatorConsole, admin_ids: frozenset[int], *, group_id: int | None,
+                 pseudonymise: Callable[[str], str]) -> Router:
+    router = Router(name="telegram-admin")
+    commands = Command(*ADMIN_COMMANDS, ignore_case=True)
+
+    @router.message(commands, IsAdmin(admin_ids))
+    async def run_command(message: Message, command: CommandObject) -> None:
+        by = f"telegram:{message.from_user.id}"  # type: ignore[union-attr]
+        try:
+            answer = await _dispatch(console, command.command.lower(), (command.args or "").strip(), message, group_id, by)
+        except (InputError, ValueError) as exc:
+            answer = str(exc)
+        log.info("admin command /%s", command.command.lower())
+        await message.reply(answer)
+
+    @router.message(commands)
+    async def ignore_non_admin(message: Message, command: CommandObject) -> None:
+        sender = message.sender_chat.id if message.sender_chat else message.from_user.id if message.from_user else None
+        log.warning("ignored /%s from non-admin %s", command.command.lower(), pseudonymise(str(sender)))
+
+    return router
+
+
+async def _dispatch(console: CreatorConsole, name: str, args: str, message: Message, group_id: int | None, by: str) -> str:
+    if name == "summary":
+        return await console.summary(parse_day(args))
+    if name == "pause":
+        return await console.pause(by)
+    if name == "resume":
+        return await console.resume(by)
+    if name == "handoffs":
+        return await console.handoffs()
+    if name in ("takeover", "release"):
+        thread_id = resolve_thread(args, message, group_id)
+        if thread_id is None:
+            return USAGE[name]
+        return await (console.takeover if name == "takeover" else console.release)(thread_id, by)
+    handoff, _, text = args.partition(" ")
+    if not handoff.isdigit() or not text.strip():
+        return USAGE["reply"]
+    return await console.reply(int(handoff), text.strip(), by)
+
+
+def parse_day(arg: str, today: date | None = None) -> date | None:
+    today = today or date.today()
+    if not arg:
+        return None
+    if arg.lower() in ("today", "今天"):
+        return today
+    if arg.lower() in ("yesterday", "昨天"):
+        return today - timedelta(days=1)
+    try:
+        return date.fromisoformat(arg)
+    except ValueError:
+        raise InputError(USAGE["summary"]) from None
+
+
+def resolve_thread(arg: str, message: Message, group_id: int | None) -> str | None:
+    """`<group>:<post root>`, a bare root message id (in the configured group), or — sent inside a post's
+    comments without an argument — that post."""
+    if _THREAD.fullmatch(arg):
+        return arg
+    if arg.isdigit() and group_id is not None:
+        return f"{group_id}:{arg}"
+    if not arg and message.chat.type != "private":
+        parent = message.reply_to_message
+        if parent is not None and parent.is_automatic_forward:
+            return f"{message.chat.id}:{parent.message_id}"
+        if message.message_thread_id is not None:
+            return f"{message.chat.id}:{message.message_thread_id}"
+    return None

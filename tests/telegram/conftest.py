@@ -1,0 +1,112 @@
+"""Fixtures for the Telegram adapter: a fake Bot API on a random local port, a scripted channel + discussion
+group, settings pointing aiogram at the fake, and a consumer that collects the events a bot yields."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from fake_bot_api import TOKEN, FakeBotAPI
+from telegram_world import TelegramWorld
+
+from bot.config import TelegramSettings
+from bot.events import Event
+
+ADMIN_ID = 5550001
+VIEWER_ID = 7770001
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def world(api: FakeBotAPI) -> TelegramWorld:
+    return TelegramWorld(api)
+
+
+@pytest.fixture
+def make_settings(api: FakeBotAPI, world: TelegramWorld) -> Callable[..., TelegramSettings]:
+    def make(**overrides: Any) -> TelegramSettings:
+        values: dict[str, Any] = {
+            "enabled": True, "token": TOKEN, "api_base": api.base_url, "admin_ids": [ADMIN_ID],
+            "channel_id": world.channel["id"], "discussion_group_id": world.group["id"], "polling_timeout": 1,
+        }
+        return TelegramSettings(**{**values, **overrides})
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EventFeed:
+    """Consumes a source's events in a background task, like the pipeline would, one at a time."""
+
+    def __init__(self, events: AsyncIterator[Event]) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._events = events
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        async for event in self._events:
+            await self.queue.put(event)
+
+    async def next(self, timeout: float = 10.0) -> Event:
+        getter = asyncio.ensure_future(self.queue.get())
+        done, _ = await asyncio.wait({getter, self.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self.task in done:
+            self.task.result()
+            raise AssertionError("the source stopped without an error")
+        raise AssertionError(f"no event within {timeout} s")
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+class RecordingConsole:
+    """Answers creator commands and remembers them (stands in for the store-backed console)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def summary(self, day: date | None) -> str:
+        self.calls.append(("summary", day))
+        return f"summary {day}"
+
+    async def pause(self, by: str) -> str:
+        self.calls.append(("pause", by))
+        return "paused"
+
+    async def resume(self, by: str) -> str:
+        self.calls.append(("resume", by))
+        return "resumed"
+
+    async def handoffs(self) -> str:
+        self.calls.append(("handoffs",))
+        return "no open handoffs"
+
+    async def takeover(self, thread_id: str, by: str) -> str:
+        self.calls.append(("takeover", thread_id, by))
+        return f"took over {thread_id}"
+
+    async def release(self, thread_id: str, by: str) -> str:
+        self.calls.append(("release", thread_id, by))
+        return f"released {thread_id}"
+
+    async def reply(self, handoff_id: int, text: str, by: str) -> str:
+        self.calls.append(("reply", handoff_id, text, by))
+        return f"answered handoff {handoff_id}"
