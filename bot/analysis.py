@@ -6,7 +6,7 @@ course it is about, the answer or none). Pure given the Knowledge: the same even
 
 from __future__ import annotations
 
-import asyncio
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from retrieval.text import NormalizedText, normalize
 AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
 CourseSource = Literal["text", "thread", "topic"]
 # Course-level questions the catalog itself answers when no FAQ entry does.
+_SUFFIX = re.compile(r"(课程|课|教程|全程班|班)$")
 _COURSE_ANSWERS: dict[str, AnswerKind] = {
     "ask_price": "course_price",
     "ask_link": "course_link",
@@ -77,6 +78,7 @@ class Analyzer:
         self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25)
         self.top_k = matching.top_k
         self._names = _course_names(knowledge)
+        self._faq_intents = _faq_intents(knowledge)
         self._thread_courses: OrderedDict[str, str | None] = OrderedDict()
         self._thread_cache_size = thread_cache_size
         self._async_encoder: AsyncBatchEncoder | None = None
@@ -140,54 +142,86 @@ class Analyzer:
         searcher = self.knowledge.searcher
         if not understanding.text:
             return Match((), None, None, None, None, 0.0, "nothing to match (empty or emoji only)")
-        hits = tuple(searcher.search(vector, understanding.terms, k=self.top_k))
-        named = self._named_course(understanding.text, hits)
+        terms = understanding.terms
+        hits = tuple(searcher.search(vector, terms, k=self.top_k))
+        named = self._named_course(understanding.text, vector, terms)
         thread_course = self.thread_course(event.thread)
         course_id, source = (named, "text") if named else (thread_course, "thread" if thread_course else None)
         intent = understanding.intent
-        asks = intent in QUESTION_INTENTS or (intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text)))
 
-        def result(kind: AnswerKind | None, answer_id: str | None, confidence: float, reason: str, course=course_id, src=source) -> Match:
+        def result(kind: AnswerKind | None, answer_id: str | None, confidence: float, reason: str, course=None, src=None) -> Match:
+            # The comment is about the course it names, the course its answer is about, or (for
+            # course-level questions) the thread's course; a general question under a video is not.
+            if course is None:
+                faq_course = self.knowledge.catalog.faq[answer_id].course_id if answer_id else None
+                if named:
+                    course, src = named, "text"
+                elif faq_course:
+                    course, src = faq_course, source
+                elif intent in _COURSE_ANSWERS or intent == "ask_recommendation":
+                    course, src = course_id, source
             return Match(hits, course, src if course else None, kind, answer_id, round(confidence, 4), reason)
 
-        if not asks:
-            return result(None, None, 0.0, f"not a question ({intent})", course=named, src="text")
+        if not self._asks(understanding):
+            return result(None, None, 0.0, f"not a question ({intent})")
 
-        if intent == "ask_recommendation":
-            courses = searcher.search(vector, understanding.terms, k=1, kinds={"course"})
-            if named:
-                return result("recommendation", None, 1.0, "recommend the course named in the comment")
-            if courses and self.threshold.accepts(courses[0]):
-                return result("recommendation", None, courses[0].dense, f"recommend best course for the topic ({courses[0].dense:.2f})",
-                              course=courses[0].course_id, src="topic")
-            if thread_course:
-                return result("recommendation", None, 0.5, "recommend the thread's course (no topic named)")
-            return result(None, None, courses[0].dense if courses else 0.0, "no course fits the request")
-
-        # FAQ entries about this course or about no course in particular; another course's FAQ never answers.
-        scope = {course_id, None} if course_id else None
-        faq = searcher.search(vector, understanding.terms, k=1, kinds={"faq"}, course_ids=scope)
+        # FAQ entries about this course or about no course in particular: another course's FAQ never
+        # answers, and without a course in view only general entries can.
+        faq = searcher.search(vector, terms, k=1, kinds={"faq"}, course_ids={course_id, None})
         best = faq[0] if faq else None
-        if self.threshold.accepts(best):
+        if self.threshold.accepts(best) and (intent != "ask_recommendation" or best.dense >= self.threshold.min_dense + 0.1):
             assert best is not None
             return result("faq", best.id.split(":", 1)[1], best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
+
+        if intent == "ask_recommendation":
+            return self._recommend(result, vector, terms, named, thread_course)
         if course_id and intent in _COURSE_ANSWERS:
+            # "多少钱" under a course's video: the creator's own FAQ entry for that course and question
+            # type if there is one, else the catalog's facts.
+            own = self._course_faq(course_id, intent, vector)
+            if own is not None:
+                return result("faq", own.id.split(":", 1)[1], understanding.intent_confidence, f"{intent} FAQ of course {course_id} ({source})")
             return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
         best_dense = best.dense if best else 0.0
         return result(None, None, best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
 
+    def _asks(self, understanding: Understanding) -> bool:
+        """Whether the comment wants something answered: a question intent, or a question-shaped
+        complaint/opinion ("课跟宣传的不一样 怎么退款")."""
+        if understanding.intent in QUESTION_INTENTS:
+            return True
+        return understanding.intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text))
+
+    def _recommend(self, result, vector: np.ndarray, terms: Sequence[str], named: str | None, thread_course: str | None) -> Match:
+        if named:
+            return result("recommendation", None, 1.0, "recommend the course named in the comment")
+        courses = self.knowledge.searcher.search(vector, terms, k=1, kinds={"course"})
+        if courses and self.threshold.accepts(courses[0]):
+            top = courses[0]
+            return result("recommendation", None, top.dense, f"recommend best course for the topic ({top.dense:.2f})", course=top.course_id, src="topic")
+        if thread_course:
+            return result("recommendation", None, 0.5, "recommend the thread's course (no topic named)")
+        return result(None, None, courses[0].dense if courses else 0.0, "no course fits the request")
+
+    def _course_faq(self, course_id: str, intent: str, vector: np.ndarray) -> Hit | None:
+        """The course's own FAQ entry answering this type of question, if the creator wrote one."""
+        entries = self._faq_intents.get((course_id, intent))
+        if not entries:
+            return None
+        hits = self.knowledge.searcher.search(vector, (), k=1, kinds={"faq"}, course_ids={course_id}, mode="dense")
+        if hits and hits[0].id in entries:
+            return hits[0]
+        return None if len(entries) > 1 else Hit(entries[0], "faq", course_id, 0.0, 0.0, 0.0)
+
     # -- courses ----------------------------------------------------------------------------------------------
-    def _named_course(self, text: str, hits: Sequence[Hit]) -> str | None:
-        """A course the comment itself names: by title/alias, or a course hit that both models agree on."""
-        best_name = None
-        for name, course_id in self._names:
-            if name in text and (best_name is None or len(name) > len(best_name[0])):
-                best_name = (name, course_id)
-        if best_name:
-            return best_name[1]
-        for hit in hits:
-            if hit.kind == "course" and hit.dense >= self.threshold.min_dense and hit.bm25 >= self.threshold.min_bm25:
-                return hit.course_id
+    def _named_course(self, text: str, vector: np.ndarray, terms: Sequence[str]) -> str | None:
+        """A course the comment itself names: by title/alias, or a course that dense and BM25 agree on."""
+        for pattern, _, course_id in self._names:  # longest first
+            if pattern.search(text):
+                return course_id
+        courses = self.knowledge.searcher.search(vector, terms, k=1, kinds={"course"})
+        if courses and courses[0].dense >= self.threshold.min_dense and courses[0].bm25 >= self.threshold.min_bm25:
+            return courses[0].course_id
         return None
 
     def thread_course(self, thread: Thread | None) -> str | None:
@@ -216,9 +250,9 @@ class Analyzer:
 
     def _remember_title(self, title: str, vector: np.ndarray) -> None:
         text = normalize(title).plain
-        names = [course_id for name, course_id in self._names if name in text]
-        if names:
-            course_id: str | None = names[0]
+        named = next((course_id for pattern, _, course_id in self._names if pattern.search(text)), None)
+        if named:
+            course_id: str | None = named
         else:
             hits = self.knowledge.searcher.search(vector, self.knowledge.segmenter.terms(text), k=1, kinds={"course"})
             course_id = hits[0].course_id if hits and self.threshold.accepts(hits[0]) else None
@@ -231,12 +265,29 @@ def _thread_text(thread: Thread, configured_title: str) -> str:
     return " ".join(p for p in (thread.title or configured_title, thread.description[:200]) if p).strip()
 
 
-def _course_names(knowledge: Knowledge) -> list[tuple[str, str]]:
-    """(normalised name, course id) for every title and alias, longest first."""
-    names = []
+def _course_names(knowledge: Knowledge) -> list[tuple[re.Pattern[str], int, str]]:
+    """(pattern, length, course id) for every title and alias, longest first. "ppt课" also answers to
+    "ppt" (viewers write "ppt那门多少钱"); Latin names only match as whole words, so "ps" is not "https"."""
+    names: dict[str, str] = {}
     for course in knowledge.catalog.courses.values():
         for name in (course.title, *course.aliases):
             folded = normalize(name).plain
-            if len(folded) >= 2:
-                names.append((folded, course.id))
-    return sorted(set(names), key=lambda item: -len(item[0]))
+            for variant in (folded, _SUFFIX.sub("", folded)):
+                if len(variant) >= 2:
+                    names.setdefault(variant, course.id)
+    patterns = [
+        (re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if name.isascii() else re.escape(name)), len(name), course_id)
+        for name, course_id in names.items()
+    ]
+    return sorted(patterns, key=lambda item: -item[1])
+
+
+def _faq_intents(knowledge: Knowledge) -> dict[tuple[str, str], list[str]]:
+    """(course id, intent of the FAQ question) → FAQ document ids, for course-specific entries."""
+    entries = [f for f in knowledge.catalog.faq.values() if f.course_id]
+    texts = [normalize(f.question) for f in entries]
+    predictions = knowledge.detector.detect(texts, knowledge.encoder.encode([t.plain for t in texts]))
+    table: dict[tuple[str, str], list[str]] = {}
+    for entry, (intent, _) in zip(entries, predictions):
+        table.setdefault((entry.course_id, intent.intent), []).append(f"faq:{entry.id}")
+    return table

@@ -58,7 +58,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-_QUESTION_MARK = re.compile(r"[?？]|吗$|吗[?？!！。~]*$|呢[?？]?$|怎么|如何|为什么|什么|哪|多久|能不能|可不可以|有没有")
+_QUESTION_MARK = re.compile(
+    r"[?？]|吗|呢$|怎么|咋|如何|为什么|为啥|什么|啥|哪|谁|多久|多少|几[号点月天年个节章次]|能不能|可不可以|有没有|是不是|要不要|"
+    r"还是.{1,12}[啊呀呢吗]|找谁"
+)
 
 
 @dataclass(frozen=True, slots=True)
