@@ -92,6 +92,8 @@ class Intake:
         sender = message.from_user
         if sender is None or sender.is_bot:
             return Skipped("a bot")
+        if sender.id in self.audience.admin_ids:
+            return Skipped("the creator or an admin (their commands are handled apart)")
         text = message.text or message.caption
         if text is None:
             return Skipped("no text")
