@@ -1,0 +1,73 @@
+"""A sink that records instead of posting: JSONL lines to a file or stdout (replays, demos, tests).
+
+It behaves like a careful platform: each message is one `write` of one whole line to an O_APPEND file
+(a SIGKILL can't leave half a line), and it can tell whether it already holds a message (`find_sent`),
+so the outbox never sends a message twice after a crash. Recipients are written as pseudonyms only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from bot.events import OutgoingMessage, SendError
+
+
+class RecordingSink:
+    platform = "*"
+
+    def __init__(self, path: Path | None = None, *, stream: IO[str] | None = None, fail_with: list[SendError] | None = None) -> None:
+        self.path = path
+        self.stream = stream if path is None else None
+        self.sent: dict[int, str] = {}  # outbox id → message id, including what an earlier run wrote
+        self.records: list[dict[str, Any]] = []
+        self.fail_with = list(fail_with or [])  # errors to raise on the next sends (fault injection in tests)
+        self._fd: int | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._load(path)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn line cannot happen with single writes, but never crash on one
+            self.sent[int(record["outbox_id"])] = record["message_id"]
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        message_id = f"rec-{message.outbox_id}"
+        record = {
+            "outbox_id": message.outbox_id, "message_id": message_id, "platform": message.platform, "kind": message.kind,
+            "thread_id": message.thread_id, "reply_to": message.reply_to, "viewer": message.extra.get("viewer"),
+            "text": message.text,
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        if self._fd is not None:
+            os.write(self._fd, line.encode("utf-8"))
+        elif self.stream is not None:
+            self.stream.write(line)
+            self.stream.flush()
+        self.sent[message.outbox_id] = message_id
+        self.records.append(record)
+        return message_id
+
+    async def find_sent(self, message: OutgoingMessage) -> str | None:
+        return self.sent.get(message.outbox_id)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def stdout_sink() -> RecordingSink:
+    return RecordingSink(stream=sys.stdout)

@@ -1,0 +1,105 @@
+"""What the pipeline decides about one event, and the facts it decides from.
+
+`Facts` is everything the policy needs from the database, loaded before deciding; `Decision` is stored
+before anything is sent. Both are plain values, so deciding is a pure function of (analysis, facts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from bot.analysis import Analysis
+from bot.events import Action, Event
+
+Channel = Literal["public", "dm", "public_and_dm"]
+REPLY_ACTIONS = frozenset({"reply_public", "reply_dm"})
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An event the store has accepted (recorded durably). `decided`: it already has a decision."""
+
+    event: Event
+    event_pk: int
+    viewer_id: int | None = None
+    pseudonym: str | None = None
+    decided: bool = False
+    dm_reachable: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The state of the world the policy decides against (from the store, at `now`)."""
+
+    now: datetime
+    paused: bool = False
+    duplicate: bool = False  # this event was already decided (redelivery, or twice in one batch)
+    taken_over: bool = False  # a human answers in this thread
+    dm_reachable: bool | None = None
+    replies_in_thread_last_hour: int = 0
+    replies_to_viewer_last_day: int = 0
+    replies_on_platform_last_day: int = 0
+    recent_thread_texts: tuple[str, ...] = ()  # the bot's last messages in the thread, newest first
+    variants: Mapping[str, str] = field(default_factory=dict)  # sticky A/B: experiment → variant id
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The policy's answer before composing: what to do and why."""
+
+    action: Action
+    reason: str
+    channel: Channel | None = None  # for replies
+    template: str | None = None  # template key (ask_price, faq, handoff_ack…)
+    send_after: datetime | None = None  # quiet hours: deliver then
+    dry_run: bool = False
+    acknowledge: bool = False  # a handoff the viewer is told about
+
+    @property
+    def replies(self) -> bool:
+        return self.action in REPLY_ACTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedLinkSpec:
+    id: str
+    url: str  # the real destination
+    course_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reason: str
+    text: str | None = None  # public reply (reply_public), the DM (reply_dm), or the handoff acknowledgement
+    dm_text: str | None = None  # the details sent by DM alongside a public reply
+    template_id: str | None = None
+    variant_id: str | None = None
+    course_id: str | None = None
+    answer_id: str | None = None
+    intent: str | None = None
+    confidence: float = 0.0
+    dry_run: bool = False
+    send_after: datetime | None = None
+    links: tuple[TrackedLinkSpec, ...] = ()
+    assignment: tuple[str, str] | None = None  # (experiment, variant) to store as the viewer's sticky variant
+    decided_at: datetime | None = None
+
+    @property
+    def replies(self) -> bool:
+        return self.action in REPLY_ACTIONS
+
+    @property
+    def counts_as_reply(self) -> bool:
+        """Counted by rate limits: a reply that is (or will be) sent."""
+        return self.replies and not self.dry_run
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    accepted: Accepted
+    analysis: Analysis | None  # None for events that are not comments (clicks, conversions)
+    decision: Decision

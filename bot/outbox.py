@@ -1,0 +1,126 @@
+"""The outbox worker: sends stored messages through the platform sinks, exactly once where it can.
+
+Claim due rows → `Sink.send` → `mark_sent` with the platform's message id. A transient `SendError` is
+retried after the platform's `retry_after` (exactly) or an exponential backoff with jitter; after
+`max_attempts`, or on a permanent error, the message is dead with the reason. A row found still
+`sending` after its lease was interrupted by a crash: if the sink can look it up (`find_sent`) the worker
+asks it; otherwise it is not re-sent (dead, "interrupted while sending"), because a duplicate reply is
+worse than a missing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from bot.config import OutboxSettings
+from bot.events import SendError, Sink
+from bot.store.models import utcnow
+from bot.store.queue import Claim
+from bot.store.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+ANY_PLATFORM = "*"
+
+
+class OutboxWorker:
+    def __init__(self, store: Store, sinks: Mapping[str, Sink], settings: OutboxSettings, *,
+                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
+        self.store = store
+        self.sinks = dict(sinks)
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def _sink(self, platform: str) -> Sink | None:
+        return self.sinks.get(platform) or self.sinks.get(ANY_PLATFORM)
+
+    def _platforms(self) -> list[str] | None:
+        return None if ANY_PLATFORM in self.sinks else list(self.sinks)
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns the number of messages handled."""
+        claims = await asyncio.to_thread(self.store.claim_due, self.clock(), limit=self.settings.batch_size,
+                                         lease=self.settings.lease, platforms=self._platforms())
+        for claim in claims:
+            await self._deliver(claim)
+        return len(claims)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: send due messages, sleeping `poll_interval` when idle; survives DB outages."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except StoreUnavailable as exc:
+                log.warning("outbox: %s; retrying", exc)
+                handled = 0
+            if not handled:
+                try:
+                    await asyncio.wait_for(stop.wait(), self.settings.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def drain(self, timeout: float = 60.0) -> bool:
+        """Send until nothing is left that becomes due within `timeout` seconds; True when all are final."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.run_once():
+                continue
+            due = await asyncio.to_thread(self.store.next_due_at)
+            if due is None:
+                return True
+            wait = (due - self.clock()).total_seconds()
+            if wait > deadline - time.monotonic():
+                return False
+            await asyncio.sleep(min(max(wait, 0.01), self.settings.poll_interval))
+        return False
+
+    async def _deliver(self, claim: Claim) -> None:
+        message = claim.message
+        sink = self._sink(message.platform)
+        if sink is None:  # claim_due filters by platform, so only a sink removed at run time lands here
+            await self._fail(claim, SendError(f"no sink for platform {message.platform}", transient=True, retry_after=60))
+            return
+        if claim.interrupted:
+            finder = getattr(sink, "find_sent", None)
+            if finder is None:
+                await asyncio.to_thread(self.store.mark_failed, message.outbox_id,
+                                        "interrupted while sending; not re-sent to avoid a duplicate reply")
+                return
+            found = await finder(message)
+            if found is not None:
+                await asyncio.to_thread(self.store.mark_sent, message.outbox_id, str(found), self.clock())
+                return
+        try:
+            platform_id = await sink.send(message)
+        except SendError as exc:
+            await self._fail(claim, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a sink bug or network error must not stop the worker
+            await self._fail(claim, SendError(f"{type(exc).__name__}: {exc}", transient=True))
+            return
+        await asyncio.to_thread(self.store.mark_sent, message.outbox_id, str(platform_id), self.clock())
+
+    async def _fail(self, claim: Claim, error: SendError) -> None:
+        message = claim.message
+        reason = f"{error.code}: {error.reason}" if error.code is not None else error.reason
+        if error.recipient_unreachable and message.recipient_id:
+            await asyncio.to_thread(self.store.set_dm_reachable, message.platform, message.recipient_id, False)
+        retry_at = None
+        if error.transient and claim.attempts < self.settings.max_attempts:
+            retry_at = self.clock() + timedelta(seconds=self.backoff(claim.attempts, error.retry_after))
+        elif error.transient:
+            reason = f"gave up after {claim.attempts} attempts: {reason}"
+        state = await asyncio.to_thread(self.store.mark_failed, message.outbox_id, reason, retry_at)
+        log.info("outbox #%s %s: %s", message.outbox_id, state, reason)
+
+    def backoff(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds before the next attempt: the platform's retry_after exactly, else doubling with ±20 % jitter."""
+        if retry_after is not None and retry_after >= 0:
+            return float(retry_after)
+        base = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** max(0, attempts - 1))
+        return base * self.rng.uniform(0.8, 1.2)

@@ -1,0 +1,207 @@
+"""The runner: sources → accept (store) → analyse → decide → store decision + outbox; the worker sends.
+
+Crash safety comes from the order of durable steps: an event is accepted (stored) before anything else
+happens to it; its decision and the messages it sends are stored in one transaction; only the outbox
+worker sends. A restart first decides accepted-but-undecided events (`recover`), and the store's unique
+constraints make redelivered or replayed events no-ops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bot.analysis import Analysis, Analyzer
+from bot.config import Settings
+from bot.decision import Accepted, Outcome
+from bot.events import Event, Sink, Source
+from bot.outbox import OutboxWorker
+from bot.pipeline import COMMENT_KINDS, Pipeline
+from bot.store.models import utcnow
+from bot.store.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[Event], datetime]
+
+
+def wall_clock(_event: Event) -> datetime:
+    return utcnow()
+
+
+def event_clock(event: Event) -> datetime:
+    """Replays of history: decide as if at the moment the comment was written (rate limits, quiet hours)."""
+    return event.created_at
+
+
+class Runner:
+    def __init__(self, analyzer: Analyzer, store: Store, pipeline: Pipeline, outbox: OutboxWorker | None = None, *,
+                 clock: Clock = wall_clock, store_patience: float = 60.0) -> None:
+        self.analyzer = analyzer
+        self.store = store
+        self.pipeline = pipeline
+        self.outbox = outbox
+        self.clock = clock
+        self.store_patience = store_patience  # seconds of database outage to ride out before giving up
+        self._accepted: asyncio.Queue[Accepted] = asyncio.Queue()
+
+    @classmethod
+    def open(cls, settings: Settings, sinks: Mapping[str, Sink] | None = None, *, analyzer: Analyzer | None = None,
+             store: Store | None = None, clock: Clock = wall_clock) -> Runner:
+        """Everything from config: knowledge + analyzer (unless given), store, pipeline, outbox worker."""
+        if analyzer is None:
+            from bot.knowledge import Knowledge
+
+            analyzer = Analyzer(Knowledge.open(settings))
+        store = store or Store.open(settings)
+        pipeline = Pipeline.from_settings(settings, analyzer.knowledge.catalog, store.pseudonymizer)
+        outbox = OutboxWorker(store, sinks, settings.outbox) if sinks else None
+        return cls(analyzer, store, pipeline, outbox, clock=clock)
+
+    # -- one batch ------------------------------------------------------------------------------------------
+    async def process(self, events: Sequence[Event]) -> list[Outcome]:
+        """Accept, decide and store a batch; events already decided are skipped. Returns the new outcomes."""
+        accepted = await self._store(self.store.record_events, list(events))
+        return await self.decide([a for a in accepted if not a.decided])
+
+    async def accept(self, event: Event) -> Accepted:
+        """For webhooks: store the event (idempotent) and queue it for `run`; acknowledge the platform after this."""
+        accepted = await self._store(self.store.record_event, event)
+        if not accepted.decided:
+            self._accepted.put_nowait(accepted)
+        return accepted
+
+    async def recover(self, limit: int = 500) -> int:
+        """Decide events accepted before a crash but never decided; returns how many."""
+        total = 0
+        while batch := await self._store(self.store.undecided_events, limit):
+            total += len(await self.decide(batch))
+            if len(batch) < limit:
+                break
+        return total
+
+    async def decide(self, batch: Sequence[Accepted]) -> list[Outcome]:
+        if not batch:
+            return []
+        analyses = await self._analyze([a for a in batch if a.event.kind in COMMENT_KINDS])
+        nows = [self.clock(a.event) for a in batch]
+        ledger = await self._store(self.store.load_ledger, batch, max(nows))
+        outcomes, seen = [], set()
+        for accepted, now in zip(batch, nows):
+            if accepted.event_pk in seen:
+                continue  # the same event twice in one batch: decided once
+            seen.add(accepted.event_pk)
+            decision = await self.pipeline.decide(analyses.get(accepted.event_pk), accepted, ledger.facts(accepted, now))
+            ledger.note(accepted, decision)
+            outcomes.append(Outcome(accepted, analyses.get(accepted.event_pk), decision))
+        ids = await self._store(self.store.save_outcomes, outcomes)
+        return [o for o, i in zip(outcomes, ids) if i is not None]
+
+    async def _analyze(self, batch: Sequence[Accepted]) -> dict[int, Analysis]:
+        if not batch:
+            return {}
+        events = [a.event for a in batch]
+        try:
+            results = await asyncio.to_thread(self.analyzer.analyze, events)
+        except Exception:
+            log.exception("analysis of a batch of %d failed; analysing one by one", len(events))
+            results = []
+            for event in events:
+                try:
+                    results.extend(await asyncio.to_thread(self.analyzer.analyze, [event]))
+                except Exception as exc:  # noqa: BLE001
+                    log.error("analysis failed for %s:%s (%s); ignored", event.platform, event.event_id, type(exc).__name__)
+                    results.append(None)
+        return {a.event_pk: r for a, r in zip(batch, results) if r is not None}
+
+    async def _store(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call in a thread; ride out a locked or unreachable database for `store_patience` s."""
+        deadline, delay = time.monotonic() + self.store_patience, 0.2
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except StoreUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # -- continuous operation -------------------------------------------------------------------------------
+    async def run(self, sources: Sequence[Source], *, batch_size: int = 64, max_wait: float = 0.2,
+                  stop: asyncio.Event | None = None, until_exhausted: bool = False,
+                  on_outcomes: Callable[[list[Outcome]], Awaitable[None] | None] | None = None) -> None:
+        """Consume sources and webhook-accepted events in batches while the outbox worker sends.
+
+        `until_exhausted`: return once every source has ended and its events are decided (replays).
+        """
+        stop = stop or asyncio.Event()
+        incoming: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=batch_size * 4)
+        await self.recover()
+        sender = asyncio.create_task(self.outbox.run(stop)) if self.outbox else None
+        pumps = [asyncio.create_task(_pump(source, incoming)) for source in sources]
+        try:
+            await self._consume(incoming, len(pumps), batch_size, max_wait, stop, until_exhausted, on_outcomes)
+        finally:
+            stop.set()
+            for task in pumps:
+                task.cancel()
+            for task in [*pumps, *([sender] if sender else [])]:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _consume(self, incoming: asyncio.Queue[Event | None], live: int, batch_size: int, max_wait: float,
+                       stop: asyncio.Event, until_exhausted: bool, on_outcomes: Any) -> None:
+        while not stop.is_set():
+            events, live = await _collect(incoming, live, batch_size, max_wait)
+            outcomes = await self.process(events) if events else []
+            webhook = []
+            while not self._accepted.empty():
+                webhook.append(self._accepted.get_nowait())
+            outcomes += await self.decide(webhook)
+            if outcomes and on_outcomes is not None:
+                result = on_outcomes(outcomes)
+                if asyncio.iscoroutine(result):
+                    await result
+            if until_exhausted and live == 0 and incoming.empty():
+                return
+
+
+async def _pump(source: Source, incoming: asyncio.Queue[Event | None]) -> None:
+    try:
+        async for event in source.events():
+            await incoming.put(event)
+    finally:
+        await incoming.put(None)  # this source has ended
+
+
+async def _collect(incoming: asyncio.Queue[Event | None], live: int, batch_size: int, max_wait: float) -> tuple[list[Event], int]:
+    """Up to batch_size events, waiting at most max_wait after the first; None marks an ended source."""
+    events: list[Event] = []
+    if live == 0 and incoming.empty():
+        await asyncio.sleep(max_wait)  # only webhook-accepted events (or nothing): don't spin
+        return events, 0
+    deadline = time.monotonic() + max_wait
+    while len(events) < batch_size and live > 0:
+        timeout = deadline - time.monotonic()
+        if timeout <= 0:
+            break
+        try:
+            item = await asyncio.wait_for(incoming.get(), timeout)
+        except TimeoutError:
+            break
+        if item is None:
+            live -= 1
+        else:
+            events.append(item)
+    if live == 0:
+        while not incoming.empty() and len(events) < batch_size:
+            item = incoming.get_nowait()
+            if item is not None:
+                events.append(item)
+    return events, live

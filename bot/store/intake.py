@@ -1,0 +1,356 @@
+"""Events in, decisions out: accept events idempotently, load the facts for a batch, save what was decided.
+
+`record_events` is the moment an event counts as accepted: once it returns, a crash can no longer lose
+it (`undecided_events` finds it again). `save_outcomes` writes a batch's understandings, decisions,
+outbox rows, handoffs, links and A/B assignments in one transaction, so a decision and the messages it
+sends are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.decision import Accepted, Decision, Facts, Outcome
+from bot.events import Event, Thread
+from bot.store.models import (
+    AbAssignment,
+    DecisionRecord,
+    EventRecord,
+    Handoff,
+    OutboxMessage,
+    ThreadRecord,
+    TrackedLink,
+    UnderstandingRecord,
+    Viewer,
+    utcnow,
+)
+from bot.store.rows import (
+    aware,
+    chunks,
+    clean_json,
+    clean_text,
+    insert_ignore,
+    pairs_in,
+)
+
+if TYPE_CHECKING:
+    from bot.privacy import Pseudonymizer
+
+MAX_INTERESTS = 20
+_RECENT_TEXTS = 3
+
+
+class Ledger:
+    """The facts for one batch, loaded once and kept current in memory as the batch is decided."""
+
+    def __init__(self, now: datetime, paused: bool) -> None:
+        self.now = now
+        self.paused = paused
+        self.decided: set[int] = set()
+        self.taken_over: set[tuple[str, str]] = set()
+        self.thread_replies: Counter[tuple[str, str]] = Counter()
+        self.viewer_replies: Counter[int] = Counter()
+        self.platform_replies: Counter[str] = Counter()
+        self.recent_texts: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.variants: dict[int, dict[str, str]] = defaultdict(dict)
+
+    def facts(self, accepted: Accepted, now: datetime | None = None) -> Facts:
+        event = accepted.event
+        thread = (event.platform, event.thread.id) if event.thread else None
+        return Facts(
+            now=now or self.now,
+            paused=self.paused,
+            duplicate=accepted.decided or accepted.event_pk in self.decided,
+            taken_over=thread in self.taken_over,
+            dm_reachable=accepted.dm_reachable,
+            replies_in_thread_last_hour=self.thread_replies[thread] if thread else 0,
+            replies_to_viewer_last_day=self.viewer_replies[accepted.viewer_id] if accepted.viewer_id else 0,
+            replies_on_platform_last_day=self.platform_replies[event.platform],
+            recent_thread_texts=tuple(self.recent_texts.get(thread, ())) if thread else (),
+            variants=dict(self.variants.get(accepted.viewer_id or -1, {})),
+        )
+
+    def note(self, accepted: Accepted, decision: Decision) -> None:
+        """Count a decision made in this batch, so the next event in the batch sees it."""
+        event = accepted.event
+        self.decided.add(accepted.event_pk)
+        thread = (event.platform, event.thread.id) if event.thread else None
+        if decision.counts_as_reply:
+            self.platform_replies[event.platform] += 1
+            if thread:
+                self.thread_replies[thread] += 1
+            if accepted.viewer_id:
+                self.viewer_replies[accepted.viewer_id] += 1
+        if thread and decision.text and not decision.dry_run:
+            self.recent_texts[thread][:0] = [decision.text]
+            del self.recent_texts[thread][_RECENT_TEXTS:]
+        if decision.assignment and accepted.viewer_id:
+            experiment, variant = decision.assignment
+            self.variants[accepted.viewer_id].setdefault(experiment, variant)
+
+
+class IntakeStore:
+    dialect: str
+    pseudonymizer: Pseudonymizer
+
+    # -- accept ----------------------------------------------------------------------------------------------
+    def record_event(self, event: Event) -> Accepted:
+        return self.record_events([event])[0]
+
+    def record_events(self, events: Sequence[Event]) -> list[Accepted]:
+        """Store events not seen before (platform + event id); return every event's row, new or old."""
+        if not events:
+            return []
+        now = utcnow()
+        pseudonyms = [self.pseudonymizer.pseudonym(e.platform, str(e.author_id)) if e.author_id else None for e in events]
+        with self.session() as session:  # type: ignore[attr-defined]
+            viewers = self._upsert_viewers(session, events, pseudonyms, now)
+            self._upsert_threads(session, events, now)
+            rows = [self._event_row(e, p, viewers, now) for e, p in zip(events, pseudonyms)]
+            for part in chunks(rows):
+                insert_ignore(session, self.dialect, EventRecord, part, ["platform", "event_id"])
+            stored = self._events_by_key(session, {(e.platform, e.event_id) for e in events})
+        accepted = []
+        for event, pseudonym in zip(events, pseudonyms):
+            pk, status = stored[(event.platform, event.event_id)]
+            viewer = viewers.get((event.platform, pseudonym)) if pseudonym else None
+            accepted.append(Accepted(event, pk, viewer[0] if viewer else None, pseudonym, status == "decided",
+                                     viewer[1] if viewer else None))
+        return accepted
+
+    def _event_row(self, event: Event, pseudonym: str | None, viewers: dict, now: datetime) -> dict[str, Any]:
+        viewer = viewers.get((event.platform, pseudonym)) if pseudonym else None
+        raw = self.pseudonymizer.scrub(event.raw, str(event.author_id) if event.author_id else None, pseudonym)
+        return {
+            "platform": event.platform, "event_id": clean_text(event.event_id, 200), "kind": event.kind,
+            "thread_id": clean_text(event.thread.id, 200) if event.thread else None,
+            "parent_id": clean_text(event.parent_id, 200) or None, "viewer_id": viewer[0] if viewer else None,
+            "text": clean_text(event.text), "created_at": aware(event.created_at), "received_at": now,
+            "status": "received", "raw": clean_json(raw),
+        }
+
+    def _events_by_key(self, session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        for part in chunks(sorted(keys)):
+            query = select(EventRecord.platform, EventRecord.event_id, EventRecord.id, EventRecord.status).where(
+                pairs_in(EventRecord.platform, EventRecord.event_id, set(part)))
+            for platform, event_id, pk, status in session.exec(query):
+                found[(platform, event_id)] = (pk, status)
+        return found
+
+    def _upsert_viewers(self, session: Session, events: Sequence[Event], pseudonyms: Sequence[str | None], now: datetime) -> dict:
+        """(platform, pseudonym) → (viewer id, dm_reachable); new viewers inserted, last_seen/name refreshed."""
+        latest: dict[tuple[str, str], Event] = {}
+        for event, pseudonym in zip(events, pseudonyms):
+            if pseudonym:
+                latest[(event.platform, pseudonym)] = event
+        if not latest:
+            return {}
+        rows = [{"platform": p, "pseudonym": ps, "author_id": clean_text(str(e.author_id), 128),
+                 "display_name": clean_text(e.author_name, 200) or None, "first_seen": now, "last_seen": now,
+                 "interests": [], "attribution": {}, "dm_reachable": True if e.kind == "dm" else None}
+                for (p, ps), e in latest.items()]
+        insert_ignore(session, self.dialect, Viewer, rows, ["platform", "pseudonym"])
+        found = {}
+        for part in chunks(sorted(latest)):
+            for viewer in session.exec(select(Viewer).where(pairs_in(Viewer.platform, Viewer.pseudonym, set(part)))):
+                event = latest[(viewer.platform, viewer.pseudonym)]
+                viewer.last_seen = now
+                if event.author_name and viewer.display_name != clean_text(event.author_name, 200):
+                    viewer.display_name = clean_text(event.author_name, 200)
+                if viewer.author_id is None:  # forgotten earlier, writing again: needed to reply
+                    viewer.author_id = clean_text(str(event.author_id), 128)
+                if event.kind == "dm" and viewer.dm_reachable is not True:
+                    viewer.dm_reachable = True  # the viewer wrote to the bot: it may answer by DM
+                found[(viewer.platform, viewer.pseudonym)] = (viewer.id, viewer.dm_reachable)
+        return found
+
+    def _upsert_threads(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        threads: dict[tuple[str, str], Thread] = {}
+        for event in events:
+            if event.thread is not None:
+                threads[(event.platform, clean_text(event.thread.id, 200))] = event.thread
+        rows = [{"platform": p, "thread_id": t, "title": clean_text(th.title, 500), "description": clean_text(th.description, 2000),
+                 "course_id": th.course_id, "taken_over": False, "first_seen": now} for (p, t), th in threads.items()]
+        for part in chunks(rows):
+            insert_ignore(session, self.dialect, ThreadRecord, part, ["platform", "thread_id"])
+
+    # -- crash recovery -------------------------------------------------------------------------------------
+    def undecided_events(self, limit: int = 500) -> list[Accepted]:
+        """Accepted events with no decision yet (the process stopped in between), oldest first."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            query = (
+                select(EventRecord, Viewer, ThreadRecord)
+                .join(Viewer, Viewer.id == EventRecord.viewer_id, isouter=True)
+                .join(ThreadRecord, sa.and_(ThreadRecord.platform == EventRecord.platform,
+                                            ThreadRecord.thread_id == EventRecord.thread_id), isouter=True)
+                .where(EventRecord.status == "received").order_by(EventRecord.id).limit(limit)
+            )
+            result = []
+            for row, viewer, thread in session.exec(query):
+                event = Event(
+                    platform=row.platform, event_id=row.event_id, text=row.text, kind=row.kind,  # type: ignore[arg-type]
+                    thread=Thread(thread.thread_id, thread.title, thread.description, thread.course_id) if thread else None,
+                    parent_id=row.parent_id, author_id=viewer.author_id if viewer else None,
+                    author_name=viewer.display_name if viewer else None, created_at=row.created_at, raw=row.raw,
+                )
+                result.append(Accepted(event, row.id, row.viewer_id, viewer.pseudonym if viewer else None, False,
+                                       viewer.dm_reachable if viewer else None))
+            return result
+
+    # -- facts -----------------------------------------------------------------------------------------------
+    def load_ledger(self, batch: Sequence[Accepted], now: datetime | None = None) -> Ledger:
+        now = now or utcnow()
+        threads = {(a.event.platform, a.event.thread.id) for a in batch if a.event.thread}
+        viewers = {a.viewer_id for a in batch if a.viewer_id}
+        platforms = {a.event.platform for a in batch}
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            ledger = Ledger(now, self._paused(session))
+            replies = sa.and_(DecisionRecord.counts_as_reply.is_(True))  # type: ignore[attr-defined]
+            if threads:
+                ledger.taken_over = {(p, t) for p, t in session.exec(
+                    select(ThreadRecord.platform, ThreadRecord.thread_id).where(
+                        pairs_in(ThreadRecord.platform, ThreadRecord.thread_id, threads), ThreadRecord.taken_over.is_(True)))}  # type: ignore[attr-defined]
+                for p, t, n in session.exec(
+                    select(DecisionRecord.platform, DecisionRecord.thread_id, sa.func.count()).where(
+                        replies, pairs_in(DecisionRecord.platform, DecisionRecord.thread_id, threads),
+                        DecisionRecord.decided_at > now - timedelta(hours=1)).group_by(DecisionRecord.platform, DecisionRecord.thread_id)):
+                    ledger.thread_replies[(p, t)] = n
+                for key in threads:
+                    ledger.recent_texts[key] = list(session.exec(
+                        select(DecisionRecord.text).where(
+                            DecisionRecord.platform == key[0], DecisionRecord.thread_id == key[1],
+                            DecisionRecord.text.is_not(None), DecisionRecord.dry_run.is_(False))  # type: ignore[union-attr,attr-defined]
+                        .order_by(DecisionRecord.id.desc()).limit(_RECENT_TEXTS)))  # type: ignore[union-attr]
+            day = now - timedelta(days=1)
+            if viewers:
+                for v, n in session.exec(select(DecisionRecord.viewer_id, sa.func.count()).where(
+                        replies, DecisionRecord.viewer_id.in_(viewers), DecisionRecord.decided_at > day)  # type: ignore[union-attr]
+                        .group_by(DecisionRecord.viewer_id)):
+                    ledger.viewer_replies[v] = n
+                for v, experiment, variant in session.exec(select(AbAssignment.viewer_id, AbAssignment.experiment, AbAssignment.variant)
+                                                           .where(AbAssignment.viewer_id.in_(viewers))):  # type: ignore[attr-defined]
+                    ledger.variants[v][experiment] = variant
+            for p, n in session.exec(select(DecisionRecord.platform, sa.func.count()).where(
+                    replies, DecisionRecord.platform.in_(platforms), DecisionRecord.decided_at > day)  # type: ignore[attr-defined]
+                    .group_by(DecisionRecord.platform)):
+                ledger.platform_replies[p] = n
+        return ledger
+
+    # -- decide ----------------------------------------------------------------------------------------------
+    def save_outcomes(self, outcomes: Sequence[Outcome]) -> list[int | None]:
+        """Store a batch's decisions with their messages; an event another worker decided first gets None."""
+        if not outcomes:
+            return []
+        with self.session() as session:  # type: ignore[attr-defined]
+            try:
+                with session.begin_nested():
+                    return self._save(session, outcomes)
+            except IntegrityError:
+                pass  # someone decided one of these events concurrently: save one by one, skipping theirs
+            ids: list[int | None] = []
+            for outcome in outcomes:
+                try:
+                    with session.begin_nested():
+                        ids.extend(self._save(session, [outcome]))
+                except IntegrityError:
+                    ids.append(None)
+            return ids
+
+    def _save(self, session: Session, outcomes: Sequence[Outcome]) -> list[int | None]:
+        now = utcnow()
+        decisions = [_decision_row(o, now) for o in outcomes]
+        session.add_all(decisions)
+        session.add_all([_understanding_row(o) for o in outcomes if o.analysis is not None])
+        session.flush()
+        dependents: list[Any] = []
+        assignments = []
+        for outcome, row in zip(outcomes, decisions):
+            dependents += _messages(outcome, row, now)
+            dependents += [TrackedLink(id=link.id, url=link.url, course_id=link.course_id, decision_id=row.id,
+                                       platform=row.platform, viewer_id=row.viewer_id, template_id=row.template_id,
+                                       variant_id=row.variant_id, created_at=now) for link in outcome.decision.links]
+            if outcome.decision.assignment and outcome.accepted.viewer_id:
+                experiment, variant = outcome.decision.assignment
+                assignments.append({"viewer_id": outcome.accepted.viewer_id, "experiment": experiment,
+                                    "variant": variant, "assigned_at": now})
+        handoffs = [(o, row) for o, row in zip(outcomes, decisions) if row.action == "handoff"]
+        session.add_all([Handoff(event_pk=row.event_pk, decision_id=row.id, platform=row.platform, thread_id=row.thread_id,
+                                 viewer_id=row.viewer_id, reason=row.reason, created_at=now) for _, row in handoffs])
+        session.add_all(dependents)
+        insert_ignore(session, self.dialect, AbAssignment, assignments, ["viewer_id", "experiment"])
+        session.execute(sa.update(EventRecord).where(EventRecord.id.in_([o.accepted.event_pk for o in outcomes]))  # type: ignore[union-attr]
+                        .values(status="decided"))
+        self._remember_interests(session, outcomes)
+        session.flush()
+        return [row.id for row in decisions]
+
+    def _remember_interests(self, session: Session, outcomes: Sequence[Outcome]) -> None:
+        topics: dict[int, list[str]] = defaultdict(list)
+        for outcome in outcomes:
+            if outcome.analysis is not None and outcome.accepted.viewer_id and outcome.analysis.understanding.topics:
+                topics[outcome.accepted.viewer_id] = list(outcome.analysis.understanding.topics) + topics[outcome.accepted.viewer_id]
+        if not topics:
+            return
+        for viewer in session.exec(select(Viewer).where(Viewer.id.in_(topics))):  # type: ignore[union-attr]
+            merged = list(dict.fromkeys([*topics[viewer.id], *viewer.interests]))[:MAX_INTERESTS]  # type: ignore[index]
+            if merged != viewer.interests:
+                viewer.interests = merged
+
+
+def _decision_row(outcome: Outcome, now: datetime) -> DecisionRecord:
+    d, event = outcome.decision, outcome.accepted.event
+    return DecisionRecord(
+        event_pk=outcome.accepted.event_pk, platform=event.platform,
+        thread_id=clean_text(event.thread.id, 200) if event.thread else None, viewer_id=outcome.accepted.viewer_id,
+        action=d.action, reason=clean_text(d.reason, 2000), text=d.text, dm_text=d.dm_text, template_id=d.template_id,
+        variant_id=d.variant_id, course_id=d.course_id, answer_id=d.answer_id, intent=d.intent, confidence=d.confidence,
+        dry_run=d.dry_run, counts_as_reply=d.counts_as_reply, send_after=d.send_after, decided_at=d.decided_at or now,
+    )
+
+
+def _understanding_row(outcome: Outcome) -> UnderstandingRecord:
+    assert outcome.analysis is not None
+    u, m = outcome.analysis.understanding, outcome.analysis.match
+    return UnderstandingRecord(
+        event_pk=outcome.accepted.event_pk, intent=u.intent, intent_confidence=u.intent_confidence,
+        intent_source=u.intent_source[:32], sentiment=u.sentiment, sentiment_confidence=u.sentiment_confidence,
+        topics=list(u.topics), is_spam=u.is_spam, course_id=m.course_id, course_source=m.course_source,
+        answer_kind=m.answer_kind, answer_id=m.answer_id, match_confidence=m.confidence, match_reason=m.reason,
+        hits=[{"id": h.id, "kind": h.kind, "dense": round(float(h.dense), 4), "bm25": round(float(h.bm25), 3),
+               "fused": round(float(h.fused), 5)} for h in m.hits],
+    )
+
+
+def _messages(outcome: Outcome, row: DecisionRecord, now: datetime) -> list[OutboxMessage]:
+    """The outbox rows a decision sends: none in dry run; a public reply and/or a DM."""
+    d, event = outcome.decision, outcome.accepted.event
+    if d.dry_run or not d.text:
+        return []
+    if d.action == "reply_dm" or (d.action == "handoff" and event.kind == "dm"):
+        parts = [("dm", d.text)]
+    elif d.action in ("reply_public", "handoff"):
+        parts = [("public", d.text)] + ([("dm", d.dm_text)] if d.dm_text else [])
+    else:
+        return []
+    extra = {"viewer": outcome.accepted.pseudonym, "event_kind": event.kind, "parent_id": event.parent_id}
+    if isinstance(event.raw.get("reply"), dict):
+        extra["reply"] = clean_json(event.raw["reply"])  # platform routing (e.g. bilibili oid/type/root)
+    return [
+        OutboxMessage(
+            idempotency_key=f"decision:{row.id}:{channel}", decision_id=row.id, platform=event.platform,
+            kind="reply_dm" if channel == "dm" else "reply_public", text=text,
+            thread_id=clean_text(event.thread.id, 200) if event.thread else None,
+            reply_to=clean_text(event.event_id, 200) if channel == "public" or event.kind == "dm" else None,
+            recipient_id=clean_text(str(event.author_id), 128) if channel == "dm" and event.author_id else None,
+            viewer_id=outcome.accepted.viewer_id, extra=extra, next_attempt_at=d.send_after or now, created_at=now,
+        )
+        for channel, text in parts
+    ]

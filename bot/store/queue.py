@@ -1,0 +1,136 @@
+"""The outbox table as a queue: claim due messages, mark them sent, failed (retry later) or dead.
+
+A claimed row is `sending` with a lease. A row still `sending` after its lease ran out was interrupted
+(the process died mid-send); `claim_due` hands it out again flagged `interrupted`, and the worker decides
+whether it may be re-sent (see bot/outbox.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bot.events import OutgoingMessage
+from bot.store.models import OutboxMessage, utcnow
+from bot.store.rows import clean_text
+
+DUE_STATES = ("pending", "failed")
+FINAL_STATES = ("sent", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    message: OutgoingMessage
+    attempts: int  # including this one
+    interrupted: bool  # a previous attempt died mid-send: it may or may not have reached the platform
+    viewer_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to queue by hand (a human's answer to a handoff, an admin reply)."""
+
+    idempotency_key: str
+    platform: str
+    kind: str  # reply_public | reply_dm
+    text: str
+    thread_id: str | None = None
+    reply_to: str | None = None
+    recipient_id: str | None = None
+    viewer_id: int | None = None
+    handoff_id: int | None = None
+    decision_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    not_before: datetime | None = None
+
+
+class QueueStore:
+    dialect: str
+
+    def enqueue(self, message: NewMessage) -> int:
+        """Queue a message once: the same idempotency key returns the existing row's id."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            existing = session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == message.idempotency_key)).first()
+            if existing is not None:
+                return existing
+            row = OutboxMessage(
+                idempotency_key=message.idempotency_key, platform=message.platform, kind=message.kind,
+                text=clean_text(message.text), thread_id=message.thread_id, reply_to=message.reply_to,
+                recipient_id=message.recipient_id, viewer_id=message.viewer_id, handoff_id=message.handoff_id,
+                decision_id=message.decision_id, extra=message.extra, next_attempt_at=message.not_before or utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            return row.id
+
+    def claim_due(self, now: datetime | None = None, *, limit: int = 20, lease: float = 120.0,
+                  platforms: Iterable[str] | None = None) -> list[Claim]:
+        """Take up to `limit` due messages for sending (state → sending, attempts + 1, lease until now + lease)."""
+        now = now or utcnow()
+        due = sa.or_(
+            sa.and_(OutboxMessage.state.in_(DUE_STATES), OutboxMessage.next_attempt_at <= now),  # type: ignore[attr-defined]
+            sa.and_(OutboxMessage.state == "sending", OutboxMessage.lease_until <= now),  # type: ignore[operator]
+        )
+        query = select(OutboxMessage).where(due)
+        if platforms is not None:
+            query = query.where(OutboxMessage.platform.in_(list(platforms)))  # type: ignore[attr-defined]
+        query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # parallel workers take different rows
+        claims = []
+        with self.session() as session:  # type: ignore[attr-defined]
+            for row in session.exec(query).all():
+                interrupted = row.state == "sending"
+                row.state, row.attempts, row.lease_until = "sending", row.attempts + 1, now + timedelta(seconds=lease)
+                claims.append(Claim(_outgoing(row), row.attempts, interrupted, row.viewer_id))
+        return claims
+
+    def mark_sent(self, outbox_id: int, platform_message_id: str, now: datetime | None = None) -> None:
+        with self.session() as session:  # type: ignore[attr-defined]
+            session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
+                state="sent", platform_message_id=clean_text(str(platform_message_id), 200), sent_at=now or utcnow(),
+                lease_until=None, last_error=None))
+
+    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None = None) -> str:
+        """Record a failed attempt: retried at `retry_at`, or dead when None. Returns the new state."""
+        state = "failed" if retry_at is not None else "dead"
+        values: dict[str, Any] = {"state": state, "last_error": clean_text(error, 1000), "lease_until": None}
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        with self.session() as session:  # type: ignore[attr-defined]
+            session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values))
+        return state
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            rows = session.exec(select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state))
+            return {state: count for state, count in rows}
+
+    def next_due_at(self) -> datetime | None:
+        """When the next unfinished message becomes due (None: nothing left to send)."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            pending = session.exec(select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.state.in_(DUE_STATES))).one()  # type: ignore[attr-defined]
+            leased = session.exec(select(sa.func.min(OutboxMessage.lease_until)).where(OutboxMessage.state == "sending")).one()
+        moments = [m for m in (pending, leased) if m is not None]
+        if not moments:
+            return None
+        return min(m if m.tzinfo else m.replace(tzinfo=utcnow().tzinfo) for m in moments)
+
+    def outbox_message(self, outbox_id: int) -> OutboxMessage | None:
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return session.get(OutboxMessage, outbox_id)
+
+
+def _outgoing(row: OutboxMessage) -> OutgoingMessage:
+    assert row.id is not None
+    return OutgoingMessage(
+        outbox_id=row.id, platform=row.platform, kind=row.kind, text=row.text,  # type: ignore[arg-type]
+        thread_id=row.thread_id, reply_to=row.reply_to, recipient_id=row.recipient_id, extra=dict(row.extra or {}),
+    )

@@ -1,0 +1,55 @@
+"""Small SQL helpers shared by the store mixins: portable insert-or-ignore, text that every backend accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+MAX_TEXT = 20_000  # characters kept of one comment (the analyzer reads far less)
+MAX_RAW_STRING = 4_000
+
+
+def insert_ignore(session: Session, dialect: str, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """INSERT … ON CONFLICT (keys) DO NOTHING: concurrent workers may insert the same row; the first wins."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    module = postgresql if dialect == "postgresql" else sqlite
+    session.execute(module.insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+
+
+def clean_text(text: str | None, limit: int = MAX_TEXT) -> str:
+    """PostgreSQL refuses NUL in text; everything else (emoji, control characters, any script) is kept."""
+    if not text:
+        return ""
+    return text.replace("\x00", "\ufffd")[:limit]
+
+
+def clean_json(value: Any) -> Any:
+    """A JSON-safe copy: NUL-free strings, long strings cut, non-JSON values as their text."""
+    if isinstance(value, dict):
+        return {str(k)[:200]: clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    if isinstance(value, str):
+        return clean_text(value, MAX_RAW_STRING)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return clean_text(str(value), MAX_RAW_STRING)
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def pairs_in(platform_col: sa.ColumnElement, id_col: sa.ColumnElement, pairs: set[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    return sa.tuple_(platform_col, id_col).in_(sorted(pairs))

@@ -1,0 +1,92 @@
+"""The Store: every read and write the bot does, as short transactions on SQLite or PostgreSQL.
+
+Synchronous on purpose (SQLAlchemy sessions); async code calls it with `asyncio.to_thread`. The methods
+are grouped by job in mixins: intake (events → decisions), queue (the outbox), admin (switches, handoffs,
+takeovers, cursors, jobs, viewers, forget). docs/pipeline.md lists them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.privacy import Pseudonymizer, pseudonymizer_for
+from bot.store.admin import AdminStore
+from bot.store.engine import database_url, make_engine, session_scope
+from bot.store.intake import IntakeStore
+from bot.store.migrate import head_revision, upgrade
+from bot.store.queue import QueueStore
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
+
+
+class Store(IntakeStore, QueueStore, AdminStore):
+    def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
+        self.engine = engine
+        self.pseudonymizer = pseudonymizer
+        self.dialect = engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"Store({sa.engine.make_url(str(self.engine.url)).render_as_string(hide_password=True)})"
+
+    @classmethod
+    def open(cls, settings, *, migrate: bool | None = None) -> Store:
+        """The configured database ([store] url or <state_dir>/coursebot.db), migrated when auto_migrate is on."""
+        url = database_url(settings)
+        return cls.from_url(url, pseudonymizer_for(settings), busy_timeout=settings.store.busy_timeout,
+                            migrate=settings.store.auto_migrate if migrate is None else migrate)
+
+    @classmethod
+    def from_url(cls, url: str, pseudonymizer: Pseudonymizer, *, busy_timeout: float = 10.0, migrate: bool = True) -> Store:
+        engine = make_engine(url, busy_timeout=busy_timeout)
+        store = cls(engine, pseudonymizer)
+        if migrate:
+            with store.errors("migrating the database"):
+                upgrade(engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def pseudonym(self, platform: str, author_id: str) -> str:
+        return self.pseudonymizer.pseudonym(platform, str(author_id))
+
+    # -- transactions --------------------------------------------------------------------------------------
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        with self.errors("using the database"), session_scope(self.engine, write=write) as session:
+            yield session
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Database outages become one-line StoreUnavailable errors; bugs (integrity, programming) stay loud."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            raise StoreUnavailable(f"database unavailable while {doing}: {_first_line(exc)}") from exc
+
+    def schema_is_current(self) -> bool:
+        from bot.store.migrate import current_revision
+
+        return current_revision(self.engine) == head_revision()
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {text[0] if text else ''}".strip()
+
+
+def sqlite_path(store: Store) -> Path | None:
+    url = store.engine.url
+    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database not in (None, ":memory:") else None
