@@ -1,0 +1,91 @@
+"""Tracked links and conversions over HTTP (aiohttp).
+
+- `GET /l/<id>`: records the click and redirects (302) to the course page the link was made for.
+  Unknown ids get 404; nothing about the viewer is revealed.
+- `POST <conversions_path>`: the shop reports orders as JSON (one object or a list). The request must
+  carry the shared secret in `X-Coursebot-Secret` (compared in constant time); otherwise 401 and nothing
+  is stored. Without a configured secret the endpoint answers 503.
+Database work runs in worker threads: the event loop never blocks on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from bot.metrics.conversions import parse_conversion, record_conversions
+from bot.store.models import LinkClick, TrackedLink
+from retrieval.errors import InputError
+
+log = logging.getLogger(__name__)
+LINKS = TrackedLink.__table__
+CLICKS = LinkClick.__table__
+SECRET_HEADER = "X-Coursebot-Secret"
+MAX_BODY = 256 * 1024
+ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
+
+
+def follow_link(engine: Engine, link_id: str, *, user_agent: str | None, referrer: str | None, now: datetime | None = None) -> str | None:
+    """The link's target URL, after recording the click; None for an unknown link."""
+    with engine.begin() as conn:
+        link = conn.execute(sa.select(LINKS.c.url, LINKS.c.viewer_id).where(LINKS.c.id == link_id)).first()
+        if link is None:
+            return None
+        conn.execute(sa.insert(CLICKS).values(link_id=link_id, viewer_id=link.viewer_id, clicked_at=now or datetime.now(UTC),
+                                              user_agent=(user_agent or "")[:400] or None, referrer=(referrer or "")[:400] or None))
+        return link.url
+
+
+async def _redirect(request: web.Request) -> web.StreamResponse:
+    link_id = request.match_info["link_id"]
+    if len(link_id) > 32:
+        raise web.HTTPNotFound(text="unknown link")
+    url = await asyncio.to_thread(follow_link, request.app[ENGINE], link_id, user_agent=request.headers.get("User-Agent"),
+                                  referrer=request.headers.get("Referer"))
+    if url is None:
+        raise web.HTTPNotFound(text="unknown link")
+    raise web.HTTPFound(url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _conversions_handler(secret: str | None, tz: ZoneInfo):
+    async def handle(request: web.Request) -> web.Response:
+        if not secret:
+            return web.json_response({"error": "conversion webhook disabled: set [web] conversion_secret"}, status=503)
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("conversion webhook: rejected a request without the right secret from %s", request.remote)
+            return web.json_response({"error": "missing or wrong secret"}, status=401)
+        try:
+            payload = json.loads(await request.read())
+            items = payload if isinstance(payload, list) else [payload]
+            orders = [parse_conversion(item, f"item {index}") for index, item in enumerate(items)]
+        except (ValueError, InputError) as exc:
+            return web.json_response({"error": str(exc).splitlines()[0]}, status=400)
+        result = await asyncio.to_thread(record_conversions, request.app[ENGINE], orders, tz=tz)
+        return web.json_response({"recorded": result.recorded, "duplicates": result.duplicates, "unknown_links": result.unknown_links})
+
+    return handle
+
+
+def links_app(engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo, conversions_path: str = "/conversions") -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[ENGINE] = engine
+    app.router.add_get("/l/{link_id}", _redirect)
+    app.router.add_post(conversions_path, _conversions_handler(conversion_secret, tz))
+    return app
+
+
+def links_app_from_settings(engine: Engine, settings) -> web.Application:
+    from bot.metrics.window import zone
+
+    secret = settings.web.conversion_secret.get_secret_value() if settings.web.conversion_secret else None
+    tz = zone(settings.summary.timezone or settings.policy.timezone)
+    return links_app(engine, conversion_secret=secret, tz=tz, conversions_path=settings.web.conversions_path)
