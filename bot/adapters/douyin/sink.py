@@ -1,0 +1,121 @@
+"""Sends outbox messages to Douyin: comment replies and DMs, within the platform's proactive-DM rules.
+
+A DM that answers a viewer's own message (the outbox carries its conversation and message id) is a reply.
+Any other DM is proactive: at most `per_day` per viewer per day (Beijing time) and `per_viewer` in all
+until the viewer writes back — over the daily limit it waits for tomorrow, over the total the viewer is
+unreachable. Rate limiting (28003070) waits `rate_limit_retry` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.adapters.alerts import Alert, log_alert
+from bot.adapters.douyin.client import (
+    DouyinClient,
+    DouyinError,
+    DouyinTransportError,
+    RateLimited,
+    TokenExpired,
+)
+from bot.events import OutgoingMessage, SendError
+
+log = logging.getLogger("coursebot.douyin")
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+class ProactiveDmLimits:
+    """Proactive DMs sent per viewer; a viewer's own message resets their count (`note_inbound`)."""
+
+    def __init__(self, *, per_day: int = 1, per_viewer: int = 3) -> None:
+        self.per_day, self.per_viewer = per_day, per_viewer
+        self._days: dict[str, dict[str, int]] = defaultdict(dict)
+        self._since_inbound: dict[str, int] = defaultdict(int)
+
+    def note_inbound(self, viewer: str) -> None:
+        self._since_inbound.pop(viewer, None)
+
+    def check(self, viewer: str, now: datetime) -> SendError | None:
+        if self._since_inbound[viewer] >= self.per_viewer:
+            return SendError(f"proactive DM limit: {self.per_viewer} messages without an answer", transient=False,
+                             recipient_unreachable=True, code="proactive_dm_limit")
+        local = now.astimezone(BEIJING)
+        if self._days[viewer].get(local.date().isoformat(), 0) >= self.per_day:
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), BEIJING)
+            return SendError(f"proactive DM limit: {self.per_day} per viewer per day", transient=True,
+                             retry_after=(tomorrow - local).total_seconds(), code="proactive_dm_daily")
+        return None
+
+    def record(self, viewer: str, now: datetime) -> None:
+        day = now.astimezone(BEIJING).date().isoformat()
+        self._days[viewer] = {day: self._days[viewer].get(day, 0) + 1}  # older days are dropped
+        self._since_inbound[viewer] += 1
+
+
+class DouyinSink:
+    platform = "douyin"
+
+    def __init__(self, client: DouyinClient, *, dm_enabled: bool = True, limits: ProactiveDmLimits | None = None,
+                 rate_limit_retry: float = 60.0, token_retry: float = 900.0, alert: Alert = log_alert) -> None:
+        self._client = client
+        self._dm_enabled = dm_enabled
+        self.limits = limits or ProactiveDmLimits()
+        self._rate_limit_retry, self._token_retry = rate_limit_retry, token_retry
+        self._alert = alert
+        self._alerted = False
+
+    @classmethod
+    def from_settings(cls, settings: Any, client: DouyinClient, **overrides: Any) -> DouyinSink:
+        options: dict[str, Any] = {
+            "dm_enabled": settings.dm_enabled, "rate_limit_retry": settings.rate_limit_retry,
+            "limits": ProactiveDmLimits(per_day=settings.proactive_dm_per_day, per_viewer=settings.proactive_dm_messages),
+        }
+        return cls(client, **{**options, **overrides})
+
+    async def send(self, message: OutgoingMessage) -> str:
+        try:
+            if message.kind == "reply_public":
+                return await self._reply(message)
+            return await self._dm(message)
+        except RateLimited as exc:
+            raise SendError(str(exc), transient=True, retry_after=self._rate_limit_retry, code=exc.code) from None
+        except TokenExpired as exc:
+            if not self._alerted:
+                self._alerted = True
+                await self._alert(f"Douyin: the access token is expired or invalid ({exc}); replies wait in the "
+                                  "outbox. Re-authorise the app or set douyin.refresh_token.")
+            raise SendError(str(exc), transient=True, retry_after=self._token_retry, code=exc.code) from None
+        except DouyinTransportError as exc:
+            raise SendError(str(exc), transient=True, code=exc.code) from None
+        except DouyinError as exc:
+            raise SendError(str(exc), transient=False, code=exc.code) from None
+
+    async def _reply(self, message: OutgoingMessage) -> str:
+        routing = message.extra.get("reply") if isinstance(message.extra.get("reply"), dict) else {}
+        item_id = routing.get("item_id") or message.thread_id
+        if not item_id:
+            raise SendError("douyin comment reply without a video (thread_id)", transient=False, code="no_target")
+        return await self._client.reply_comment(item_id=str(item_id), comment_id=message.reply_to or routing.get("comment_id"),
+                                                content=message.text)
+
+    async def _dm(self, message: OutgoingMessage) -> str:
+        if not self._dm_enabled:
+            raise SendError("douyin DMs are disabled (douyin.dm_enabled = false)", transient=False, code="dm_disabled")
+        if not message.recipient_id:
+            raise SendError("douyin DM without a recipient", transient=False, code="no_recipient")
+        routing = message.extra.get("reply") if isinstance(message.extra.get("reply"), dict) else {}
+        answering = bool(routing.get("msg_id") and routing.get("conversation_id"))
+        now = datetime.now(BEIJING)
+        if not answering and (refusal := self.limits.check(message.recipient_id, now)) is not None:
+            raise refusal
+        sent = await self._client.send_dm(
+            to_user_id=message.recipient_id, text=message.text, conversation_id=routing.get("conversation_id"),
+            msg_id=routing.get("msg_id") if answering else None, scene=routing.get("scene") if answering else None)
+        if not answering:
+            self.limits.record(message.recipient_id, now)
+        return sent

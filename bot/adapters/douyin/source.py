@@ -1,0 +1,64 @@
+"""`DouyinSource`: serves the webhook on host:port and yields the Events it accepts (a `Source`).
+
+Used where the runner consumes sources; with the runner's durable `accept`, serve `DouyinWebhook` directly
+(`serve_webhook`) so every delivery is stored before it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from bot.adapters.douyin.sink import ProactiveDmLimits
+from bot.adapters.douyin.webhook import Accept, DouyinWebhook, QueueInbox
+from bot.events import Event
+
+log = logging.getLogger("coursebot.douyin")
+
+
+def webhook_from_settings(settings: Any, accept: Accept, *, limits: ProactiveDmLimits | None = None) -> DouyinWebhook:
+    secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
+
+    def note(event: Event) -> None:  # a viewer who writes to us may be answered again (proactive count resets)
+        if limits is not None and event.kind == "dm" and event.author_id:
+            limits.note_inbound(event.author_id)
+
+    return DouyinWebhook(client_secret=secret, accept=accept, path=settings.webhook_path,
+                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size, on_event=note)
+
+
+@asynccontextmanager
+async def serve_webhook(webhook: DouyinWebhook, host: str, port: int) -> AsyncIterator[str]:
+    """Run the webhook server while inside the block; yields its base URL (port 0 picks a free one)."""
+    runner = web.AppRunner(webhook.app(), access_log=None)  # access logs would carry viewer-facing URLs
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    log.info("douyin webhook listening on http://%s:%s%s", bound[0], bound[1], webhook.path)
+    try:
+        yield f"http://{bound[0]}:{bound[1]}"
+    finally:
+        await runner.cleanup()
+
+
+class DouyinSource:
+    platform = "douyin"
+
+    def __init__(self, settings: Any, *, limits: ProactiveDmLimits | None = None, host: str | None = None,
+                 port: int | None = None) -> None:
+        self.inbox = QueueInbox()
+        self.webhook = webhook_from_settings(settings, self.inbox.accept, limits=limits)
+        self._host = host or settings.webhook_host
+        self._port = settings.webhook_port if port is None else port
+        self.base_url: str | None = None
+
+    async def events(self) -> AsyncIterator[Event]:
+        async with serve_webhook(self.webhook, self._host, self._port) as base_url:
+            self.base_url = base_url
+            while True:
+                yield await self.inbox.queue.get()
