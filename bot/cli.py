@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -119,8 +118,9 @@ def ask(
     out.print(f"answer     {answer}" if answer else f"answer     no match — {m.reason}")
 
 
-def route_file(analyzer, source, sink, *, batch_size: int = 256, report=None) -> tuple[int, int]:
-    """Analyse a JSONL stream in batches; returns (routed, skipped)."""
+def route_file(analyzer, source, sink, *, batch_size: int = 256, report=None, decisions=None) -> tuple[int, int]:
+    """Analyse a JSONL stream in batches; returns (routed, skipped). `decisions` (bot.route_decisions) adds
+    what the bot would do: `action`, `reason`, `reply` (the match's own reason moves to `match_reason`)."""
     from bot.comments_io import BadLine, decision_record, read_comments
 
     routed = skipped = 0
@@ -128,8 +128,14 @@ def route_file(analyzer, source, sink, *, batch_size: int = 256, report=None) ->
 
     def flush() -> None:
         nonlocal routed
-        for analysis in analyzer.analyze(batch):
-            sink.write(json.dumps(decision_record(analysis), ensure_ascii=False) + "\n")
+        analyses = analyzer.analyze(batch)
+        extra = decisions.fields(analyses) if decisions is not None else [None] * len(analyses)
+        for analysis, more in zip(analyses, extra):
+            record = decision_record(analysis)
+            if more:
+                record["match_reason"] = record.pop("reason")
+                record.update(more)
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
         routed += len(batch)
         batch.clear()
 
@@ -159,17 +165,22 @@ def route(
 ) -> None:
     """Decide, for every comment in a JSONL file, its intent and the answer or no match."""
     from bot.comments_io import open_input
+    from bot.route_decisions import RouteDecisions
 
     try:
-        analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
+        settings = _settings(config, catalog, faq, state_dir)
+        analyzer = _analyzer(settings)
         source = open_input(input)
+        decisions = RouteDecisions(settings, analyzer)
     except InputError as exc:
         _fail(exc)
     sink = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8")
     try:
         with source:
-            routed, skipped = route_file(analyzer, source, sink, batch_size=batch_size, report=lambda bad: err.print(f"{input}:{bad}", soft_wrap=True))
+            routed, skipped = route_file(analyzer, source, sink, batch_size=batch_size, decisions=decisions,
+                                         report=lambda bad: err.print(f"{input}:{bad}", soft_wrap=True))
     finally:
+        decisions.close()
         if sink is not sys.stdout:
             sink.close()
     err.print(f"routed {routed} comments, skipped {skipped} malformed line(s)")
@@ -177,35 +188,19 @@ def route(
 
 @app.command()
 def demo(config: ConfigOption = None, state_dir: StateOption = None) -> None:
-    """Route the bundled sample comments and print what the bot would answer."""
-    from bot.answers import answer_text
-    from bot.comments_io import BadLine, open_input, read_comments
+    """Replay the bundled sample comments through the whole bot (fresh SQLite database) and show what it does."""
+    import asyncio
+
+    from bot.demo import print_demo, run_demo
 
     try:
         settings = _settings(config, state_dir=state_dir)
         samples = (settings.config_path.parent if settings.config_path else Path("config")) / "samples" / "comments.jsonl"
         analyzer = _analyzer(settings, progress=sys.stderr.isatty())
-        with open_input(samples) as stream:
-            events = [item for _, item in read_comments(stream) if not isinstance(item, BadLine)]
+        result = asyncio.run(run_demo(settings, analyzer, samples))
     except InputError as exc:
         _fail(exc)
-    counts: Counter[str] = Counter()
-    for analysis in analyzer.analyze(events):
-        u, m = analysis.understanding, analysis.match
-        answer = answer_text(m, analyzer.knowledge.catalog)
-        counts["answered" if answer else "silent"] += 1
-        counts[u.intent] += 1
-        thread = analysis.event.thread
-        out.print(f"[bold]{analysis.event.event_id}[/] [dim]{thread.title if thread else ''}[/]")
-        out.print(f"  💬 {analysis.event.text}")
-        out.print(f"  → {u.intent} · {u.sentiment}" + (f" · 课程 {m.course_id}" if m.course_id else ""))
-        out.print(f"  [green]↳ {answer}[/]" if answer else f"  [dim]↳ (no reply: {m.reason})[/]")
-    out.print()
-    out.print(
-        f"[bold]{len(events)} comments[/]: {counts['answered']} answered, {counts['silent']} left alone; "
-        + ", ".join(f"{i} {counts[i]}" for i in sorted(counts, key=lambda k: -counts[k]) if i not in {"answered", "silent"})
-    )
-
+    print_demo(out, result)
 
 
 def _register_feature_commands() -> None:

@@ -85,10 +85,12 @@ class Runner:
                 break
         return total
 
-    async def decide(self, batch: Sequence[Accepted]) -> list[Outcome]:
+    async def decide(self, batch: Sequence[Accepted], analyses: dict[int, Analysis] | None = None) -> list[Outcome]:
+        """Decide accepted events (analysing them unless `analyses` by event_pk is given) and store the outcomes."""
         if not batch:
             return []
-        analyses = await self._analyze([a for a in batch if a.event.kind in COMMENT_KINDS])
+        if analyses is None:
+            analyses = await self._analyze([a for a in batch if a.event.kind in COMMENT_KINDS])
         nows = [self.clock(a.event) for a in batch]
         ledger = await self._store(self.store.load_ledger, batch, max(nows))
         outcomes, seen = [], set()

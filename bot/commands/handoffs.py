@@ -1,0 +1,72 @@
+"""`coursebot handoffs` (the human queue) and `coursebot handoff resolve ID [--reply TEXT]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml)")]
+StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the database lives, overrides the config")]
+
+
+def open_store(config: Path | None, state_dir: Path | None):
+    """The configured Store, or a one-line error and exit 2 (bad config, database unreachable)."""
+    from bot.cli import _fail, _settings
+    from bot.store import Store, StoreUnavailable
+    from retrieval.errors import InputError
+
+    try:
+        return Store.open(_settings(config, state_dir=state_dir))
+    except (InputError, StoreUnavailable) as exc:
+        _fail(exc)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def handoffs(
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+        all_: Annotated[bool, typer.Option("--all", help="also show resolved handoffs")] = False,
+        limit: Annotated[int, typer.Option(help="at most this many")] = 50,
+    ) -> None:
+        """List comments handed to a human (the queue the bot did not answer)."""
+        from rich.table import Table
+
+        from bot.cli import out
+
+        store = open_store(config, state_dir)
+        rows = store.list_handoffs(state=None if all_ else "open", limit=limit)
+        if not rows:
+            out.print("no open handoffs" if not all_ else "no handoffs")
+            return
+        table = Table("id", "state", "platform", "thread", "viewer", "comment", "reason", show_lines=False)
+        for h in rows:
+            table.add_row(str(h.id), h.state, h.platform, h.thread_title or h.thread_id or "-", h.viewer_name or h.viewer or "-",
+                          h.text[:80], h.reason[:60])
+        out.print(table)
+
+    handoff = typer.Typer(help="Work on one handoff.", no_args_is_help=True)
+
+    @handoff.command("resolve")
+    def resolve(
+        handoff_id: Annotated[int, typer.Argument(help="the id shown by `coursebot handoffs`")],
+        reply: Annotated[str | None, typer.Option("--reply", help="your answer: sent to the viewer through the outbox")] = None,
+        by: Annotated[str, typer.Option("--by", help="who resolved it (shown in the history)")] = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Mark a handoff resolved, optionally queueing your reply to the viewer."""
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        store = open_store(config, state_dir)
+        try:
+            view = store.resolve_handoff(handoff_id, by=by, reply_text=reply)
+        except NotFound as exc:
+            _fail(exc)
+        queued = " — reply queued (sent by the running bot's outbox)" if view.reply_text else ""
+        out.print(f"handoff #{view.id} resolved by {view.resolved_by}{queued}")
+
+    app.add_typer(handoff, name="handoff")
