@@ -144,8 +144,7 @@ class Analyzer:
             return Match((), None, None, None, None, 0.0, "nothing to match (empty or emoji only)")
         terms = understanding.terms
         hits = tuple(searcher.search(vector, terms, k=self.top_k))
-        named = self._named_course(understanding.text, vector, terms)
-        thread_course = self.thread_course(event.thread)
+        named, thread_course = self.context_courses(event, understanding, vector)
         course_id, source = (named, "text") if named else (thread_course, "thread" if thread_course else None)
         intent = understanding.intent
 
@@ -184,6 +183,10 @@ class Analyzer:
             return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
         best_dense = best.dense if best else 0.0
         return result(None, None, best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
+
+    def context_courses(self, event: Event, understanding: Understanding, vector: np.ndarray) -> tuple[str | None, str | None]:
+        """(course the comment names, course of its thread): the scope its FAQ answers come from."""
+        return self._named_course(understanding.text, vector, understanding.terms), self.thread_course(event.thread)
 
     def _asks(self, understanding: Understanding) -> bool:
         """Whether the comment wants something answered: a question intent, or a question-shaped

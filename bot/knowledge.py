@@ -136,10 +136,12 @@ class Knowledge:
         prototypes = PrototypeVectors(settings.index_dir / PROTOTYPE_CACHE, encoder)
         intent_texts, intent_labels = IntentDetector.training_set(intents)
         sentiment_texts, sentiment_labels = IntentDetector.training_set(sentiment)
-        all_vectors = prototypes.encode([normalize(t).plain for t in intent_texts + sentiment_texts])
+        plain = [normalize(t).plain for t in intent_texts + sentiment_texts]
+        all_vectors = prototypes.encode(plain)
+        split = len(intent_texts)
         detector = IntentDetector(
-            PrototypeClassifier.train(all_vectors[: len(intent_texts)], intent_labels),
-            PrototypeClassifier.train(all_vectors[len(intent_texts) :], sentiment_labels),
+            PrototypeClassifier.train(all_vectors[:split], plain[:split], intent_labels),
+            PrototypeClassifier.train(all_vectors[split:], plain[split:], sentiment_labels),
         )
         threads = {t.id: t for t in [*load_thread_mappings(cat.threads), *settings.threads]}
         for thread in threads.values():

@@ -31,6 +31,10 @@ _MENTION = re.compile(r"@[^\s@，,。:：]{1,30}")
 _REPEAT = re.compile(r"(.)\1{3,}")
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+# Comment typos and slang that hide a word from both models: 练接 (链接) and 多少米 (多少钱) are how
+# viewers type on phones. Small on purpose: every entry is a word no course would use literally.
+_SLANG = {"练接": "链接", "链结": "链接", "连结": "链接", "多少米": "多少钱", "v信": "微信", "薇信": "微信", "威信": "微信"}
+_SLANG_RE = re.compile("|".join(map(re.escape, sorted(_SLANG, key=len, reverse=True))))
 _EMOTE = re.compile(r"\[[^\[\]]{1,8}\]")  # Bilibili / Douyin sticker codes such as [doge] [笑哭]
 
 # Function words that carry no topic. Question words (多少/怎么/吗/哪/什么/能/吗) are deliberately NOT here:
@@ -88,6 +92,7 @@ def normalize(raw: str, *, max_chars: int = MAX_COMMENT_CHARS) -> NormalizedText
     mentions = len(_MENTION.findall(text))
     text = _MENTION.sub(" ", text)
     text = _t2s().convert(text).lower()
+    text = _SLANG_RE.sub(lambda m: _SLANG[m.group()], text)
     text = _REPEAT.sub(r"\1\1\1", text)
     text = _SPACE.sub(" ", text).strip()
     emoji_count = sum(1 for c in text if is_emoji(c))
