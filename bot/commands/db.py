@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml)")]
 UrlOption = Annotated[str | None, typer.Option("--url", help="database URL, overrides [store] url (e.g. postgresql+psycopg://…)")]
@@ -34,6 +33,8 @@ def register(app: typer.Typer) -> None:
     def upgrade(config: ConfigOption = None, url: UrlOption = None,
                 revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
         """Create the tables or migrate them to the newest schema (safe to run again)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         from bot.cli import _fail, out
         from bot.store.migrate import current_revision
         from bot.store.migrate import upgrade as run_upgrade
@@ -47,11 +48,13 @@ def register(app: typer.Typer) -> None:
             _fail(exc)
         except (SQLAlchemyError, OSError) as exc:  # one line, never a traceback, never the password
             _fail(RuntimeError(f"database upgrade failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
-        out.print(f"database {_safe(target)}: {before or 'empty'} → {after}")
+        out.print(f"database {_safe(target)}: {before or 'empty'} → {after}", soft_wrap=True)
 
     @db.command("current")
     def current(config: ConfigOption = None, url: UrlOption = None) -> None:
         """Show the schema revision of the database and the newest one available."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         from bot.cli import _fail, out
         from bot.store.migrate import current_revision, head_revision
         from retrieval.errors import InputError
@@ -63,6 +66,6 @@ def register(app: typer.Typer) -> None:
             _fail(exc)
         except (SQLAlchemyError, OSError) as exc:
             _fail(RuntimeError(f"cannot read database: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
-        out.print(f"database {_safe(target)}: {now or 'empty'} (newest {head_revision()})")
+        out.print(f"database {_safe(target)}: {now or 'empty'} (newest {head_revision()})", soft_wrap=True)
 
     app.add_typer(db, name="db")

@@ -1,0 +1,159 @@
+"""The store on real SQLite and real PostgreSQL: migrations, idempotent intake, admin state, forgetting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from pipeline_helpers import T0
+from sqlmodel import SQLModel, select
+
+from bot.decision import Decision, Outcome
+from bot.store import NotFound, Store
+from bot.store.engine import make_engine
+from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
+from bot.store.models import DecisionRecord, EventRecord, OutboxMessage, Viewer, utcnow
+
+
+def test_migrations_create_exactly_the_models_schema_and_downgrade_cleanly(db_url: str) -> None:
+    engine = make_engine(db_url)
+    assert upgrade(engine) == head_revision()
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    assert downgrade(engine, "base") is None
+    assert sa.inspect(engine).get_table_names() == ["alembic_version"]
+    assert upgrade(engine) == head_revision()  # and up again
+    engine.dispose()
+
+
+def test_db_upgrade_command_migrates_the_given_database(db_url: str, tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "coursebot"
+    result = subprocess.run([str(script), "db", "upgrade", "--url", db_url], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f"empty → {head_revision()}" in result.stdout
+    assert "password" not in result.stdout
+    again = subprocess.run([str(script), "db", "upgrade", "--url", db_url], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=120, check=False)
+    assert f"{head_revision()} → {head_revision()}" in again.stdout
+    assert current_revision(make_engine(db_url)) == head_revision()
+
+
+def test_db_upgrade_on_an_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "coursebot"
+    result = subprocess.run([str(script), "db", "upgrade", "--url", "postgresql+psycopg://nobody:secret@127.0.0.1:9/x"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: database upgrade failed: OperationalError")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "secret" not in result.stderr
+
+
+def test_recording_an_event_twice_stores_it_once(store: Store, comment) -> None:
+    event = comment("这门课多少钱", author="42")
+    first, second = store.record_events([event, event])
+    again = store.record_event(event)
+    assert first.event_pk == second.event_pk == again.event_pk
+    with store.session(write=False) as session:
+        assert session.exec(select(sa.func.count()).select_from(EventRecord)).one() == 1
+        assert session.exec(select(sa.func.count()).select_from(Viewer)).one() == 1
+
+
+def test_a_second_decision_for_the_same_event_is_refused(store: Store, comment) -> None:
+    accepted = store.record_event(comment("能开发票吗"))
+    reply = Decision("reply_public", "test", text="可以开发票")
+    assert store.save_outcomes([Outcome(accepted, None, reply)]) != [None]
+    assert store.save_outcomes([Outcome(accepted, None, reply)]) == [None]
+    assert store.record_event(accepted.event).decided
+    with store.session(write=False) as session:
+        assert session.exec(select(sa.func.count()).select_from(DecisionRecord)).one() == 1
+        assert session.exec(select(sa.func.count()).select_from(OutboxMessage)).one() == 1
+
+
+def test_raw_author_id_is_kept_only_where_a_reply_needs_it(store: Store, comment) -> None:
+    event = comment("链接发一下", author="987654", raw={"mid": 987654, "member": {"mid": "987654", "uname": "小明"}})
+    accepted = store.record_event(event)
+    store.save_outcomes([Outcome(accepted, None, Decision("reply_public", "t", text="链接", dm_text="私信"))])
+    with store.session(write=False) as session:
+        row = session.exec(select(EventRecord)).one()
+        assert "987654" not in str(row.raw)
+        assert row.raw["member"]["mid"] == accepted.pseudonym
+        viewer = session.exec(select(Viewer)).one()
+        assert viewer.pseudonym == accepted.pseudonym != "987654"
+        assert viewer.author_id == "987654"  # needed to DM
+        dm = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reply_dm")).one()
+        assert dm.recipient_id == "987654" and dm.extra["viewer"] == accepted.pseudonym
+
+
+def test_timestamps_come_back_timezone_aware_utc(store: Store, comment) -> None:
+    store.record_event(comment("你好", at=T0))
+    with store.session(write=False) as session:
+        row = session.exec(select(EventRecord)).one()
+    assert row.created_at == T0 and row.created_at.utcoffset() == timedelta(0)
+    assert row.received_at.tzinfo is not None
+
+
+def test_pause_takeover_and_cursors_are_shared_through_the_database(store: Store, db_url: str, pseudonymizer) -> None:
+    other = Store.from_url(db_url, pseudonymizer, migrate=False)  # another worker
+    store.set_paused(True, by="telegram:1")
+    assert other.is_paused()
+    store.set_paused(False)
+    assert not other.is_paused()
+    store.take_over("bilibili", "BV1", by="老师")
+    assert [t.thread_id for t in other.taken_over_threads()] == ["BV1"]
+    assert other.release("bilibili", "BV1") and not store.taken_over_threads()
+    assert store.get_cursor("telegram", "offset") is None
+    store.set_cursor("telegram", "offset", "1001")
+    store.set_cursor("telegram", "offset", "1002")
+    assert other.get_cursor("telegram", "offset") == "1002"
+    other.close()
+
+
+def test_a_due_job_is_claimed_by_one_worker_only(store: Store) -> None:
+    now = utcnow()
+    store.ensure_job("daily-summary", now - timedelta(minutes=1))
+    assert store.claim_job("daily-summary", now) is not None
+    assert store.claim_job("daily-summary", now) is None  # running
+    store.finish_job("daily-summary", now + timedelta(days=1))
+    assert store.claim_job("daily-summary", now) is None  # not due
+    assert store.claim_job("daily-summary", now + timedelta(days=1, seconds=1)) is not None
+
+
+def test_resolving_a_handoff_with_a_reply_queues_it_once(store: Store, comment) -> None:
+    accepted = store.record_event(comment("我的订单一直没到账", author="55"))
+    store.save_outcomes([Outcome(accepted, None, Decision("handoff", "complaint"))])
+    [handoff] = store.list_handoffs()
+    assert handoff.text == "我的订单一直没到账" and handoff.viewer == accepted.pseudonym
+    store.resolve_handoff(handoff.id, by="老师", reply_text="已经帮你处理好了")
+    store.resolve_handoff(handoff.id, by="老师", reply_text="已经帮你处理好了")
+    assert store.list_handoffs() == []
+    [claim] = store.claim_due(utcnow())
+    assert claim.message.text == "已经帮你处理好了" and claim.message.reply_to == accepted.event.event_id
+    with pytest.raises(NotFound, match="handoff #999 not found"):
+        store.resolve_handoff(999, by="x")
+
+
+def test_forgetting_a_viewer_removes_their_data_but_still_blocks_a_second_reply(store: Store, comment) -> None:
+    event = comment("链接发一下", author="777")
+    keep = comment("多少钱", author="888")
+    mine, theirs = store.record_events([event, keep])
+    store.save_outcomes([Outcome(mine, None, Decision("reply_public", "t", text="链接", dm_text="私信", assignment=("ask_link", "link-a"))),
+                         Outcome(theirs, None, Decision("handoff", "t"))])
+    counts = store.forget_viewer("bilibili:777")
+    assert counts["viewers"] == 1 and counts["outbox"] == 2 and counts["ab_assignments"] == 1
+    with store.session(write=False) as session:
+        assert session.exec(select(Viewer.pseudonym)).all() == [theirs.pseudonym]
+        texts = {e.event_id: e.text for e in session.exec(select(EventRecord))}
+        assert texts == {event.event_id: "", keep.event_id: "多少钱"}
+        assert "链接" not in str(session.exec(select(DecisionRecord.text)).all())
+    with pytest.raises(NotFound):
+        store.forget_viewer(mine.pseudonym or "")
+    assert store.record_event(event).decided  # redelivered after forgetting: still never answered twice
+    store.forget_viewer(theirs.pseudonym or "")
+    assert store.list_handoffs() == []
