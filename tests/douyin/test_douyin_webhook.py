@@ -9,7 +9,7 @@ from datetime import datetime
 
 import httpx
 import pytest
-from conftest import SECRET, Webhook, running_webhook
+from douyin_harness import SECRET, Webhook, running_webhook
 
 from bot.adapters.douyin import DouyinSource, ProactiveDmLimits, sign
 from bot.config import DouyinSettings
