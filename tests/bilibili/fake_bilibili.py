@@ -80,6 +80,7 @@ class FakeBilibili:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get("/x/v2/reply", self._comments)
+        app.router.add_get("/x/v2/reply/reply", self._thread)
         app.router.add_get("/x/web-interface/view", self._view)
         app.router.add_get("/x/msgfeed/reply", self._feed)
         app.router.add_post("/x/v2/reply/add", self._add)
@@ -126,6 +127,18 @@ class FakeBilibili:
             chunk.append({**comment, "replies": children, "rcount": len(children)})
         return self._ok({"page": {"num": page, "size": size, "count": len(top), "acount": len(video.comments)},
                          "replies": chunk})
+
+    async def _thread(self, request: web.Request) -> web.Response:
+        if (early := self._scripted(request)) is not None:
+            return early
+        q = request.query
+        video = self.videos.get(int(q["oid"]))
+        if video is None:
+            return web.json_response({"code": -404, "message": "啥都木有", "ttl": 1})
+        page, size = int(q.get("pn", 1)), int(q.get("ps", 20))
+        inside = sorted((c for c in video.comments if c["root"] == int(q["root"])), key=lambda c: c["rpid"])
+        return self._ok({"page": {"num": page, "size": size, "count": len(inside)},
+                         "replies": inside[(page - 1) * size: page * size]})
 
     async def _view(self, request: web.Request) -> web.Response:
         if (early := self._scripted(request)) is not None:

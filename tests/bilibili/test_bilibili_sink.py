@@ -195,3 +195,23 @@ async def test_sends_are_spaced_by_a_random_pause(fake: FakeBilibili, make_clien
             await sink.send(_reply())
     assert len(sleep.calls) == 2 and all(25.0 <= float(s) <= 90.0 for s in sleep.calls)
     assert len(set(sleep.calls)) == 2  # not a fixed rhythm
+
+
+async def test_after_a_crash_mid_send_a_posted_reply_is_found_and_a_missing_one_is_not(
+        fake: FakeBilibili, make_client: Callable[..., BilibiliClient]) -> None:
+    fake.add_video(AID, "Python")
+    root = fake.comment(AID, "有作业吗")
+    for i in range(25):  # the creator's reply is on the second page of the thread
+        fake.comment(AID, f"楼中楼{i}", root=root, parent=root)
+    async with make_client() as client:
+        sink = _sink(client)
+        posted = await sink.send(_reply("有的，每课都有作业", reply_to=str(root)))
+        found = await sink.find_sent(_reply("有的，每课都有作业", reply_to=str(root)))
+        missing = await sink.find_sent(_reply("这条从没发出去", reply_to=str(root)))
+        top = await sink.send(_reply("置顶：课程目录见简介"))
+        found_top = await sink.find_sent(_reply("置顶：课程目录见简介"))
+        fake.fail("/x/v2/reply/reply", -412)
+        unsure = await sink.find_sent(_reply("这条从没发出去", reply_to=str(root), outbox_id=9))
+    assert found == posted and found_top == top
+    assert missing is None  # the worker may send it
+    assert unsure == "unverified:9"  # could not check: better not to post twice

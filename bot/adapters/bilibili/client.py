@@ -113,6 +113,14 @@ class BilibiliClient:
         replies = tuple(Reply.from_api(r) for r in data.get("replies") or () if isinstance(r, dict))
         return CommentPage(replies=replies, count=int((data.get("page") or {}).get("count") or 0))
 
+    async def replies_under(self, oid: int, root: int, *, page: int = 1, page_size: int = 20,
+                            type: int = VIDEO) -> CommentPage:
+        """One page of the replies inside top-level comment `root`, oldest first (`x/v2/reply/reply`)."""
+        params = {"oid": oid, "type": type, "root": root, "pn": page, "ps": page_size}
+        data = await self._call("GET", f"{self.api_base}/x/v2/reply/reply", params=params) or {}
+        replies = tuple(Reply.from_api(r) for r in data.get("replies") or () if isinstance(r, dict))
+        return CommentPage(replies=replies, count=int((data.get("page") or {}).get("count") or 0))
+
     async def replies_to_me(self, *, before_id: int | None = None, before_time: int | None = None) -> FeedPage:
         """One page of "replies to me" notifications, newest first; pass a page's next_id/next_time for older ones."""
         params: dict[str, Any] = {"platform": "web", "build": 0, "mobi_app": "web"}

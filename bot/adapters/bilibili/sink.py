@@ -77,16 +77,47 @@ class BilibiliSink:
         self._risk.reset()
         return message_id
 
-    async def _reply(self, message: OutgoingMessage) -> str:
+    def _target(self, message: OutgoingMessage) -> dict[str, int]:
         routing = message.extra.get("reply") if isinstance(message.extra.get("reply"), dict) else {}
         target = {**self._target_from_fields(message), **{k: v for k, v in routing.items() if v is not None}}
         if not target.get("oid"):
             raise SendError("bilibili reply without a video: thread_id or extra.reply.oid is needed", transient=False,
                             code="no_target")
         root = int(target.get("root") or 0)
-        return await self._client.post_reply(oid=int(target["oid"]), type=int(target.get("type") or VIDEO),
-                                             message=message.text, root=root or None,
-                                             parent=int(target.get("parent") or root) or None)
+        return {"oid": int(target["oid"]), "type": int(target.get("type") or VIDEO), "root": root,
+                "parent": int(target.get("parent") or root)}
+
+    async def _reply(self, message: OutgoingMessage) -> str:
+        target = self._target(message)
+        return await self._client.post_reply(oid=target["oid"], type=target["type"], message=message.text,
+                                             root=target["root"] or None, parent=target["parent"] or None)
+
+    async def find_sent(self, message: OutgoingMessage, *, max_pages: int = 10) -> str | None:
+        """After a crash mid-send: the rpid of this reply if Bilibili has it, None if it surely does not.
+
+        Looks for the creator's own comment with exactly this text where it would be (inside its top-level
+        comment, or among the newest comments). When that cannot be checked (a DM, an API error) it answers
+        "unverified:<outbox id>", so the worker counts it as sent rather than risk posting it twice.
+        """
+        unverified = f"unverified:{message.outbox_id}"
+        if message.kind != "reply_public" or not self._client.uid:
+            return unverified
+        try:
+            target = self._target(message)
+            for page_no in range(1, max_pages + 1):
+                if target["root"]:
+                    page = await self._client.replies_under(target["oid"], target["root"], page=page_no, type=target["type"])
+                else:
+                    page = await self._client.comments(target["oid"], page=page_no, type=target["type"])
+                mine = [r for r in page.replies if r.mid == str(self._client.uid) and r.text == message.text]
+                if mine:
+                    return str(mine[-1].rpid)
+                if len(page.replies) < 20 or not target["root"] and page_no >= 2:  # a new top-level one is on top
+                    return None
+        except (BilibiliError, SendError) as exc:
+            log.warning("bilibili: could not check whether outbox %s was posted (%s); not re-sent", message.outbox_id, exc)
+            return unverified
+        return unverified
 
     @staticmethod
     def _target_from_fields(message: OutgoingMessage) -> dict[str, Any]:
