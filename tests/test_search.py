@@ -1,0 +1,134 @@
+"""Hybrid search (retrieval/search.py) over the bundled catalog with the real model: BM25 + dense, fused by RRF."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.knowledge import Knowledge
+from retrieval.search import RRF_K, AbstainThreshold, Hit, calibrate_threshold
+from retrieval.text import normalize
+
+
+def search(knowledge: Knowledge, text: str, **options) -> list[Hit]:
+    plain = normalize(text).plain
+    vector = knowledge.encoder.encode([plain])[0]
+    return knowledge.searcher.search(vector, knowledge.segmenter.terms(plain), **options)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("可以开发票吗", "faq:faq-invoice"),
+        ("能退款吗", "faq:faq-refund"),
+        ("可以開發票嗎", "faq:faq-invoice"),  # traditional characters
+        ("学完有证书吗", "faq:faq-certificate"),
+    ],
+)
+def test_hybrid_search_ranks_the_faq_entry_first(knowledge: Knowledge, question: str, expected: str) -> None:
+    hits = search(knowledge, question, k=3)
+    assert hits[0].id == expected
+    assert hits[0].kind == "faq"
+    assert hits[0].dense > 0.9 and hits[0].bm25 > 0 and hits[0].fused > 0
+
+
+def test_course_title_finds_the_course(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "Python零基础入门到实战", k=3, kinds={"course"})
+    assert hits[0].id == "course:py-101" and hits[0].course_id == "py-101"
+
+
+def test_hybrid_hits_carry_dense_bm25_and_fused_scores(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "剪映课收费吗", k=5)
+    assert len(hits) == 5
+    assert len({h.id for h in hits}) == 5  # one hit per document, not per phrasing
+    assert [h.fused for h in hits] == sorted((h.fused for h in hits), reverse=True)
+    assert any(h.dense > 0 and h.bm25 > 0 for h in hits)
+    for hit in hits:
+        document = knowledge.searcher.documents[hit.id]
+        assert hit.kind == document.kind and hit.course_id == document.course_id
+        assert hit.matched == "" or hit.matched in document.phrasings
+
+
+def test_fused_score_is_the_reciprocal_rank_fusion_of_both_rankings(knowledge: Knowledge) -> None:
+    question = "买了课不满意能退钱吗"
+    dense_ranking = [h.id for h in search(knowledge, question, k=50, mode="dense")]
+    bm25_ranking = [h.id for h in search(knowledge, question, k=50, mode="bm25")]
+    for hit in search(knowledge, question, k=5):
+        expected = sum(1 / (RRF_K + ranking.index(hit.id) + 1) for ranking in (dense_ranking, bm25_ranking) if hit.id in ranking)
+        assert hit.fused == pytest.approx(expected, abs=2e-5)
+
+
+def test_dense_only_search_has_no_bm25_scores(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "可以开发票吗", k=5, mode="dense")
+    assert hits[0].id == "faq:faq-invoice"
+    assert all(h.bm25 == 0 and h.dense > 0 for h in hits)
+    assert [h.dense for h in hits] == sorted((h.dense for h in hits), reverse=True)
+
+
+def test_bm25_only_search_has_no_dense_scores(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "可以开发票吗", k=5, mode="bm25")
+    assert hits[0].id == "faq:faq-invoice"
+    assert all(h.dense == 0 and h.bm25 > 0 for h in hits)
+    assert [h.bm25 for h in hits] == sorted((h.bm25 for h in hits), reverse=True)
+
+
+def test_bm25_finds_nothing_for_words_no_document_contains(knowledge: Knowledge) -> None:
+    assert search(knowledge, "哈哈哈", k=5, mode="bm25") == []
+
+
+def test_search_restricted_to_courses_returns_only_courses(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "可以开发票吗", k=10, kinds={"course"})
+    assert hits and all(h.kind == "course" for h in hits)
+
+
+def test_search_restricted_to_one_course_returns_only_its_documents(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "多少钱", k=10, course_ids={"py-101"})
+    assert hits and all(h.course_id == "py-101" for h in hits)
+    assert {h.kind for h in hits} <= {"course", "faq"}
+
+
+def test_search_restricted_to_a_course_and_general_faq_never_returns_another_courses_faq(knowledge: Knowledge) -> None:
+    hits = search(knowledge, "需要数学基础吗", k=20, kinds={"faq"}, course_ids={"jianying-101", None})
+    assert hits
+    assert all(h.kind == "faq" and h.course_id in {"jianying-101", None} for h in hits)
+    assert "faq:faq-py101-zero" not in {h.id for h in hits}  # the best unrestricted match, about py-101
+    assert search(knowledge, "需要数学基础吗", k=1, kinds={"faq"})[0].id == "faq:faq-py101-zero"
+
+
+def test_k_limits_the_number_of_hits(knowledge: Knowledge) -> None:
+    assert len(search(knowledge, "可以开发票吗", k=1)) == 1
+    assert len(search(knowledge, "可以开发票吗", k=7)) == 7
+
+
+# -- the abstain threshold ---------------------------------------------------------------------------------------
+
+
+def hit(dense: float, bm25: float) -> Hit:
+    return Hit(id="faq:x", kind="faq", course_id=None, dense=dense, bm25=bm25, fused=0.03)
+
+
+def test_threshold_abstains_without_a_hit_or_below_the_dense_cut() -> None:
+    threshold = AbstainThreshold(min_dense=0.8, min_dense_with_terms=0.72, min_bm25=3.0)
+    assert not threshold.accepts(None)
+    assert not threshold.accepts(hit(0.79, 0.0))
+    assert threshold.accepts(hit(0.80, 0.0))
+
+
+def test_threshold_accepts_a_lower_dense_score_only_with_strong_term_overlap() -> None:
+    threshold = AbstainThreshold(min_dense=0.8, min_dense_with_terms=0.72, min_bm25=3.0)
+    assert threshold.accepts(hit(0.75, 3.5))
+    assert not threshold.accepts(hit(0.75, 2.9))
+    assert not threshold.accepts(hit(0.70, 9.0))
+
+
+def test_calibrated_threshold_rejects_the_required_share_of_negatives() -> None:
+    negatives = [i / 100 for i in range(40, 80)]  # 0.40 … 0.79, 40 comments that must get no answer
+    positives = [0.85, 0.9, 0.95]
+    cut = calibrate_threshold(positives, negatives, min_negative_rejection=0.95)
+    rejected = sum(score < cut for score in negatives) / len(negatives)
+    assert rejected >= 0.95
+    assert all(score >= cut for score in positives)
+    assert calibrate_threshold(positives, negatives, min_negative_rejection=1.0) > max(negatives)
+
+
+def test_calibration_without_negatives_keeps_every_positive() -> None:
+    assert calibrate_threshold([0.83, 0.9], []) == 0.83
