@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.importer import BadRow, ExportSource, event_record, read_export
+from bot.adapters.importer import ExportSource, event_record, read_export
 from bot.comments_io import BadLine, read_comments
 from bot.config import ImportColumns
 from retrieval.errors import InputError
@@ -32,8 +32,8 @@ def _write(path: Path, text: str, encoding: str = "utf-8-sig") -> Path:
     return path
 
 
-def _split(items: list) -> tuple[list, list[BadRow]]:
-    return [i for i in items if not isinstance(i, BadRow)], [i for i in items if isinstance(i, BadRow)]
+def _split(items: list) -> tuple[list, list[BadLine]]:
+    return [i for i in items if not isinstance(i, BadLine)], [i for i in items if isinstance(i, BadLine)]
 
 
 def test_a_kuaishou_csv_export_maps_its_chinese_headers(tmp_path: Path) -> None:
@@ -137,4 +137,4 @@ async def test_importing_through_the_pipeline_records_decisions_once(analyzer, s
 
 
 def decided_event(export: Path):
-    return next(e for e in read_export(export, "kuaishou") if not isinstance(e, BadRow))
+    return next(e for e in read_export(export, "kuaishou") if not isinstance(e, BadLine))

@@ -12,13 +12,13 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.adapters.bilibili.bvid import aid_to_bvid
+from bot.comments_io import BadLine
 from bot.events import Event, Thread
 from retrieval.errors import InputError
 
@@ -44,15 +44,6 @@ DEFAULT_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "bilibili": {"id": ("rpid",), "author": ("UID", "mid"), "thread_id": ("BV号", "bvid", "稿件BV号", "oid", "aid"),
                  "thread_title": ("稿件标题", "视频标题"), "parent_id": ("parent", "回复对象ID")},
 }
-
-
-@dataclass(frozen=True, slots=True)
-class BadRow:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
 
 
 def columns_for(platform: str, configured: Any, header: list[str]) -> dict[str, str]:
@@ -129,33 +120,33 @@ def _decode(data: bytes, path: Path) -> str:
     raise InputError(f"{path}: neither UTF-8 nor GB18030")
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadRow, list[str]]]:
+def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadLine, list[str]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = list(reader.fieldnames or [])
     for row in reader:
         if None in row:  # more cells than headers
-            yield reader.line_num, BadRow(reader.line_num, f"{len(header) + len(row[None])} cells, header has {len(header)}"), header
+            yield reader.line_num, BadLine(reader.line_num, f"{len(header) + len(row[None])} cells, header has {len(header)}"), header
         else:
             yield reader.line_num, row, header
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadRow, list[str]]]:
+def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadLine, list[str]]]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, BadRow(number, f"invalid JSON at column {exc.colno}: {exc.msg}"), []
+            yield number, BadLine(number, f"invalid JSON at column {exc.colno}: {exc.msg}"), []
             continue
         if not isinstance(row, dict):
-            yield number, BadRow(number, f"expected a JSON object, got {type(row).__name__}"), []
+            yield number, BadLine(number, f"expected a JSON object, got {type(row).__name__}"), []
             continue
         yield number, row, list(row)  # each line names its own fields
 
 
-def read_export(path: Path, platform: str, configured: Any = None) -> Iterator[Event | BadRow]:
-    """Events from a CSV (header row) or JSONL export; bad rows come out as BadRow, never as exceptions."""
+def read_export(path: Path, platform: str, configured: Any = None) -> Iterator[Event | BadLine]:
+    """Events from a CSV (header row) or JSONL export; bad rows come out as BadLine, never as exceptions."""
     if platform not in PLATFORMS:
         raise InputError(f"--platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
     try:
@@ -168,7 +159,7 @@ def read_export(path: Path, platform: str, configured: Any = None) -> Iterator[E
     rows = _jsonl_rows(text) if jsonl else _csv_rows(text)
     known: dict[tuple[str, ...], dict[str, str]] = {}
     for number, row, header in rows:
-        if isinstance(row, BadRow):
+        if isinstance(row, BadLine):
             yield row
             continue
         if tuple(header) not in known:
@@ -177,12 +168,12 @@ def read_export(path: Path, platform: str, configured: Any = None) -> Iterator[E
             except InputError as exc:
                 if not jsonl:  # a CSV header that lacks id/text: no row can be read
                     raise InputError(f"{path}:1: {exc}") from None
-                yield BadRow(number, str(exc))
+                yield BadLine(number, str(exc))
                 continue
         try:
             yield row_event(platform, row, known[tuple(header)], source=path.name, line=number)
         except ValueError as exc:
-            yield BadRow(number, str(exc))
+            yield BadLine(number, str(exc))
 
 
 def event_record(event: Event) -> dict[str, Any]:
@@ -199,13 +190,13 @@ class ExportSource:
     """A Source over an export file, for the runner (`coursebot import` without --dry-run)."""
 
     def __init__(self, path: Path, platform: str, configured: Any = None, *,
-                 on_bad_row: Callable[[BadRow], None] | None = None) -> None:
+                 on_bad_row: Callable[[BadLine], None] | None = None) -> None:
         self.platform, self.path, self._configured, self._on_bad_row = platform, path, configured, on_bad_row
         self.read = self.skipped = 0
 
     async def events(self) -> AsyncIterator[Event]:
         for item in read_export(self.path, self.platform, self._configured):
-            if isinstance(item, BadRow):
+            if isinstance(item, BadLine):
                 self.skipped += 1
                 if self._on_bad_row is not None:
                     self._on_bad_row(item)

@@ -87,13 +87,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _write_jsonl(path: Path, platform: str, configured, output: Path | None, report) -> str:
-    from bot.adapters.importer import BadRow, event_record, read_export
+    from bot.adapters.importer import event_record, read_export
+    from bot.comments_io import BadLine
 
     sink = sys.stdout if output is None or str(output) == "-" else output.open("w", encoding="utf-8")
     read = skipped = 0
     try:
         for item in read_export(path, platform, configured):
-            if isinstance(item, BadRow):
+            if isinstance(item, BadLine):
                 skipped += 1
                 report(item)
                 continue
