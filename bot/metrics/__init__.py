@@ -1,4 +1,4 @@
-"""Interaction metrics over one creator-local day. Pure functions over `Activity` rows; `bot.metrics.load`
+"""Interaction metrics over one creator-local day. Pure functions over `Activity` (aggregates and the rows that matter); `bot.metrics.load`
 reads those rows from the store."""
 
 from bot.metrics.audience import Mood, Volume, mood, top_keywords, volume
@@ -17,19 +17,46 @@ from bot.metrics.questions import (
 )
 from bot.metrics.rows import (
     Activity,
+    Bucket,
     Conversion,
-    Handoff,
     LinkClick,
-    Reply,
     TrackedLink,
+    ViewerDay,
     ViewerEvent,
+    WorthyEvent,
 )
 from bot.metrics.stats import ProportionTest, percentile, two_proportion_z_test
 from bot.metrics.window import DayWindow
 
 __all__ = [
-    "Activity", "BotPerformance", "Business", "Conversion", "DayWindow", "EngagedViewer", "Engagement", "Handoff",
-    "LinkClick", "Mood", "ProportionTest", "QuestionCluster", "Reply", "TrackedLink", "VariantComparison", "VariantStats",
-    "ViewerEvent", "Volume", "bot_performance", "business", "cluster_questions", "day_engagement", "mood", "most_engaged",
-    "percentile", "top_keywords", "two_proportion_z_test", "unanswered_questions", "volume",
+    "Activity",
+    "BotPerformance",
+    "Bucket",
+    "Business",
+    "Conversion",
+    "DayWindow",
+    "EngagedViewer",
+    "Engagement",
+    "LinkClick",
+    "Mood",
+    "ProportionTest",
+    "QuestionCluster",
+    "TrackedLink",
+    "VariantComparison",
+    "VariantStats",
+    "ViewerDay",
+    "ViewerEvent",
+    "Volume",
+    "WorthyEvent",
+    "bot_performance",
+    "business",
+    "cluster_questions",
+    "day_engagement",
+    "mood",
+    "most_engaged",
+    "percentile",
+    "top_keywords",
+    "two_proportion_z_test",
+    "unanswered_questions",
+    "volume",
 ]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.metrics.rows import PUBLIC_KINDS, Activity
 from bot.metrics.stats import ratio
-from bot.metrics.window import DayWindow
 
 SENTIMENT_VALUE = {"positive": 1, "neutral": 0, "negative": -1}
 
@@ -29,26 +27,18 @@ class Volume:
         return self.comments + self.dms
 
 
-def volume(activity: Activity, window: DayWindow, *, top_threads: int = 5) -> Volume:
+def volume(activity: Activity, *, top_threads: int = 5) -> Volume:
     by_hour = [0] * 24
-    viewers: set[str] = set()
+    kinds: Counter[str] = Counter()
     platforms: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    comments = dms = 0
-    for event in activity.events:
-        by_hour[window.local_hour(event.created_at)] += 1
-        platforms[event.platform] += 1
-        if event.kind in PUBLIC_KINDS:
-            comments += 1
-            if event.thread_id:
-                threads[f"{event.platform}:{event.thread_id}"] += 1
-        elif event.kind == "dm":
-            dms += 1
-        if event.viewer:
-            viewers.add(event.viewer)
-    new = sum(1 for v in viewers if v in activity.first_seen and window.contains(activity.first_seen[v]))
-    return Volume(comments, dms, len(viewers), new, len(viewers) - new, tuple(by_hour), dict(platforms.most_common()),
-                  threads.most_common(top_threads))
+    for bucket in activity.buckets:
+        by_hour[bucket.hour] += bucket.count
+        kinds[bucket.kind] += bucket.count
+        platforms[bucket.platform] += bucket.count
+    writers = [v for v in activity.viewers if v.comments or v.dms]
+    new = sum(1 for v in writers if v.new)
+    return Volume(sum(kinds[k] for k in PUBLIC_KINDS), kinds["dm"], len(writers), new, len(writers) - new, tuple(by_hour),
+                  dict(platforms.most_common()), activity.threads[:top_threads])
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,32 +61,28 @@ def net_sentiment(counts: dict[str, int]) -> float | None:
     return ratio(counts.get("positive", 0) - counts.get("negative", 0), sum(counts.values()))
 
 
-def mood(activity: Activity, window: DayWindow, previous_sentiments: dict[str, int] | None = None) -> Mood:
-    intents = Counter(e.intent for e in activity.events if e.intent)
-    sentiments = Counter(e.sentiment for e in activity.events if e.sentiment in SENTIMENT_VALUE)
+def mood(activity: Activity, previous_sentiments: dict[str, int] | None = None) -> Mood:
+    intents: Counter[str] = Counter()
+    sentiments: Counter[str] = Counter()
     hour_sum = [0] * 24
     hour_n = [0] * 24
-    for event in activity.events:
-        if event.sentiment in SENTIMENT_VALUE:
-            hour = window.local_hour(event.created_at)
-            hour_sum[hour] += SENTIMENT_VALUE[event.sentiment]
-            hour_n[hour] += 1
+    for bucket in activity.buckets:
+        if bucket.intent:
+            intents[bucket.intent] += bucket.count
+        if bucket.sentiment in SENTIMENT_VALUE:
+            sentiments[bucket.sentiment] += bucket.count
+            hour_sum[bucket.hour] += SENTIMENT_VALUE[bucket.sentiment] * bucket.count
+            hour_n[bucket.hour] += bucket.count
     by_hour = tuple(ratio(s, n) for s, n in zip(hour_sum, hour_n))
     previous = net_sentiment(previous_sentiments) if previous_sentiments else None
     return Mood(dict(intents.most_common()), {k: sentiments[k] for k in SENTIMENT_VALUE if sentiments[k]},
                 net_sentiment(sentiments), by_hour, previous)
 
 
-def top_keywords(activity: Activity, *, limit: int = 10, extract: Callable[[str], Iterable[str]] | None = None) -> list[tuple[str, int]]:
-    """Most frequent topic keywords, counted once per comment.
-
-    Uses the keywords the pipeline stored with each understanding; `extract` (e.g. `Segmenter.keywords`)
-    fills in for events stored without any.
-    """
+def top_keywords(activity: Activity, *, limit: int = 10) -> list[tuple[str, int]]:
+    """Most frequent topic keywords (stored by the pipeline with each understanding), counted once per comment."""
     counts: Counter[str] = Counter()
-    for event in activity.events:
-        if event.intent == "spam":
-            continue
-        words = event.topics or (tuple(extract(event.text)) if extract and event.text else ())
-        counts.update(set(words))
+    for topics, count in activity.topic_lists.items():
+        for word in set(topics):
+            counts[word] += count
     return counts.most_common(limit)

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from bot.metrics.rows import PUBLIC_KINDS, Activity
+from bot.metrics.rows import Activity
 from bot.metrics.stats import ProportionTest, ratio, two_proportion_z_test
-from bot.metrics.window import as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +92,9 @@ def ab_tests(variants: list[VariantStats]) -> list[VariantComparison]:
 
 
 def _comment_to_dm(activity: Activity) -> tuple[int, int]:
-    first_comment: dict[str, datetime] = {}
-    for event in activity.events:
-        if event.kind in PUBLIC_KINDS and event.viewer:
-            at = as_utc(event.created_at)
-            if event.viewer not in first_comment or at < first_comment[event.viewer]:
-                first_comment[event.viewer] = at
-    dmed = {e.viewer for e in activity.events
-            if e.kind == "dm" and e.viewer in first_comment and as_utc(e.created_at) >= first_comment[e.viewer]}
-    return len(first_comment), len(dmed)
+    commenters = [v for v in activity.viewers if v.first_comment is not None]
+    dmed = sum(1 for v in commenters if v.last_dm is not None and v.last_dm >= v.first_comment)  # type: ignore[operator]
+    return len(commenters), dmed
 
 
 def business(activity: Activity) -> Business:
@@ -111,7 +103,7 @@ def business(activity: Activity) -> Business:
     attributed = [c for c in activity.conversions if c.link_id and c.link_id in activity.bot_links]
     return Business(
         links_sent=sum(v.links_sent for v in variants), links_clicked=sum(v.links_clicked for v in variants),
-        clicks_today=len(activity.clicks), variants=variants, ab_tests=ab_tests(variants),
+        clicks_today=activity.clicks, variants=variants, ab_tests=ab_tests(variants),
         commenters=commenters, commenters_who_dmed=dmed,
         conversions=len(activity.conversions), conversions_attributed=len(attributed),
         revenue=round(sum(c.amount for c in activity.conversions), 2), revenue_attributed=round(sum(c.amount for c in attributed), 2),

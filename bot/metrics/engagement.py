@@ -10,7 +10,6 @@ So F is interactions per hour and D the share of interactions that went deeper t
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from bot.metrics.rows import Activity
@@ -47,43 +46,22 @@ class EngagedViewer:
     score: float
 
 
-def _counts(activity: Activity) -> tuple[Counter[str], Counter[str], Counter[str]]:
-    """Per viewer: all interactions, conversation (C) and propagation (P)."""
-    total: Counter[str] = Counter()
-    conversation: Counter[str] = Counter()
-    propagation: Counter[str] = Counter()
-    for event in activity.events:
-        if event.viewer:
-            total[event.viewer] += 1
-            conversation[event.viewer] += event.kind in {"reply", "dm"}
-    for row in (*activity.clicks, *activity.conversions):
-        if row.viewer:
-            total[row.viewer] += 1
-            propagation[row.viewer] += 1
-    return total, conversation, propagation
-
-
 def day_engagement(activity: Activity, hours: float, *, weight_frequency: float, weight_depth: float) -> Engagement:
-    interactions = len(activity.events) + len(activity.clicks) + len(activity.conversions)
-    conversation = sum(1 for e in activity.events if e.kind in {"reply", "dm"})
-    propagation = len(activity.clicks) + len(activity.conversions)
+    conversation = sum(b.count for b in activity.buckets if b.kind in {"reply", "dm"})
+    propagation = activity.clicks + len(activity.conversions)
+    interactions = activity.event_count + propagation
     return engagement(interactions, conversation, propagation, hours, weight_frequency=weight_frequency, weight_depth=weight_depth)
 
 
 def most_engaged(activity: Activity, hours: float, *, weight_frequency: float, weight_depth: float, limit: int = 5) -> list[EngagedViewer]:
     """Top fans / KOL candidates: viewers ranked by their own λ1·F + λ2·D over the day."""
-    total, conversation, propagation = _counts(activity)
-    kinds: dict[str, Counter[str]] = {}
-    for event in activity.events:
-        if event.viewer:
-            kinds.setdefault(event.viewer, Counter())[event.kind] += 1
-    clicks = Counter(c.viewer for c in activity.clicks if c.viewer)
-    conversions = Counter(c.viewer for c in activity.conversions if c.viewer)
     ranked = []
-    for viewer, count in total.items():
-        scored = engagement(count, conversation[viewer], propagation[viewer], hours, weight_frequency=weight_frequency, weight_depth=weight_depth)
-        seen = kinds.get(viewer, Counter())
-        ranked.append(EngagedViewer(viewer, count, seen["comment"] + seen["reply"], seen["dm"], clicks[viewer], conversions[viewer],
-                                    round(scored.score or 0.0, 4)))
+    for v in activity.viewers:
+        interactions = v.comments + v.dms + v.clicks + v.conversions
+        if not interactions:
+            continue
+        scored = engagement(interactions, v.replies + v.dms, v.clicks + v.conversions, hours,
+                            weight_frequency=weight_frequency, weight_depth=weight_depth)
+        ranked.append(EngagedViewer(v.viewer, interactions, v.comments, v.dms, v.clicks, v.conversions, round(scored.score or 0.0, 4)))
     ranked.sort(key=lambda v: (-v.score, -v.interactions, v.viewer))
     return ranked[:limit]

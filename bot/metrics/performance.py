@@ -1,7 +1,7 @@
 """How well the bot did its job on one day: reply rate, response time, abstentions, handoffs, failed sends.
 
 Definitions (stated in docs/summary.md, so creators can check them):
-- reply-worthy: a viewer event that needs an answer (`ViewerEvent.reply_worthy`);
+- reply-worthy: a viewer event that needs an answer (`ViewerEvent.reply_worthy`, the same rule in SQL);
 - replied: a reply-worthy event answered by a sent bot message or by a human through a handoff;
 - first-response time: from the event to the first sent bot message or human resolution, in seconds;
 - abstain rate: reply-worthy events the bot did not answer itself (handed off or ignored) ÷ reply-worthy;
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from bot.metrics.rows import BOT_REPLY_ACTIONS, Activity
 from bot.metrics.stats import percentile, ratio
-from bot.metrics.window import as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,40 +55,33 @@ class BotPerformance:
 
 
 def bot_performance(activity: Activity) -> BotPerformance:
-    first_bot_reply: dict[int, datetime] = {}
-    for reply in activity.replies:
-        if reply.state == "sent" and reply.sent_at is not None:
-            at = as_utc(reply.sent_at)
-            if reply.event_id not in first_bot_reply or at < first_bot_reply[reply.event_id]:
-                first_bot_reply[reply.event_id] = at
-    handoffs = {h.event_id: h for h in activity.handoffs}
-
     worthy = replied = by_bot = by_human = abstained = handed = still_open = contained = 0
     response_seconds: list[float] = []
-    for event in activity.events:
-        if not event.reply_worthy:
-            continue
+    for event in activity.worthy:
         worthy += 1
-        handoff = handoffs.get(event.id)
-        human_at = as_utc(handoff.resolved_at) if handoff and handoff.resolved_at and handoff.answered_by_human else None
-        bot_at = first_bot_reply.get(event.id)
-        if handoff is not None:
+        if event.handed_off:
             handed += 1
-            still_open += handoff.resolved_at is None
+            still_open += event.resolved_at is None
         if event.action not in BOT_REPLY_ACTIONS:
             abstained += 1
-        if bot_at is not None and handoff is None:
+        bot_at = event.first_bot_reply
+        if bot_at is not None and not event.handed_off:
             contained += 1
+        human_at = event.resolved_at if event.handed_off else None
         answered_at = min((t for t in (bot_at, human_at) if t is not None), default=None)
         if answered_at is None:
             continue
         replied += 1
         by_bot += answered_at == bot_at
         by_human += answered_at != bot_at
-        response_seconds.append(max(0.0, (answered_at - as_utc(event.created_at)).total_seconds()))
+        response_seconds.append(max(0.0, answered_at - event.created_at))
 
-    states = Counter(reply.state for reply in activity.replies)
-    reasons = Counter((reply.error or "unknown").split(":", 1)[0][:60] for reply in activity.replies if reply.state in {"failed", "dead"})
+    states: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for (state, error), count in activity.outbox.items():
+        states[state] += count
+        if state in {"failed", "dead"}:
+            reasons[(error or "unknown").split(":", 1)[0][:60]] += count
     return BotPerformance(
         reply_worthy=worthy, replied=replied, replied_by_bot=by_bot, replied_by_human=by_human, abstained=abstained,
         handed_off=handed, handoffs_open=still_open, contained=contained,

@@ -1,7 +1,9 @@
-"""What the metrics read: plain rows for one day, independent of how the store lays out its tables.
+"""What the metrics read for one day, independent of how the store lays out its tables.
 
-`bot.metrics.load` fills an `Activity` from the database; tests and other callers can build one by hand.
-Viewers appear only as pseudonyms here — raw platform ids never reach metrics or summaries.
+A busy day has 100k comments, so the database does the counting: `bot.metrics.load` fills an `Activity`
+with small aggregates (15-minute buckets, per-viewer totals, per-variant link counts) and with rows only
+where each one matters (reply-worthy events, unanswered questions, orders). Tests and other callers can
+build one by hand. Viewers appear only as pseudonyms — raw platform ids never reach metrics or summaries.
 """
 
 from __future__ import annotations
@@ -48,30 +50,6 @@ class ViewerEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """An outbox message the bot composed for an event (public reply or DM)."""
-
-    event_id: int
-    state: str  # pending | sending | sent | failed | dead
-    created_at: datetime
-    sent_at: datetime | None = None
-    kind: str = "reply_public"
-    template_id: str | None = None
-    variant: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """An event handed to a human; `resolved_at` is when the creator answered or closed it."""
-
-    event_id: int
-    created_at: datetime
-    resolved_at: datetime | None = None
-    answered_by_human: bool = True  # a resolution that sent an answer (False: dismissed)
-
-
-@dataclass(frozen=True, slots=True)
 class TrackedLink:
     """A link the bot put into a reply; clicks and conversions are matched to it by `id`."""
 
@@ -100,21 +78,68 @@ class Conversion:
     amount: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """How many events of one kind / platform / intent / sentiment fell into one local hour."""
+
+    hour: int  # local wall-clock hour, 0–23
+    kind: str
+    platform: str
+    intent: str | None
+    sentiment: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorthyEvent:
+    """A reply-worthy event and how it was answered; times are seconds since the epoch (UTC)."""
+
+    event_id: int
+    created_at: float
+    action: str | None
+    first_bot_reply: float | None = None  # first bot message for it that was actually sent
+    handed_off: bool = False
+    resolved_at: float | None = None  # when a human resolved the handoff
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerDay:
+    """One viewer's day: what they did and when they first commented / last wrote a DM (epoch seconds)."""
+
+    viewer: str  # pseudonym
+    new: bool  # first seen by coursebot on this day
+    comments: int = 0  # public comments and replies
+    replies: int = 0  # of which replies inside a thread
+    dms: int = 0
+    clicks: int = 0
+    conversions: int = 0
+    first_comment: float | None = None
+    last_dm: float | None = None
+
+
 @dataclass(slots=True)
 class Activity:
-    """Everything one day's metrics need.
+    """Everything one day's metrics need (see the module docstring).
 
-    `events`, `clicks` and `conversions` are the day's; `replies` and `handoffs` belong to the day's events
-    (whenever they happened); `links` were created that day; `link_clicks` are all clicks ever made on those
-    links (for CTR); `first_seen` maps each of the day's viewers to when coursebot first saw them.
+    `links` were created that day in replies that were sent; `link_clicks` are all clicks ever made on them
+    (for CTR); `clicks` and `conversions` happened that day; `questions` are the day's questions the bot
+    did not answer itself, with their text.
     """
 
-    events: list[ViewerEvent] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    handoffs: list[Handoff] = field(default_factory=list)
+    buckets: list[Bucket] = field(default_factory=list)
+    threads: list[tuple[str, int]] = field(default_factory=list)  # "platform:thread" → public comments, busiest first
+    topic_lists: dict[tuple[str, ...], int] = field(default_factory=dict)  # distinct topic lists of non-spam events → count
+    worthy: list[WorthyEvent] = field(default_factory=list)
+    outbox: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (state, last error) → messages
+    viewers: list[ViewerDay] = field(default_factory=list)
+    anonymous_events: int = 0  # events without a known viewer
+    questions: list[ViewerEvent] = field(default_factory=list)
     links: list[TrackedLink] = field(default_factory=list)
     link_clicks: list[LinkClick] = field(default_factory=list)
-    clicks: list[LinkClick] = field(default_factory=list)
+    clicks: int = 0
     conversions: list[Conversion] = field(default_factory=list)
-    bot_links: frozenset[str] = frozenset()  # ids of every tracked link that appeared in a bot reply
-    first_seen: dict[str, datetime] = field(default_factory=dict)
+    bot_links: frozenset[str] = frozenset()  # ids of tracked links (any day) that appeared in a bot reply
+
+    @property
+    def event_count(self) -> int:
+        return sum(b.count for b in self.buckets)

@@ -7,7 +7,7 @@ command, so all three always say the same thing about a day.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -47,11 +47,10 @@ class SummaryOptions:
 
 
 def summarize(activity: Activity, window: DayWindow, *, options: SummaryOptions = SummaryOptions(), encoder: Encoder | None = None,
-              previous_sentiments: dict[str, int] | None = None, platforms: Sequence[str] = (),
-              extract_keywords: Callable[[str], Iterable[str]] | None = None, recipient: str | None = None,
+              previous_sentiments: dict[str, int] | None = None, platforms: Sequence[str] = (), recipient: str | None = None,
               now: datetime | None = None) -> DailySummary:
     """Every metric of `activity` for `window`. Pure: the same rows give the same summary."""
-    unanswered = unanswered_questions(activity.events)
+    unanswered = unanswered_questions(activity.questions)
     if encoder is not None:
         questions = cluster_questions(unanswered, encoder, similarity=options.question_similarity, limit=options.top_questions,
                                       max_texts=options.max_question_texts)
@@ -61,8 +60,8 @@ def summarize(activity: Activity, window: DayWindow, *, options: SummaryOptions 
     return DailySummary(
         day=window.day, timezone=window.tz.key, hours=window.hours, start_utc=window.start, end_utc=window.end,
         generated_at=now or datetime.now(UTC), platforms=tuple(platforms),
-        volume=volume(activity, window), performance=bot_performance(activity), mood=mood(activity, window, previous_sentiments),
-        keywords=top_keywords(activity, limit=options.top_keywords, extract=extract_keywords),
+        volume=volume(activity), performance=bot_performance(activity), mood=mood(activity, previous_sentiments),
+        keywords=top_keywords(activity, limit=options.top_keywords),
         questions=questions, question_grouping="embeddings" if encoder is not None else "keywords",
         engaged_viewers=most_engaged(activity, window.hours, limit=options.top_viewers, **weights),
         engagement=day_engagement(activity, window.hours, **weights), business=business(activity), recipient=recipient,
@@ -70,8 +69,7 @@ def summarize(activity: Activity, window: DayWindow, *, options: SummaryOptions 
 
 
 def daily_summary(engine: Engine, day: date, tz: ZoneInfo | str, *, options: SummaryOptions = SummaryOptions(),
-                  encoder: Encoder | None = None, platforms: Sequence[str] = (), recipient: str | None = None,
-                  extract_keywords: Callable[[str], Iterable[str]] | None = None, now: datetime | None = None) -> DailySummary:
+                  encoder: Encoder | None = None, platforms: Sequence[str] = (), recipient: str | None = None, now: datetime | None = None) -> DailySummary:
     """Blocking version of `build_daily_summary` (CLI, benchmarks, worker threads)."""
     from bot.metrics.load import load_activity, sentiment_counts
 
@@ -79,15 +77,14 @@ def daily_summary(engine: Engine, day: date, tz: ZoneInfo | str, *, options: Sum
     activity = load_activity(engine, window, platforms=platforms)
     previous = sentiment_counts(engine, window.previous(), platforms=platforms)
     return summarize(activity, window, options=options, encoder=encoder, previous_sentiments=previous, platforms=platforms,
-                     extract_keywords=extract_keywords, recipient=recipient, now=now)
+                     recipient=recipient, now=now)
 
 
 async def build_daily_summary(engine: Engine, day: date, tz: ZoneInfo | str, *, options: SummaryOptions = SummaryOptions(),
                               encoder: Encoder | None = None, platforms: Sequence[str] = (), recipient: str | None = None,
-                              extract_keywords: Callable[[str], Iterable[str]] | None = None,
                               now: datetime | None = None) -> DailySummary:
     """The summary of local day `day` in zone `tz`, for the bot's event loop: database reads and the
     embedding model run in a worker thread. `encoder=None` groups unanswered questions by keyword
     instead of by meaning (no model needed)."""
     return await asyncio.to_thread(daily_summary, engine, day, tz, options=options, encoder=encoder, platforms=platforms,
-                                   recipient=recipient, extract_keywords=extract_keywords, now=now)
+                                   recipient=recipient, now=now)

@@ -91,9 +91,9 @@ def render_chart(summary: DailySummary, *, font_path: Path | None = None) -> Cha
 
     font = find_cjk_font(font_path)
     with _RC_LOCK, matplotlib.rc_context({"font.family": [font.family], "axes.unicode_minus": False}):
-        figure = Figure(figsize=(10, 9), dpi=100, layout="constrained")
+        figure = Figure(figsize=(10, 9), dpi=100)  # fixed margins: one draw pass (constrained layout draws several)
         FigureCanvasAgg(figure)
-        grid = figure.add_gridspec(2, 2, height_ratios=(1, 1))
+        grid = figure.add_gridspec(2, 2, left=0.1, right=0.97, top=0.9, bottom=0.07, hspace=0.35, wspace=0.28)
         _volume(figure.add_subplot(grid[0, :]), summary)
         _intents(figure.add_subplot(grid[1, 0]), summary)
         _sentiment(figure.add_subplot(grid[1, 1]), summary)
