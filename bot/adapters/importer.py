@@ -64,7 +64,7 @@ def columns_for(platform: str, configured: Any, header: list[str]) -> dict[str, 
     for field in ("id", "text"):
         if field not in chosen:
             expected = " / ".join(DEFAULT_COLUMNS.get(platform, {}).get(field, ()) + _COMMON[field])
-            raise InputError(f"no {field} column: expected one of {expected}, or set [imports.{platform}] {field} = \"…\"")
+            raise InputError(f"no {field} column: expected one of {expected}, or name it in the config: imports.{platform}.{field}")
     return chosen
 
 

@@ -39,8 +39,8 @@ def check_settings(settings: Settings, platforms: Sequence[str]) -> None:
         b = settings.bilibili
         for key in ("sessdata", "bili_jct"):
             if getattr(b, key) is None:
-                raise InputError(f"bilibili.{key} is not set: put it in secrets.toml ([bilibili] {key} = \"…\") or "
-                                 f"COURSEBOT_BILIBILI__{key.upper()}")
+                raise InputError(f"bilibili.{key} is not set: put {key} = \"…\" in the bilibili section of secrets.toml, "
+                                 f"or set COURSEBOT_BILIBILI__{key.upper()}")
         if not b.videos and not b.replies_to_me:
             raise InputError("bilibili: nothing to watch: set bilibili.videos or bilibili.replies_to_me = true")
     if "douyin" in platforms:

@@ -73,5 +73,5 @@ async def test_a_price_question_under_a_video_is_answered_once_publicly_and_by_d
 
 def test_running_bilibili_without_cookies_is_a_one_line_error(settings_factory) -> None:
     settings = settings_factory(bilibili={"enabled": True, "videos": ["BV1xx411c7mD"]})
-    with pytest.raises(InputError, match="bilibili.sessdata is not set: put it in secrets.toml"):
+    with pytest.raises(InputError, match="bilibili.sessdata is not set: put sessdata = .* in the bilibili section of secrets.toml"):
         check_settings(settings, ["bilibili"])
