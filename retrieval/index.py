@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from retrieval.errors import IndexMismatchError, InputError
 
 FORMAT_VERSION = 1
 IVF_FROM_ITEMS = 20_000  # below this an exact scan is fast enough and needs no training
+SMALL_QUERY_BATCH = 8  # up to this many query rows, FAISS searches on the calling thread only
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 
@@ -152,7 +154,8 @@ class VectorIndex:
         """Top-k `(item id, cosine)` per query row."""
         if len(self) == 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
-        scores, numbers = self._faiss.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(self)))
+        with _one_openmp_thread(len(queries) <= SMALL_QUERY_BATCH):
+            scores, numbers = self._faiss.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(self)))
         return [
             [(self._ids[n], float(s)) for s, n in zip(row_scores, row_numbers) if n != -1]
             for row_scores, row_numbers in zip(scores, numbers)
@@ -204,6 +207,26 @@ class VectorIndex:
         if catalog_hash is not None and catalog_hash != manifest.catalog_hash:
             raise IndexMismatchError(f"{directory}: index is for another version of the catalog; run `coursebot index`")
         return index
+
+
+@contextmanager
+def _one_openmp_thread(enabled: bool) -> Iterator[None]:
+    """Run FAISS on one OpenMP thread inside the block.
+
+    For one comment's query the extra threads have almost nothing to do but spin at barriers; on a busy
+    machine (the model's own threads, other processes) that turned a 1 ms flat search over 10k items into
+    10-35 ms (benchmarks/speed.py). The setting belongs to the calling thread (OpenMP ICV), so restoring it
+    leaves index builds and other threads untouched.
+    """
+    if not enabled:
+        yield
+        return
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def encode_batched(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
