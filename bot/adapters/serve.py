@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
-from bot.adapters.alerts import Alert, log_alert
+from bot.adapters.alerts import Alert, creator_alert, log_alert
 from bot.adapters.bilibili import BilibiliClient, BilibiliSink, BilibiliSource
 from bot.adapters.bilibili.cursors import StoreCursors
 from bot.adapters.douyin import DouyinClient, DouyinSink, ProactiveDmLimits
@@ -118,7 +118,7 @@ async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyz
 
 
 async def serve(settings: Settings, platforms: Sequence[str], *, stop: asyncio.Event | None = None,
-                analyzer: Any = None, alert: Alert = log_alert) -> None:
+                analyzer: Any = None, alert: Alert | None = None) -> None:
     """Every requested platform in this process, sharing one analyzer; returns when `stop` is set."""
     check_settings(settings, platforms)
     stop = stop or asyncio.Event()
@@ -134,7 +134,7 @@ async def serve(settings: Settings, platforms: Sequence[str], *, stop: asyncio.E
 
         jobs.append(serve_telegram(settings, analyzer=analyzer, stop=stop))
     if ours:
-        jobs.append(serve_adapters(settings, ours, analyzer=analyzer, stop=stop, alert=alert))
+        jobs.append(serve_adapters(settings, ours, analyzer=analyzer, stop=stop, alert=alert or creator_alert(settings)))
     tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
