@@ -24,6 +24,8 @@ from retrieval.text import NormalizedText, normalize
 AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
 CourseSource = Literal["text", "thread", "topic"]
 # Course-level questions the catalog itself answers when no FAQ entry does.
+# Question types an FAQ entry can be recognised by with a pattern alone ("…多少钱？", "…在哪里购买？").
+_TYPED_FAQ_INTENTS = frozenset({"ask_price", "ask_link"})
 _SUFFIX = re.compile(r"(课程|课|教程|全程班|班)$")
 _COURSE_ANSWERS: dict[str, AnswerKind] = {
     "ask_price": "course_price",
@@ -175,9 +177,9 @@ class Analyzer:
         if intent == "ask_recommendation":
             return self._recommend(result, vector, terms, named, thread_course)
         if course_id and intent in _COURSE_ANSWERS:
-            # "多少钱" under a course's video: the creator's own FAQ entry for that course and question
-            # type if there is one, else the catalog's facts.
-            own = self._course_faq(course_id, intent, vector)
+            # "多少钱" under a course's video: the creator's own FAQ entry on that course's price (or link)
+            # if there is one, else the catalog's facts.
+            own = self._course_faq(course_id, intent, vector) if intent in _TYPED_FAQ_INTENTS else None
             if own is not None:
                 return result("faq", own.id.split(":", 1)[1], understanding.intent_confidence, f"{intent} FAQ of course {course_id} ({source})")
             return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
@@ -207,14 +209,13 @@ class Analyzer:
         return result(None, None, courses[0].dense if courses else 0.0, "no course fits the request")
 
     def _course_faq(self, course_id: str, intent: str, vector: np.ndarray) -> Hit | None:
-        """The course's own FAQ entry answering this type of question, if the creator wrote one."""
-        entries = self._faq_intents.get((course_id, intent))
-        if not entries:
-            return None
-        hits = self.knowledge.searcher.search(vector, (), k=1, kinds={"faq"}, course_ids={course_id}, mode="dense")
-        if hits and hits[0].id in entries:
-            return hits[0]
-        return None if len(entries) > 1 else Hit(entries[0], "faq", course_id, 0.0, 0.0, 0.0)
+        """The course's own FAQ entry answering this type of question, if the creator wrote one. Short
+        comments ("價格？") sit far from any phrasing in embedding space, so the question type decides and
+        the dense score only has to clear the lower bar."""
+        entries = self._faq_intents.get((course_id, intent), ())
+        hits = self.knowledge.searcher.search(vector, (), k=len(entries) or 1, kinds={"faq"}, course_ids={course_id}, mode="dense")
+        typed = [h for h in hits if h.id in entries]
+        return typed[0] if typed and typed[0].dense >= self.threshold.min_dense_with_terms else None
 
     # -- courses ----------------------------------------------------------------------------------------------
     def _named_course(self, text: str, vector: np.ndarray, terms: Sequence[str]) -> str | None:
@@ -286,11 +287,12 @@ def _course_names(knowledge: Knowledge) -> list[tuple[re.Pattern[str], int, str]
 
 
 def _faq_intents(knowledge: Knowledge) -> dict[tuple[str, str], list[str]]:
-    """(course id, intent of the FAQ question) → FAQ document ids, for course-specific entries."""
+    """(course id, question type) → FAQ document ids of course-specific price/link entries."""
     entries = [f for f in knowledge.catalog.faq.values() if f.course_id]
     texts = [normalize(f.question) for f in entries]
     predictions = knowledge.detector.detect(texts, knowledge.encoder.encode([t.plain for t in texts]))
     table: dict[tuple[str, str], list[str]] = {}
     for entry, (intent, _) in zip(entries, predictions):
-        table.setdefault((entry.course_id, intent.intent), []).append(f"faq:{entry.id}")
+        if intent.source == "pattern" and intent.intent in _TYPED_FAQ_INTENTS:
+            table.setdefault((entry.course_id, intent.intent), []).append(f"faq:{entry.id}")
     return table

@@ -159,8 +159,8 @@ class AbstainThreshold:
     """Answer only when the best hit's dense cosine reaches `min_dense`, or BM25 is strong and dense is
     at least `min_dense_with_terms` (exact course terms matched). Calibrated by `calibrate_threshold`."""
 
-    min_dense: float = 0.80
-    min_dense_with_terms: float = 0.72
+    min_dense: float = 0.84
+    min_dense_with_terms: float = 0.76
     min_bm25: float = 3.0
 
     def accepts(self, hit: Hit | None) -> bool:
@@ -176,8 +176,8 @@ def calibrate_threshold(
 ) -> float:
     """Smallest cosine threshold that rejects at least `min_negative_rejection` of the negatives
     (comments that must get no answer), which keeps as many positives as possible."""
-    if not negatives:
-        return min(positives, default=0.0)
+    if len(negatives) == 0:
+        return float(min(positives, default=0.0))
     ordered = np.sort(np.asarray(negatives, dtype=np.float64))
     cut = int(np.ceil(min_negative_rejection * len(ordered))) - 1
     return float(np.nextafter(ordered[min(max(cut, 0), len(ordered) - 1)], np.inf))
