@@ -17,6 +17,8 @@ Cheap, function-scoped helpers for tests that need their own files or state:
                       `<config_dir>/coursebot.toml` with `state_dir` in a fresh tmp dir.
 - `make_hashing_encoder`  a tiny deterministic Encoder (character n-gram hashing) for index tests that need a
                       second, different model without loading one.
+- `one_line_error`    `one_line_error(call, *args, names=path)` → the message of the InputError `call(*args)`
+                      raises, checked to be one line (and to name `names`, e.g. the file, when given).
 
 `COURSEBOT_*` variables from the developer's shell are removed for the session, so a local
 `COURSEBOT_STATE_DIR` or `COURSEBOT_CONFIG` can never leak into (or be overwritten by) the tests.
@@ -40,6 +42,7 @@ from bot.analysis import Analyzer
 from bot.config import Settings, load_settings
 from bot.knowledge import Knowledge
 from retrieval.encoder import CachedEncoder, Encoder, SentenceTransformerEncoder
+from retrieval.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 REPO_CONFIG = REPO / "config"
@@ -91,6 +94,22 @@ def settings_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
         return load_settings((config_dir or REPO_CONFIG) / "coursebot.toml", **overrides)
 
     return make
+
+
+def _one_line_error(call: Callable[..., object], *args: Any, names: object = None) -> str:
+    with pytest.raises(InputError) as caught:
+        call(*args)
+    message = str(caught.value)
+    assert "\n" not in message, f"error spans several lines: {message!r}"
+    if names is not None:
+        assert str(names) in message, f"error does not name {names}: {message!r}"
+    return message
+
+
+@pytest.fixture(scope="session")
+def one_line_error() -> Callable[..., str]:
+    """`one_line_error(call, *args, names=path)`: user-facing errors are one line naming the file (style.md)."""
+    return _one_line_error
 
 
 # -- the real model and what is built from it ------------------------------------------------------------------

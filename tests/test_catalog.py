@@ -13,14 +13,10 @@ from retrieval.errors import InputError
 COURSE_A = "  - id: a\n    title: 课程A\n    price: 1\n    url: https://ke.example.com/a\n"
 
 
-def error_of(load: Callable[[Path], object], path: Path) -> str:
-    """The message of the InputError `load(path)` raises; it must be one line naming the file."""
-    with pytest.raises(InputError) as caught:
-        load(path)
-    message = str(caught.value)
-    assert "\n" not in message, f"error spans several lines: {message!r}"
-    assert str(path) in message
-    return message
+@pytest.fixture
+def error_of(one_line_error) -> Callable[[Callable[[Path], object], Path], str]:
+    """`error_of(load, path)`: the one-line InputError message `load(path)` raises, naming the file."""
+    return lambda load, path: one_line_error(load, path, names=path)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -105,7 +101,7 @@ def test_bundled_demo_catalog_loads(repo_config_dir: Path) -> None:
 # -- bad files: one line naming file, line and field -------------------------------------------------------------
 
 
-def test_missing_field_names_line_course_and_field(tmp_path: Path) -> None:
+def test_missing_field_names_line_course_and_field(tmp_path: Path, error_of) -> None:
     path = write(tmp_path, "courses.yaml", "courses:\n" + COURSE_A + "  - id: b\n    title: 课程B\n    url: https://ke.example.com/b\n")
     message = error_of(load_courses, path)
     assert f"{path}:6:" in message
@@ -123,14 +119,14 @@ def test_missing_field_names_line_course_and_field(tmp_path: Path) -> None:
         ), 3),
     ],
 )
-def test_price_in_words_names_line_field_and_value(tmp_path: Path, name: str, text: str, line: int) -> None:
+def test_price_in_words_names_line_field_and_value(tmp_path: Path, name: str, text: str, line: int, error_of) -> None:
     path = write(tmp_path, name, text)
     message = error_of(load_courses, path)
     assert f"{path}:{line}:" in message
     assert "course 'b'" in message and "'price'" in message and "'九十九'" in message
 
 
-def test_empty_price_cell_in_csv_is_an_error_not_free(tmp_path: Path) -> None:
+def test_empty_price_cell_in_csv_is_an_error_not_free(tmp_path: Path, error_of) -> None:
     path = write(tmp_path, "courses.csv", "id,title,price,url\na,课程A,,https://ke.example.com/a\n")
     message = error_of(load_courses, path)
     assert f"{path}:2:" in message and "'price'" in message
@@ -145,7 +141,7 @@ def test_empty_price_cell_in_csv_is_an_error_not_free(tmp_path: Path) -> None:
         ("tags", "5", "valid list"),
     ],
 )
-def test_invalid_field_value_says_what_was_expected(tmp_path: Path, field: str, value: str, expected: str) -> None:
+def test_invalid_field_value_says_what_was_expected(tmp_path: Path, field: str, value: str, expected: str, error_of) -> None:
     fields = {"id": "a", "title": "课程A", "price": "1", "url": "https://ke.example.com/a"} | {field: value}
     path = write(tmp_path, "courses.yaml", "courses:\n  - " + "\n    ".join(f"{k}: {v}" for k, v in fields.items()) + "\n")
     message = error_of(load_courses, path)
@@ -163,14 +159,14 @@ def test_invalid_field_value_says_what_was_expected(tmp_path: Path, field: str, 
         ), 2, 3),
     ],
 )
-def test_duplicate_id_names_both_lines(tmp_path: Path, name: str, text: str, first: int, second: int) -> None:
+def test_duplicate_id_names_both_lines(tmp_path: Path, name: str, text: str, first: int, second: int, error_of) -> None:
     path = write(tmp_path, name, text)
     message = error_of(load_courses, path)
     assert f"{path}:{second}:" in message
     assert f"line {first}" in message and "'a'" in message and "duplicate" in message
 
 
-def test_duplicate_faq_id_is_rejected(tmp_path: Path) -> None:
+def test_duplicate_faq_id_is_rejected(tmp_path: Path, error_of) -> None:
     entry = "  - id: faq-x\n    question: 能退款吗？\n    answer: 能。\n"
     path = write(tmp_path, "faq.yaml", "faq:\n" + entry + entry)
     message = error_of(load_faq, path)
@@ -178,7 +174,7 @@ def test_duplicate_faq_id_is_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["courses.yaml", "courses.csv", "courses.json"])
-def test_file_not_in_utf8_names_file_and_line(tmp_path: Path, name: str) -> None:
+def test_file_not_in_utf8_names_file_and_line(tmp_path: Path, name: str, error_of) -> None:
     good = {"courses.yaml": "courses:\n" + COURSE_A, "courses.json": '[{"id": "a",\n "title": "课程A", "price": 1, "url": "https://ke.example.com/a"}]',
             "courses.csv": "id,title,price,url\na,课程A,1,https://ke.example.com/a\n"}[name]
     path = tmp_path / name
@@ -200,54 +196,54 @@ def test_file_not_in_utf8_names_file_and_line(tmp_path: Path, name: str) -> None
         ("courses.csv", ""),
     ],
 )
-def test_empty_catalog_is_an_error(tmp_path: Path, name: str, text: str) -> None:
+def test_empty_catalog_is_an_error(tmp_path: Path, name: str, text: str, error_of) -> None:
     path = write(tmp_path, name, text)
     message = error_of(load_courses, path)
     assert "courses" in message or "course" in message
 
 
-def test_empty_faq_is_an_error(tmp_path: Path) -> None:
+def test_empty_faq_is_an_error(tmp_path: Path, error_of) -> None:
     message = error_of(load_faq, write(tmp_path, "faq.yaml", "faq: []\n"))
     assert "no faq entry entries" in message or "empty" in message
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".xlsx", ""])
-def test_unknown_file_extension_lists_the_accepted_formats(tmp_path: Path, suffix: str) -> None:
+def test_unknown_file_extension_lists_the_accepted_formats(tmp_path: Path, suffix: str, error_of) -> None:
     path = write(tmp_path, f"courses{suffix}", "courses:\n" + COURSE_A)
     message = error_of(load_courses, path)
     assert ".yaml" in message and ".json" in message and ".csv" in message
 
 
-def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+def test_invalid_yaml_names_the_line(tmp_path: Path, error_of) -> None:
     path = write(tmp_path, "courses.yaml", "courses:\n" + COURSE_A + "  - id: b\n    title: [课程B\n    price: 1\n")
     message = error_of(load_courses, path)
     assert "invalid YAML" in message
     assert f"{path}:8:" in message
 
 
-def test_invalid_json_names_the_line(tmp_path: Path) -> None:
+def test_invalid_json_names_the_line(tmp_path: Path, error_of) -> None:
     path = write(tmp_path, "courses.json", '{"courses": [\n {"id": "a",\n  "title": "课程A",]}\n')
     message = error_of(load_courses, path)
     assert "invalid JSON" in message and f"{path}:3:" in message
 
 
-def test_yaml_without_courses_key_says_what_is_expected(tmp_path: Path) -> None:
+def test_yaml_without_courses_key_says_what_is_expected(tmp_path: Path, error_of) -> None:
     message = error_of(load_courses, write(tmp_path, "courses.yaml", "course:\n" + COURSE_A))
     assert "'courses:'" in message
 
 
-def test_entry_that_is_not_a_mapping_names_its_line(tmp_path: Path) -> None:
+def test_entry_that_is_not_a_mapping_names_its_line(tmp_path: Path, error_of) -> None:
     message = error_of(load_courses, write(tmp_path, "courses.yaml", "courses:\n" + COURSE_A + "  - 只有一个标题\n"))
     assert ":6:" in message and "mapping" in message
 
 
-def test_csv_row_with_too_many_cells_names_the_row(tmp_path: Path) -> None:
+def test_csv_row_with_too_many_cells_names_the_row(tmp_path: Path, error_of) -> None:
     path = write(tmp_path, "courses.csv", "id,title,price,url\na,课程A,1,https://ke.example.com/a\nb,课程B,2,https://ke.example.com/b,多余\n")
     message = error_of(load_courses, path)
     assert f"{path}:3:" in message and "4 columns" in message
 
 
-def test_faq_pointing_at_unknown_course_names_entry_line_and_course(tmp_path: Path, small_courses: dict) -> None:
+def test_faq_pointing_at_unknown_course_names_entry_line_and_course(tmp_path: Path, small_courses: dict, error_of) -> None:
     path = write(
         tmp_path, "faq.yaml",
         "faq:\n  - id: faq-ok\n    question: 能退款吗？\n    answer: 能。\n"
@@ -264,17 +260,17 @@ def test_faq_csv_pointing_at_unknown_course_names_the_row(tmp_path: Path, data_d
         load_catalog(data_dir / "courses.yaml", path)
 
 
-def test_faq_missing_answer_names_the_field(tmp_path: Path) -> None:
+def test_faq_missing_answer_names_the_field(tmp_path: Path, error_of) -> None:
     message = error_of(load_faq, write(tmp_path, "faq.yaml", "faq:\n  - id: faq-x\n    question: 能退款吗？\n"))
     assert ":2:" in message and "faq-x" in message and "'answer'" in message
 
 
-def test_missing_catalog_file_is_one_line(tmp_path: Path) -> None:
+def test_missing_catalog_file_is_one_line(tmp_path: Path, error_of) -> None:
     message = error_of(load_courses, tmp_path / "nope.yaml")
     assert "not found" in message
 
 
-def test_directory_instead_of_file_is_one_line(tmp_path: Path) -> None:
+def test_directory_instead_of_file_is_one_line(tmp_path: Path, error_of) -> None:
     folder = tmp_path / "catalog.yaml"
     folder.mkdir()
     assert "directory" in error_of(load_courses, folder)

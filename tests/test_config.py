@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,10 @@ def write_config(directory: Path, text: str = SMALL_CONFIG) -> Path:
     return path
 
 
-def error_of(path: Path) -> str:
-    with pytest.raises(InputError) as caught:
-        load_settings(path)
-    message = str(caught.value)
-    assert "\n" not in message, f"error spans several lines: {message!r}"
-    assert str(path) in message
-    return message
+@pytest.fixture
+def error_of(one_line_error) -> Callable[[Path], str]:
+    """`error_of(path)`: the one-line InputError message `load_settings(path)` raises, naming the file."""
+    return lambda path: one_line_error(load_settings, path, names=path)
 
 
 def line_of(path: Path, fragment: str) -> int:
@@ -110,33 +108,33 @@ def test_config_is_found_in_config_folder_of_working_directory(tmp_path: Path, m
 # -- errors ------------------------------------------------------------------------------------------------------
 
 
-def test_out_of_range_value_names_file_line_and_key(tmp_path: Path) -> None:
+def test_out_of_range_value_names_file_line_and_key(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG.replace("min_dense = 0.8", "min_dense = 2.5"))
     message = error_of(path)
     assert f"{path}:{line_of(path, 'min_dense')}: matching.min_dense:" in message
     assert "2.5" in message and "less than or equal to 1" in message
 
 
-def test_wrong_type_names_file_line_and_key(tmp_path: Path) -> None:
+def test_wrong_type_names_file_line_and_key(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG.replace("top_k = 7", 'top_k = "seven"'))
     message = error_of(path)
     assert f"{path}:{line_of(path, 'top_k')}: matching.top_k:" in message and "'seven'" in message
 
 
-def test_unknown_key_is_rejected_with_its_line(tmp_path: Path) -> None:
+def test_unknown_key_is_rejected_with_its_line(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG + "min_dence = 0.5\n")  # typo of min_dense
     message = error_of(path)
     assert f"{path}:{line_of(path, 'min_dence')}: matching.min_dence:" in message
     assert "not permitted" in message
 
 
-def test_unknown_section_is_rejected(tmp_path: Path) -> None:
+def test_unknown_section_is_rejected(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG + "\n[matchin]\ntop_k = 3\n")
     message = error_of(path)
     assert f"{path}:{line_of(path, '[matchin]')}: matchin:" in message and "not permitted" in message
 
 
-def test_error_in_a_key_that_several_sections_share_points_at_its_own_section(tmp_path: Path) -> None:
+def test_error_in_a_key_that_several_sections_share_points_at_its_own_section(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, '[model]\nbatch_size = 32\n\n[matching]\ntop_k = 3\n\n[summary]\ntop_keywords = 10\n'
                                   '\n[bilibili]\nenabled = true\n\n[douyin]\nenabled = "maybe"\n')
     message = error_of(path)
@@ -155,7 +153,7 @@ def test_invalid_environment_value_is_blamed_on_the_variable_not_the_file(
     assert f"{path}:" not in message  # the file says 0.8; pointing there would send the user to the wrong place
 
 
-def test_config_not_in_utf8_names_file_and_line(tmp_path: Path) -> None:
+def test_config_not_in_utf8_names_file_and_line(tmp_path: Path, error_of) -> None:
     path = tmp_path / "coursebot.toml"
     path.write_bytes('state_dir = "state"\n# 匹配阈值\n[matching]\nmin_dense = 0.8\n'.encode("gbk"))
     message = error_of(path)
@@ -163,11 +161,11 @@ def test_config_not_in_utf8_names_file_and_line(tmp_path: Path) -> None:
     assert f"{path}:2:" in message
 
 
-def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+def test_invalid_toml_names_the_line(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG.replace("top_k = 7", "top_k = "))
     message = error_of(path)
     assert "invalid TOML" in message and f"line {line_of(path, 'top_k')}" in message
 
 
-def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
+def test_missing_config_file_is_one_line(tmp_path: Path, error_of) -> None:
     assert "not found" in error_of(tmp_path / "nope.toml")
