@@ -47,7 +47,8 @@ class RecordingSink:
         message_id = f"rec-{message.outbox_id}"
         record = {
             "outbox_id": message.outbox_id, "message_id": message_id, "platform": message.platform, "kind": message.kind,
-            "thread_id": message.thread_id, "reply_to": message.reply_to, "viewer": message.extra.get("viewer"),
+            "thread_id": message.thread_id, "reply_to": message.reply_to, "event_id": message.extra.get("event_id"),
+            "viewer": message.extra.get("viewer"),
             "text": message.text,
         }
         line = json.dumps(record, ensure_ascii=False) + "\n"

@@ -340,7 +340,7 @@ def _messages(outcome: Outcome, row: DecisionRecord, now: datetime) -> list[Outb
         parts = [("public", d.text)] + ([("dm", d.dm_text)] if d.dm_text else [])
     else:
         return []
-    extra = {"viewer": outcome.accepted.pseudonym, "event_kind": event.kind, "parent_id": event.parent_id}
+    extra = {"viewer": outcome.accepted.pseudonym, "event_id": event.event_id, "event_kind": event.kind, "parent_id": event.parent_id}
     if isinstance(event.raw.get("reply"), dict):
         extra["reply"] = clean_json(event.raw["reply"])  # platform routing (e.g. bilibili oid/type/root)
     return [
