@@ -110,3 +110,12 @@ class RecordingConsole:
     async def reply(self, handoff_id: int, text: str, by: str) -> str:
         self.calls.append(("reply", handoff_id, text, by))
         return f"answered handoff {handoff_id}"
+
+
+@pytest.fixture(autouse=True)
+async def no_polling_left_behind() -> AsyncIterator[None]:
+    """A bot that stopped must not keep long-polling in the background (it would steal later tests' updates)."""
+    yield
+    await asyncio.sleep(0)
+    leaked = [t for t in asyncio.all_tasks() if not t.done() and "polling" in repr(t.get_coro())]
+    assert not leaked, f"polling still running after the test: {leaked}"

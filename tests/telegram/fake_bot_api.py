@@ -175,6 +175,7 @@ class FakeBotAPI:
             if isinstance(result, web.Response):
                 return result
             params["_accepted"] = True
+            params["_result"] = result
             return web.json_response({"ok": True, "result": result})
         finally:
             await self._notify()

@@ -3,7 +3,8 @@ it (pressed Start or written to it) first, and may block it later."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from typing import Any, Protocol
 
 
 class DmContacts(Protocol):
@@ -30,3 +31,21 @@ class MemoryDmContacts:
 
     async def unreachable(self, user_id: str) -> None:
         self._open.discard(user_id)
+
+
+class StoreDmContacts:
+    """Contacts kept in the store's `viewers.dm_reachable`, so they survive restarts and are shared by workers."""
+
+    def __init__(self, store: Any, platform: str = "telegram") -> None:
+        self.store = store
+        self.platform = platform
+
+    async def can_message(self, user_id: str) -> bool:
+        viewer = await asyncio.to_thread(self.store.viewer, self.platform, user_id)
+        return viewer is not None and viewer.dm_reachable is True
+
+    async def opened(self, user_id: str) -> None:
+        await asyncio.to_thread(self.store.set_dm_reachable, self.platform, user_id, True)
+
+    async def unreachable(self, user_id: str) -> None:
+        await asyncio.to_thread(self.store.set_dm_reachable, self.platform, user_id, False)

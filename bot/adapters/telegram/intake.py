@@ -16,7 +16,7 @@ from typing import Any
 
 from aiogram.types import Message
 
-from bot.adapters.telegram.links import start_payload
+from bot.adapters.telegram.links import comment_payload, deep_link, start_payload
 from bot.events import Event, Thread
 
 PLATFORM = "telegram"
@@ -39,6 +39,7 @@ class Audience:
     admin_ids: frozenset[int] = frozenset()
     channel_id: int | None = None
     group_id: int | None = None  # None: accept comments from any discussion group the bot is in
+    bot_username: str | None = None  # for the DM deep link offered with public replies
 
 
 @dataclass(slots=True)
@@ -85,7 +86,7 @@ class Intake:
             author_id=str(_author(message)),
             author_name=_display_name(message),
             created_at=message.date.astimezone(UTC),
-            raw=_raw(message, thread_root=root),
+            raw=self._comment_raw(message, root),
         )
 
     def from_private(self, message: Message) -> Event | Skipped:
@@ -122,6 +123,14 @@ class Intake:
         return post.title if post else None
 
     # --- helpers ------------------------------------------------------------------------------------------
+    def _comment_raw(self, message: Message, root: int) -> dict[str, Any]:
+        raw = _raw(message, thread_root=root)
+        if self.audience.bot_username:
+            # A public reply can offer this link to a viewer the bot may not DM yet; /start then carries
+            # the comment back (attribution) and opens the DM.
+            raw["dm_link"] = deep_link(self.audience.bot_username, comment_payload(message.chat.id, root, message.message_id))
+        return raw
+
     def _thread_root(self, message: Message) -> int | None:
         parent = message.reply_to_message
         if parent is not None and parent.is_automatic_forward:

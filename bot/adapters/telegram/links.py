@@ -33,3 +33,21 @@ def start_payload(text: str) -> str | None:
         return None
     payload = parts[1].strip()
     return payload if valid_start_payload(payload) else None
+
+
+_COMMENT_PAYLOAD = re.compile(r"c(\d{1,20})_(\d{1,12})_(\d{1,12})")
+
+
+def comment_payload(chat_id: int, thread_root: int, message_id: int) -> str:
+    """A start payload naming the comment a public reply answered: `c<group>_<post root>_<comment>`.
+    (Supergroup ids are negative; the sign is implied.)"""
+    return f"c{abs(chat_id)}_{thread_root}_{message_id}"
+
+
+def parse_comment_payload(payload: str) -> tuple[str, str] | None:
+    """(thread id, comment event id) of a payload made by `comment_payload`, else None."""
+    found = _COMMENT_PAYLOAD.fullmatch(payload)
+    if found is None:
+        return None
+    chat, root, message = found.groups()
+    return f"-{chat}:{root}", f"-{chat}:{message}"

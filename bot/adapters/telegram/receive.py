@@ -7,6 +7,7 @@ the next getUpdates offset; webhook: the HTTP answer), which is what makes a cra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 
@@ -24,14 +25,30 @@ _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 async def poll(bot: Bot, dispatcher: Dispatcher, settings: TelegramSettings) -> None:
     # getUpdates is refused while a webhook is set; keep pending updates, they are viewers' comments.
     await bot.delete_webhook(drop_pending_updates=False)
-    await dispatcher.start_polling(
+    polling = asyncio.ensure_future(dispatcher.start_polling(
         bot,
         polling_timeout=settings.polling_timeout,
         handle_as_tasks=False,  # confirm an update only after its handler finished
         handle_signals=False,  # the CLI owns signals
         close_bot_session=False,  # the sink keeps sending through the same session
         allowed_updates=dispatcher.resolve_used_update_types(),
-    )
+    ))
+    try:
+        await asyncio.shield(polling)
+    except asyncio.CancelledError:
+        await _stop(dispatcher, polling)
+        raise
+
+
+async def _stop(dispatcher: Dispatcher, polling: asyncio.Future[None]) -> None:
+    """Cancelling start_polling would leave its inner polling task running: ask it to stop instead."""
+    if not polling.done():
+        try:
+            await dispatcher.stop_polling()
+        except RuntimeError:  # not started yet
+            polling.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await polling
 
 
 def webhook_app(bot: Bot, dispatcher: Dispatcher, *, path: str, secret: str) -> web.Application:

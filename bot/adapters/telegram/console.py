@@ -1,0 +1,71 @@
+"""The creator's Telegram commands, done on the real store (kill switch, handoffs, takeovers) and the
+daily summary. Store calls run in a worker thread: the Store is synchronous (docs/pipeline.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+
+from bot.adapters.telegram.intake import PLATFORM
+from bot.store.admin import HandoffView, NotFound
+from bot.store.store import Store
+
+SummaryMaker = Callable[[date | None], Awaitable[str]]
+SUMMARY_UNAVAILABLE = "每日汇总暂不可用（summary not available yet）"
+_HANDOFFS_SHOWN = 20
+
+
+class StoreConsole:
+    def __init__(self, store: Store, *, summary: SummaryMaker | None = None) -> None:
+        self.store = store
+        self._summary = summary
+
+    async def summary(self, day: date | None) -> str:
+        if self._summary is None:
+            return SUMMARY_UNAVAILABLE
+        return await self._summary(day)
+
+    async def pause(self, by: str) -> str:
+        await asyncio.to_thread(self.store.set_paused, True, by)
+        return "已暂停：机器人不再自动回复（/resume 恢复）"
+
+    async def resume(self, by: str) -> str:
+        await asyncio.to_thread(self.store.set_paused, False, by)
+        return "已恢复：机器人继续自动回复"
+
+    async def handoffs(self) -> str:
+        views = await asyncio.to_thread(self.store.list_handoffs, "open", _HANDOFFS_SHOWN + 1)
+        if not views:
+            return "没有待处理的转人工消息 👍"
+        lines = [f"待处理的转人工消息（{len(views[:_HANDOFFS_SHOWN])}{'+' if len(views) > _HANDOFFS_SHOWN else ''}）："]
+        lines += [_handoff_line(view) for view in views[:_HANDOFFS_SHOWN]]
+        lines.append("回复：/reply <编号> <内容>；接管帖子：/takeover <帖子>")
+        return "\n".join(lines)
+
+    async def takeover(self, thread_id: str, by: str) -> str:
+        await asyncio.to_thread(self.store.take_over, PLATFORM, thread_id, by)
+        return f"已接管帖子 {thread_id}：机器人在这里保持沉默，/release {thread_id} 交还"
+
+    async def release(self, thread_id: str, by: str) -> str:
+        released = await asyncio.to_thread(self.store.release, PLATFORM, thread_id)
+        return f"已交还帖子 {thread_id}，机器人恢复回复" if released else f"帖子 {thread_id} 没有被接管"
+
+    async def reply(self, handoff_id: int, text: str, by: str) -> str:
+        try:
+            view = await asyncio.to_thread(self.store.resolve_handoff, handoff_id, by, text)
+        except NotFound:
+            return f"找不到转人工 #{handoff_id}（/handoffs 列出待处理的）"
+        where = "私信" if view.platform == PLATFORM and view.thread_id is None else "评论区"
+        return f"已回复转人工 #{handoff_id}（{where}），消息已进入发送队列"
+
+
+def _handoff_line(view: HandoffView) -> str:
+    text = view.text if len(view.text) <= 60 else view.text[:59] + "…"
+    where = view.thread_title or view.thread_id or "私信"
+    return f"#{view.id} [{view.platform}] {where} · {view.viewer_name or view.viewer or '?'}：{text}（{view.reason[:40]}）"
+
+
+def default_summary_day(tz_now: datetime) -> date:
+    """Without a date, /summary is about yesterday in the creator's time zone (the last complete day)."""
+    return (tz_now - timedelta(days=1)).date()
