@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from typing import Any
 
 import pytest
@@ -75,41 +74,6 @@ class EventFeed:
     async def close(self) -> None:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
-
-
-class RecordingConsole:
-    """Answers creator commands and remembers them (stands in for the store-backed console)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    async def summary(self, day: date | None) -> str:
-        self.calls.append(("summary", day))
-        return f"summary {day}"
-
-    async def pause(self, by: str) -> str:
-        self.calls.append(("pause", by))
-        return "paused"
-
-    async def resume(self, by: str) -> str:
-        self.calls.append(("resume", by))
-        return "resumed"
-
-    async def handoffs(self) -> str:
-        self.calls.append(("handoffs",))
-        return "no open handoffs"
-
-    async def takeover(self, thread_id: str, by: str) -> str:
-        self.calls.append(("takeover", thread_id, by))
-        return f"took over {thread_id}"
-
-    async def release(self, thread_id: str, by: str) -> str:
-        self.calls.append(("release", thread_id, by))
-        return f"released {thread_id}"
-
-    async def reply(self, handoff_id: int, text: str, by: str) -> str:
-        self.calls.append(("reply", handoff_id, text, by))
-        return f"answered handoff {handoff_id}"
 
 
 @pytest.fixture(autouse=True)

@@ -1,24 +1,38 @@
-"""Creator commands: answered for configured admins, ignored (and logged pseudonymously) for everyone else."""
+"""Creator commands over Telegram, done on a real SQLite store: answered for configured admins only;
+everyone else is ignored and logged by pseudonym."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ADMIN_ID, VIEWER_ID, EventFeed, RecordingConsole
+from conftest import ADMIN_ID, VIEWER_ID, EventFeed
 
 from bot.adapters.telegram import TelegramBot
+from bot.adapters.telegram.console import StoreConsole
+from bot.adapters.telegram.summary import summary_maker
+from bot.privacy import Pseudonymizer
+from bot.store.store import Store
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
-async def telegram(make_settings):
-    console = RecordingConsole()
+def store(tmp_path):
+    store = Store.from_url(f"sqlite:///{tmp_path / 'coursebot.db'}", Pseudonymizer(b"k" * 32))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+async def telegram(make_settings, settings_factory, store):
+    console = StoreConsole(store, summary=summary_maker(settings_factory(), store.engine))
     async with TelegramBot(make_settings(chat_interval=0), console=console) as bot:
         feed = EventFeed(bot.source.events())
-        yield bot, feed, console
+        yield bot, feed
         await feed.close()
 
 
@@ -26,60 +40,77 @@ def answers_to(api, chat_id):
     return [s["text"] for s in api.sent if s["chat_id"] == chat_id]
 
 
-async def test_admin_commands_in_a_dm_are_run_and_answered(telegram, world, api):
-    _, _, console = telegram
+async def run_commands(world, api, *texts):
     admin = world.user(ADMIN_ID, "老师")
-    for text in ("/pause", "/resume", "/handoffs", "/summary 2025-03-01", "/reply 12 周末有直播答疑", "/takeover -100123:45",
-                 "/release 45", "/summary"):
+    before = len(answers_to(api, ADMIN_ID))
+    for text in texts:
         world.dm(admin, text)
+    await api.wait_for(lambda a: len(answers_to(a, ADMIN_ID)) == before + len(texts))
+    return answers_to(api, ADMIN_ID)[before:]
 
-    await api.wait_for(lambda a: len(answers_to(a, ADMIN_ID)) == 8)
 
-    by = f"telegram:{ADMIN_ID}"
+async def test_pause_and_resume_flip_the_kill_switch(telegram, world, api, store):
+    [paused] = await run_commands(world, api, "/pause")
+    assert await asyncio.to_thread(store.is_paused) and paused.startswith("已暂停")
+
+    [resumed] = await run_commands(world, api, "/resume")
+    assert not await asyncio.to_thread(store.is_paused) and resumed.startswith("已恢复")
+
+
+async def test_takeover_and_release_a_post_by_id_or_from_inside_its_comments(telegram, world, api, store):
     group = world.group["id"]
-    assert console.calls == [("pause", by), ("resume", by), ("handoffs",), ("summary", date(2025, 3, 1)),
-                             ("reply", 12, "周末有直播答疑", by), ("takeover", "-100123:45", by), ("release", f"{group}:45", by),
-                             ("summary", None)]
-    assert answers_to(api, ADMIN_ID)[0] == "paused"
+    await run_commands(world, api, "/takeover 45")
+    assert [t.thread_id for t in await asyncio.to_thread(store.taken_over_threads)] == [f"{group}:45"]
+    taken = await asyncio.to_thread(store.taken_over_threads)
+    assert taken[0].human_owner == f"telegram:{ADMIN_ID}"
 
+    [released, again] = await run_commands(world, api, f"/release {group}:45", f"/release {group}:45")
+    assert await asyncio.to_thread(store.taken_over_threads) == []
+    assert released.startswith("已交还") and "没有被接管" in again
 
-async def test_takeover_inside_a_posts_comments_takes_that_post(telegram, world, api):
-    _, _, console = telegram
     post = world.channel_post("第 11 课")
     world.comment(world.user(ADMIN_ID, "老师"), post, "/takeover")
-
-    await api.wait_for(lambda a: console.calls)
-
-    assert console.calls == [("takeover", f"{world.group['id']}:{post['message_id']}", f"telegram:{ADMIN_ID}")]
+    await api.wait_for(lambda a: answers_to(a, group))
+    assert [t.thread_id for t in await asyncio.to_thread(store.taken_over_threads)] == [f"{group}:{post['message_id']}"]
 
 
-async def test_malformed_admin_commands_get_usage_not_actions(telegram, world, api):
-    _, _, console = telegram
-    admin = world.user(ADMIN_ID, "老师")
-    world.dm(admin, "/reply abc")
-    world.dm(admin, "/takeover")
-    world.dm(admin, "/summary someday")
+async def test_handoffs_and_reply_to_an_unknown_handoff(telegram, world, api):
+    listing, missing = await run_commands(world, api, "/handoffs", "/reply 12 周末有直播答疑")
 
-    await api.wait_for(lambda a: len(answers_to(a, ADMIN_ID)) == 3)
-
-    assert console.calls == []
-    assert [t.split("：")[0] for t in answers_to(api, ADMIN_ID)] == ["用法"] * 3
+    assert "没有待处理" in listing
+    assert "找不到转人工 #12" in missing
 
 
-async def test_admin_commands_from_anyone_else_are_ignored_and_logged_without_their_id(telegram, world, api, caplog):
-    _, feed, console = telegram
+async def test_summary_answers_with_the_daily_summary_of_the_asked_day(telegram, world, api):
+    asked, default = await run_commands(world, api, "/summary 2025-03-01", "/summary")
+
+    yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date()
+    assert asked.startswith(f"coursebot 每日总结 · {date(2025, 3, 1).isoformat()}")
+    assert default.startswith(f"coursebot 每日总结 · {yesterday.isoformat()}")
+
+
+async def test_malformed_admin_commands_get_usage_not_actions(telegram, world, api, store):
+    answers = await run_commands(world, api, "/reply abc", "/takeover", "/summary someday")
+
+    assert [t.split("：")[0] for t in answers] == ["用法"] * 3
+    assert await asyncio.to_thread(store.taken_over_threads) == []
+
+
+async def test_admin_commands_from_anyone_else_are_ignored_and_logged_without_their_id(telegram, world, api, store, caplog):
+    _, feed = telegram
     caplog.set_level(logging.INFO, logger="coursebot.telegram.admin")
     viewer = world.user(VIEWER_ID, "小明")
     post = world.channel_post("第 12 课")
     world.dm(viewer, "/pause")
     world.comment(viewer, post, "/takeover")
     world.as_anonymous_admin(post, "/resume")  # an anonymous admin cannot be identified
-    world.dm(viewer, "我想问一下课程")  # processed after the commands: proves they were handled
+    world.dm(viewer, "我想问一下课程")  # handled after the commands: proves they were processed
 
     event = await feed.next()
 
     assert event.text == "我想问一下课程"
-    assert console.calls == []
+    assert not await asyncio.to_thread(store.is_paused)
+    assert await asyncio.to_thread(store.taken_over_threads) == []
     assert api.sent == []
     ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
     assert len(ignored) == 3 and all("tg-" in line for line in ignored)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import VIEWER_ID, RecordingConsole, free_port
+from conftest import VIEWER_ID, free_port
 
 from bot.adapters.telegram import SendThrottle, TelegramBot, deep_link, start_payload
 from bot.events import OutgoingMessage, SendError
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture
 async def telegram(make_settings):
-    async with TelegramBot(make_settings(chat_interval=0), console=RecordingConsole()) as bot:
+    async with TelegramBot(make_settings(chat_interval=0)) as bot:
         yield bot
 
 
@@ -111,7 +111,7 @@ async def test_dm_to_a_viewer_who_started_the_bot_is_sent(telegram, world, api):
 
 async def test_unreachable_bot_api_is_a_transient_error(make_settings):
     settings = make_settings(api_base=f"http://127.0.0.1:{free_port()}")
-    bot = TelegramBot(settings, console=RecordingConsole())  # not entered: getMe would fail too
+    bot = TelegramBot(settings)  # not entered: getMe would fail too
     try:
         with pytest.raises(SendError) as caught:
             await bot.sink.send(public_reply("-1001:5"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ADMIN_ID, VIEWER_ID, EventFeed, RecordingConsole
+from conftest import ADMIN_ID, VIEWER_ID, EventFeed
 
 from bot.adapters.telegram import TelegramBot
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture
 async def telegram(make_settings):
-    async with TelegramBot(make_settings(), console=RecordingConsole()) as bot:
+    async with TelegramBot(make_settings()) as bot:
         feed = EventFeed(bot.source.events())
         yield bot, feed
         await feed.close()
@@ -109,12 +109,12 @@ async def test_update_is_delivered_again_after_a_crash_before_the_pipeline_finis
     post = world.channel_post("第 7 课：异常处理")
     comment = world.comment(world.user(VIEWER_ID), post, "try 和 except 怎么用")
 
-    async with TelegramBot(make_settings(), console=RecordingConsole()) as first_run:
+    async with TelegramBot(make_settings()) as first_run:
         events = first_run.source.events()
         taken = await anext(events)
         await events.aclose()  # the process dies while the pipeline holds the event
 
-    async with TelegramBot(make_settings(), console=RecordingConsole()) as second_run:
+    async with TelegramBot(make_settings()) as second_run:
         feed = EventFeed(second_run.source.events())
         again = await feed.next()
         await feed.close()
@@ -127,7 +127,7 @@ async def test_update_is_confirmed_once_the_pipeline_took_the_next_one(make_sett
     world.comment(world.user(VIEWER_ID), post, "第一条")
     world.comment(world.user(VIEWER_ID), post, "第二条")
 
-    async with TelegramBot(make_settings(), console=RecordingConsole()) as bot:
+    async with TelegramBot(make_settings()) as bot:
         feed = EventFeed(bot.source.events())
         await feed.next()
         await feed.next()

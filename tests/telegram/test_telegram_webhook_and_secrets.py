@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import VIEWER_ID, EventFeed, RecordingConsole, free_port
+from conftest import VIEWER_ID, EventFeed, free_port
 from fake_bot_api import TOKEN
 
 from bot.adapters.telegram import TelegramBot, bot_token
@@ -30,7 +30,7 @@ async def test_webhook_with_a_wrong_or_missing_secret_is_refused_and_not_process
     unsigned = world.comment(world.user(VIEWER_ID), post, "没有签名的评论", push=False)
     genuine = world.comment(world.user(VIEWER_ID), post, "装饰器怎么写", push=False)
 
-    async with TelegramBot(webhook_settings, console=RecordingConsole()) as bot:
+    async with TelegramBot(webhook_settings) as bot:
         feed = EventFeed(bot.source.events())
         await api.wait_for(lambda a: a.webhook is not None)
         assert api.webhook == {"url": webhook_settings.webhook_url, "secret_token": SECRET}
@@ -70,7 +70,7 @@ async def test_the_token_never_appears_in_logs(make_settings, world, api, caplog
     api.fail("getUpdates", status=500, description="Internal Server Error")  # aiogram logs failed polls
     api.fail("sendMessage", status=429, retry_after=3)
 
-    async with TelegramBot(make_settings(), console=RecordingConsole()) as bot:
+    async with TelegramBot(make_settings()) as bot:
         feed = EventFeed(bot.source.events())
         event = await feed.next()
         with pytest.raises(SendError):

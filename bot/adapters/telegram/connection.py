@@ -71,7 +71,7 @@ class TelegramSource:
 
 
 class TelegramBot:
-    def __init__(self, settings: TelegramSettings, *, console: CreatorConsole, contacts: DmContacts | None = None,
+    def __init__(self, settings: TelegramSettings, *, console: CreatorConsole | None = None, contacts: DmContacts | None = None,
                  pseudonymise: Callable[[str], str] | None = None, accept: Callable[[Event], Awaitable[object]] | None = None) -> None:
         token = bot_token(settings)
         redact_in_logs(token, settings.webhook_secret.get_secret_value() if settings.webhook_secret else None)
@@ -131,9 +131,11 @@ class TelegramBot:
 
     def _build_dispatcher(self, intake: Intake) -> Dispatcher:
         dispatcher = Dispatcher()
-        # Order matters: creator commands first, then everything a viewer writes.
-        dispatcher.include_router(admin_router(self.console, frozenset(self.settings.admin_ids),
-                                               group_id=self.settings.discussion_group_id, pseudonymise=self.pseudonymise))
+        # Order matters: creator commands first, then everything a viewer writes. Without a console (a bare
+        # Source), commands are just not viewer events.
+        if self.console is not None:
+            dispatcher.include_router(admin_router(self.console, frozenset(self.settings.admin_ids),
+                                                   group_id=self.settings.discussion_group_id, pseudonymise=self.pseudonymise))
         dispatcher.include_router(viewer_router(intake, self._deliver, self.contacts, self.pseudonymise))
         return dispatcher
 
