@@ -15,12 +15,6 @@ from bot.answers import answer_text
 from bot.events import Event, Thread
 from retrieval.text import MAX_COMMENT_CHARS
 
-# Known bug, reported to the lead: for "这课多少钱" the general FAQ faq-how-to-buy ("点立即购买", no price) has
-# dense 0.83 >= min_dense with bm25 0, so it is answered instead of the thread course's price.
-PRICE_BEATEN_BY_GENERAL_FAQ = pytest.mark.xfail(
-    strict=True, reason="general faq-how-to-buy (dense 0.83, bm25 0) answers a price question instead of the course price"
-)
-
 PYTHON_VIDEO = Thread(id="BV1xx411c7mD")  # mapped to py-101 in samples/threads.yaml
 JIANYING_VIDEO = Thread(id="7301856234917706024")  # mapped to jianying-101
 VLOG = Thread(id="BV1Qa4y1C7nR", title="【Vlog】一个课程UP主的备课日常+粉丝问答")  # about no course
@@ -54,10 +48,7 @@ def test_beginner_question_under_the_python_video_is_answered_about_the_python_c
         assert match.answer_kind == "course_content"
 
 
-@pytest.mark.parametrize(
-    ("thread", "course"),
-    [(PYTHON_VIDEO, "py-101"), pytest.param(JIANYING_VIDEO, "jianying-101", marks=PRICE_BEATEN_BY_GENERAL_FAQ)],
-)
+@pytest.mark.parametrize(("thread", "course"), [(PYTHON_VIDEO, "py-101"), (JIANYING_VIDEO, "jianying-101")])
 def test_price_question_under_a_course_video_gets_that_courses_price(analyzer: Analyzer, thread: Thread, course: str) -> None:
     analysis = analyze(analyzer, "这课多少钱", thread)
     assert analysis.understanding.intent == "ask_price"
@@ -67,7 +58,6 @@ def test_price_question_under_a_course_video_gets_that_courses_price(analyzer: A
     assert price in (answer(analyzer, analysis) or "")
 
 
-@PRICE_BEATEN_BY_GENERAL_FAQ
 def test_thread_course_given_by_the_platform_event_is_used(analyzer: Analyzer) -> None:
     analysis = analyze(analyzer, "这课多少钱", Thread(id="new-video", course_id="excel-pro"))
     assert analysis.match.course_id == "excel-pro"
