@@ -61,6 +61,7 @@ class FakeBotAPI:
         self._open_dms: set[int] = set()
         self._blocked: dict[int, str] = {}
         self._failures: list[_Failure] = []
+        self._holds: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -81,6 +82,8 @@ class FakeBotAPI:
 
     async def close(self) -> None:
         self._closing = True
+        for gate in self._holds.values():
+            gate.set()
         async with self._changed:
             self._changed.notify_all()
         if self._runner is not None:
@@ -122,6 +125,11 @@ class FakeBotAPI:
         if description is None:
             description = f"Too Many Requests: retry after {retry_after}" if status == 429 else f"Error {status}"
         self._failures.append(_Failure(method.lower(), status, description, retry_after, chat_id, times))
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of `method` take effect at once but are answered only after the returned event is set: a
+        client killed meanwhile never learns that Telegram already posted its message."""
+        return self._holds.setdefault(method.lower(), asyncio.Event())
 
     def block(self, chat_id: int, description: str = "Forbidden: bot was blocked by the user") -> None:
         self._blocked[chat_id] = description
@@ -176,6 +184,9 @@ class FakeBotAPI:
                 return result
             params["_accepted"] = True
             params["_result"] = result
+            if (gate := self._holds.get(method.lower())) is not None:
+                await self._notify()
+                await gate.wait()
             return web.json_response({"ok": True, "result": result})
         finally:
             await self._notify()
