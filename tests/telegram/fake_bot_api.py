@@ -274,6 +274,20 @@ class FakeBotAPI:
         return message
 
 
+    async def _m_sendphoto(self, params: dict[str, Any]) -> Any:
+        chat = self.chats.get(params.get("chat_id"))
+        if chat is None or (chat["type"] == "private" and chat["id"] not in self._open_dms):
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
+        upload = params.get("photo")
+        if isinstance(upload, str) and upload.startswith("attach://"):  # how aiogram uploads a file
+            upload = params.pop(upload.removeprefix("attach://"), None)
+        data = upload.file.read() if hasattr(upload, "file") else b""
+        params["photo"] = {"filename": getattr(upload, "filename", None), "bytes": data}
+        size = {"file_id": "p1", "file_unique_id": "u1", "width": 800, "height": 600, "file_size": len(data)}
+        return {"message_id": self.new_message_id(chat["id"]), "date": int(time.time()), "chat": chat, "from": self.bot_user,
+                "photo": [size]}
+
+
 def _error(status: int, description: str, **extra: Any) -> web.Response:
     return web.json_response({"ok": False, "error_code": status, "description": description, **extra}, status=status)
 

@@ -115,3 +115,23 @@ async def test_admin_commands_from_anyone_else_are_ignored_and_logged_without_th
     ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
     assert len(ignored) == 3 and all("tg-" in line for line in ignored)
     assert str(VIEWER_ID) not in caplog.text
+
+
+async def test_scheduled_summary_is_delivered_by_dm_with_its_chart(make_settings, settings_factory, store, world, api):
+    from bot.adapters.telegram.summary import TelegramSummaryDelivery
+    from bot.summary import build_daily_summary
+    from bot.summary.chart import render_chart
+    from bot.summary.delivery import Recipient
+
+    world.dm(world.user(ADMIN_ID, "老师"), "hi", push=False)  # the creator has started the bot
+    summary = await build_daily_summary(store.engine, date(2025, 3, 1), "Asia/Shanghai")
+    chart = await asyncio.to_thread(render_chart, summary)
+    recipient = Recipient.all_from_settings(settings_factory())[0]  # no telegram_chat_id: goes to the admins
+    async with TelegramBot(make_settings(chat_interval=0)) as bot:
+        await TelegramSummaryDelivery(bot.bot, [ADMIN_ID]).deliver(recipient, summary, chart)
+
+    [text] = answers_to(api, ADMIN_ID)
+    [photo] = [c.params for c in api.calls_to("sendPhoto")]
+    assert text.startswith("coursebot 每日总结 · 2025-03-01")
+    assert photo["chat_id"] == ADMIN_ID and photo["photo"]["filename"] == "summary-2025-03-01.png"
+    assert photo["photo"]["bytes"] == chart.png
