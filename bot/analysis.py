@@ -24,6 +24,9 @@ from retrieval.text import NormalizedText, normalize
 AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
 CourseSource = Literal["text", "thread", "topic"]
 # Course-level questions the catalog itself answers when no FAQ entry does.
+# Cosine at which a comment is the FAQ question itself, give or take punctuation and a word; paraphrases
+# of m3e-small stay below it on the bundled samples.
+_VERBATIM = 0.95
 # Question types an FAQ entry can be recognised by with a pattern alone ("…多少钱？", "…在哪里购买？").
 _TYPED_FAQ_INTENTS = frozenset({"ask_price", "ask_link"})
 _SUFFIX = re.compile(r"(课程|课|教程|全程班|班)$")
@@ -219,13 +222,18 @@ class Analyzer:
 
     # -- courses ----------------------------------------------------------------------------------------------
     def _named_course(self, text: str, vector: np.ndarray, terms: Sequence[str]) -> str | None:
-        """A course the comment itself names: by title/alias, or a course that dense and BM25 agree on."""
+        """A course the comment itself names: by title/alias, a course that dense and BM25 agree on, or a
+        near-verbatim copy of one course's own FAQ question ("Python零基础入门课多少钱")."""
         for pattern, _, course_id in self._names:  # longest first
             if pattern.search(text):
                 return course_id
-        courses = self.knowledge.searcher.search(vector, terms, k=1, kinds={"course"})
+        searcher = self.knowledge.searcher
+        courses = searcher.search(vector, terms, k=1, kinds={"course"})
         if courses and courses[0].dense >= self.threshold.min_dense and courses[0].bm25 >= self.threshold.min_bm25:
             return courses[0].course_id
+        faq = searcher.search(vector, (), k=1, kinds={"faq"}, mode="dense")
+        if faq and faq[0].course_id and faq[0].dense >= _VERBATIM:
+            return faq[0].course_id
         return None
 
     def thread_course(self, thread: Thread | None) -> str | None:
