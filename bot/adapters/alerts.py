@@ -33,6 +33,9 @@ def creator_alert(settings) -> Alert:
         from aiogram.client.session.aiohttp import AiohttpSession
         from aiogram.client.telegram import TelegramAPIServer
 
+        from bot.adapters.telegram.redaction import redact_in_logs
+
+        redact_in_logs(telegram.token.get_secret_value())  # aiogram/aiohttp errors can carry the request URL
         session = AiohttpSession(api=TelegramAPIServer.from_base(telegram.api_base), timeout=telegram.timeout)
         bot = Bot(token=telegram.token.get_secret_value(), session=session)
         try:
