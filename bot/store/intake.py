@@ -8,12 +8,14 @@ sends are stored together or not at all.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic_core import PydanticUndefined
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -158,18 +160,28 @@ class IntakeStore:
                  "interests": [], "attribution": {}, "dm_reachable": True if e.kind == "dm" else None}
                 for (p, ps), e in latest.items()]
         insert_ignore(session, self.dialect, Viewer, rows, ["platform", "pseudonym"])
-        found = {}
+        found, changes = {}, []
+        columns = (Viewer.id, Viewer.platform, Viewer.pseudonym, Viewer.display_name, Viewer.author_id, Viewer.dm_reachable)
         for part in chunks(sorted(latest)):
-            for viewer in session.exec(select(Viewer).where(pairs_in(Viewer.platform, Viewer.pseudonym, set(part)))):
-                event = latest[(viewer.platform, viewer.pseudonym)]
-                viewer.last_seen = now
-                if event.author_name and viewer.display_name != clean_text(event.author_name, 200):
-                    viewer.display_name = clean_text(event.author_name, 200)
-                if viewer.author_id is None:  # forgotten earlier, writing again: needed to reply
-                    viewer.author_id = clean_text(str(event.author_id), 128)
-                if event.kind == "dm" and viewer.dm_reachable is not True:
-                    viewer.dm_reachable = True  # the viewer wrote to the bot: it may answer by DM
-                found[(viewer.platform, viewer.pseudonym)] = (viewer.id, viewer.dm_reachable)
+            query = select(*columns).where(pairs_in(Viewer.platform, Viewer.pseudonym, set(part)))
+            for pk, platform, pseudonym, name, author_id, dm_reachable in session.exec(query):
+                event = latest[(platform, pseudonym)]
+                new_name = clean_text(event.author_name, 200) or name
+                # A forgotten viewer writing again gets their id back (needed to reply); writing to the bot
+                # in a DM makes them reachable by DM.
+                new_author = author_id or clean_text(str(event.author_id), 128)
+                new_dm = True if event.kind == "dm" else dm_reachable
+                if (new_name, new_author, new_dm) != (name, author_id, dm_reachable):
+                    changes.append({"pk": pk, "name": new_name, "author": new_author, "dm": new_dm})
+                found[(platform, pseudonym)] = (pk, new_dm)
+        ids = [pk for pk, _ in found.values()]
+        for part in chunks(ids):
+            session.execute(sa.update(Viewer).where(Viewer.id.in_(part)).values(last_seen=now))  # type: ignore[union-attr]
+        if changes:
+            session.connection().execute(
+                sa.update(Viewer).where(Viewer.id == sa.bindparam("pk"))
+                .values(display_name=sa.bindparam("name"), author_id=sa.bindparam("author"), dm_reachable=sa.bindparam("dm")),
+                changes)
         return found
 
     def _upsert_threads(self, session: Session, events: Sequence[Event], now: datetime) -> None:
@@ -223,12 +235,7 @@ class IntakeStore:
                         replies, pairs_in(DecisionRecord.platform, DecisionRecord.thread_id, threads),
                         DecisionRecord.decided_at > now - timedelta(hours=1)).group_by(DecisionRecord.platform, DecisionRecord.thread_id)):
                     ledger.thread_replies[(p, t)] = n
-                for key in threads:
-                    ledger.recent_texts[key] = list(session.exec(
-                        select(DecisionRecord.text).where(
-                            DecisionRecord.platform == key[0], DecisionRecord.thread_id == key[1],
-                            DecisionRecord.text.is_not(None), DecisionRecord.dry_run.is_(False))  # type: ignore[union-attr,attr-defined]
-                        .order_by(DecisionRecord.id.desc()).limit(_RECENT_TEXTS)))  # type: ignore[union-attr]
+                self._recent_texts(session, ledger, threads)
             day = now - timedelta(days=1)
             if viewers:
                 for v, n in session.exec(select(DecisionRecord.viewer_id, sa.func.count()).where(
@@ -243,6 +250,19 @@ class IntakeStore:
                     .group_by(DecisionRecord.platform)):
                 ledger.platform_replies[p] = n
         return ledger
+
+    def _recent_texts(self, session: Session, ledger: Ledger, threads: set[tuple[str, str]]) -> None:
+        """The bot's last few messages per thread, for all the batch's threads in one windowed query."""
+        newest = sa.func.row_number().over(partition_by=(DecisionRecord.platform, DecisionRecord.thread_id),
+                                           order_by=DecisionRecord.id.desc()).label("n")  # type: ignore[union-attr]
+        for part in chunks(sorted(threads)):
+            ranked = (select(DecisionRecord.platform, DecisionRecord.thread_id, DecisionRecord.text, newest)
+                      .where(pairs_in(DecisionRecord.platform, DecisionRecord.thread_id, set(part)),
+                             DecisionRecord.text.is_not(None), DecisionRecord.dry_run.is_(False))  # type: ignore[union-attr,attr-defined]
+                      .subquery())
+            query = select(ranked.c.platform, ranked.c.thread_id, ranked.c.text).where(ranked.c.n <= _RECENT_TEXTS).order_by(ranked.c.n)
+            for platform, thread_id, text in session.exec(query):
+                ledger.recent_texts[(platform, thread_id)].append(text)
 
     # -- decide ----------------------------------------------------------------------------------------------
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> list[int | None]:
@@ -265,32 +285,35 @@ class IntakeStore:
             return ids
 
     def _save(self, session: Session, outcomes: Sequence[Outcome]) -> list[int | None]:
+        # Core executemany inserts (not ORM flushes): a batch of 256 decisions is a handful of statements.
         now = utcnow()
         decisions = [_decision_row(o, now) for o in outcomes]
-        session.add_all(decisions)
-        session.add_all([_understanding_row(o) for o in outcomes if o.analysis is not None])
-        session.flush()
-        dependents: list[Any] = []
+        ids = _insert(session, DecisionRecord, decisions, returning=True)
+        for row, pk in zip(decisions, ids):
+            row.id = pk
+        _insert(session, UnderstandingRecord, [_understanding_row(o) for o in outcomes if o.analysis is not None])
+        messages: list[Any] = []
+        links: list[Any] = []
         assignments = []
         for outcome, row in zip(outcomes, decisions):
-            dependents += _messages(outcome, row, now)
-            dependents += [TrackedLink(id=link.id, url=link.url, course_id=link.course_id, decision_id=row.id,
-                                       platform=row.platform, viewer_id=row.viewer_id, template_id=row.template_id,
-                                       variant_id=row.variant_id, created_at=now) for link in outcome.decision.links]
+            messages += _messages(outcome, row, now)
+            links += [_row(TrackedLink, id=link.id, url=link.url, course_id=link.course_id, decision_id=row.id,
+                                  platform=row.platform, viewer_id=row.viewer_id, template_id=row.template_id,
+                                  variant_id=row.variant_id, created_at=now) for link in outcome.decision.links]
             if outcome.decision.assignment and outcome.accepted.viewer_id:
                 experiment, variant = outcome.decision.assignment
                 assignments.append({"viewer_id": outcome.accepted.viewer_id, "experiment": experiment,
                                     "variant": variant, "assigned_at": now})
-        handoffs = [(o, row) for o, row in zip(outcomes, decisions) if row.action == "handoff"]
-        session.add_all([Handoff(event_pk=row.event_pk, decision_id=row.id, platform=row.platform, thread_id=row.thread_id,
-                                 viewer_id=row.viewer_id, reason=row.reason, created_at=now) for _, row in handoffs])
-        session.add_all(dependents)
+        _insert(session, Handoff, [_row(Handoff, event_pk=row.event_pk, decision_id=row.id, platform=row.platform, thread_id=row.thread_id,
+                                           viewer_id=row.viewer_id, reason=row.reason, created_at=now)
+                                   for row in decisions if row.action == "handoff"])
+        _insert(session, OutboxMessage, messages)
+        _insert(session, TrackedLink, links)
         insert_ignore(session, self.dialect, AbAssignment, assignments, ["viewer_id", "experiment"])
-        session.execute(sa.update(EventRecord).where(EventRecord.id.in_([o.accepted.event_pk for o in outcomes]))  # type: ignore[union-attr]
-                        .values(status="decided"))
+        for part in chunks([o.accepted.event_pk for o in outcomes]):
+            session.execute(sa.update(EventRecord).where(EventRecord.id.in_(part)).values(status="decided"))  # type: ignore[union-attr]
         self._remember_interests(session, outcomes)
-        session.flush()
-        return [row.id for row in decisions]
+        return list(ids)
 
     def _remember_interests(self, session: Session, outcomes: Sequence[Outcome]) -> None:
         topics: dict[int, list[str]] = defaultdict(list)
@@ -299,15 +322,61 @@ class IntakeStore:
                 topics[outcome.accepted.viewer_id] = list(outcome.analysis.understanding.topics) + topics[outcome.accepted.viewer_id]
         if not topics:
             return
-        for viewer in session.exec(select(Viewer).where(Viewer.id.in_(topics))):  # type: ignore[union-attr]
-            merged = list(dict.fromkeys([*topics[viewer.id], *viewer.interests]))[:MAX_INTERESTS]  # type: ignore[index]
-            if merged != viewer.interests:
-                viewer.interests = merged
+        changes = []
+        for pk, interests in session.exec(select(Viewer.id, Viewer.interests).where(Viewer.id.in_(topics))):  # type: ignore[union-attr]
+            merged = list(dict.fromkeys([*topics[pk], *(interests or [])]))[:MAX_INTERESTS]  # type: ignore[index]
+            if merged != interests:
+                changes.append({"pk": pk, "interests": merged})
+        if changes:
+            session.connection().execute(
+                sa.update(Viewer).where(Viewer.id == sa.bindparam("pk")).values(interests=sa.bindparam("interests")), changes)
 
 
-def _decision_row(outcome: Outcome, now: datetime) -> DecisionRecord:
+class _Values(dict):
+    """Column values of one row to insert; attribute access reads like the model (row.id, row.action)."""
+
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+
+
+@functools.cache
+def _static_defaults(model: type) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    fixed, factories = {}, []
+    for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+        if field.default_factory is not None:
+            factories.append((name, field.default_factory))
+        elif field.default is not PydanticUndefined:
+            fixed[name] = field.default
+    return fixed, tuple(factories)
+
+
+def _row(model: type, **values: Any) -> _Values:
+    """A row of `model` as plain values with the model's defaults: no ORM object, so bulk inserts stay cheap."""
+    fixed, factories = _static_defaults(model)
+    row = _Values(fixed)
+    for name, factory in factories:
+        if name not in values:
+            row[name] = factory()
+    row.update(values)
+    return row
+
+
+def _insert(session: Session, model: type, rows: Sequence[Any], *, returning: bool = False) -> list[int]:
+    """INSERT many model instances in one executemany; with `returning`, their new ids in order."""
+    if not rows:
+        return []
+    table = model.__table__  # type: ignore[attr-defined]
+    values = [{k: v for k, v in row.items() if not (k == "id" and v is None)} for row in rows]
+    if returning:
+        statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.connection().execute(statement, values).scalars())
+    session.connection().execute(sa.insert(table), values)
+    return []
+
+
+def _decision_row(outcome: Outcome, now: datetime) -> _Values:
     d, event = outcome.decision, outcome.accepted.event
-    return DecisionRecord(
+    return _row(DecisionRecord,
         event_pk=outcome.accepted.event_pk, platform=event.platform,
         thread_id=clean_text(event.thread.id, 200) if event.thread else None, viewer_id=outcome.accepted.viewer_id,
         action=d.action, reason=clean_text(d.reason, 2000), text=d.text, dm_text=d.dm_text, template_id=d.template_id,
@@ -316,10 +385,10 @@ def _decision_row(outcome: Outcome, now: datetime) -> DecisionRecord:
     )
 
 
-def _understanding_row(outcome: Outcome) -> UnderstandingRecord:
+def _understanding_row(outcome: Outcome) -> _Values:
     assert outcome.analysis is not None
     u, m = outcome.analysis.understanding, outcome.analysis.match
-    return UnderstandingRecord(
+    return _row(UnderstandingRecord,
         event_pk=outcome.accepted.event_pk, intent=u.intent, intent_confidence=u.intent_confidence,
         intent_source=u.intent_source[:32], sentiment=u.sentiment, sentiment_confidence=u.sentiment_confidence,
         topics=list(u.topics), is_spam=u.is_spam, course_id=m.course_id, course_source=m.course_source,
@@ -329,7 +398,7 @@ def _understanding_row(outcome: Outcome) -> UnderstandingRecord:
     )
 
 
-def _messages(outcome: Outcome, row: DecisionRecord, now: datetime) -> list[OutboxMessage]:
+def _messages(outcome: Outcome, row: _Values, now: datetime) -> list[_Values]:
     """The outbox rows a decision sends: none in dry run; a public reply and/or a DM."""
     d, event = outcome.decision, outcome.accepted.event
     if d.dry_run or not d.text:
@@ -344,8 +413,8 @@ def _messages(outcome: Outcome, row: DecisionRecord, now: datetime) -> list[Outb
     if isinstance(event.raw.get("reply"), dict):
         extra["reply"] = clean_json(event.raw["reply"])  # platform routing (e.g. bilibili oid/type/root)
     return [
-        OutboxMessage(
-            idempotency_key=f"decision:{row.id}:{channel}", decision_id=row.id, platform=event.platform,
+        _row(
+            OutboxMessage, idempotency_key=f"decision:{row.id}:{channel}", decision_id=row.id, platform=event.platform,
             kind="reply_dm" if channel == "dm" else "reply_public", text=text,
             thread_id=clean_text(event.thread.id, 200) if event.thread else None,
             reply_to=clean_text(event.event_id, 200) if channel == "public" or event.kind == "dm" else None,

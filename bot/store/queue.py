@@ -92,10 +92,9 @@ class QueueStore:
         return claims
 
     def mark_sent(self, outbox_id: int, platform_message_id: str, now: datetime | None = None) -> None:
-        with self.session() as session:  # type: ignore[attr-defined]
-            session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
-                state="sent", platform_message_id=clean_text(str(platform_message_id), 200), sent_at=now or utcnow(),
-                lease_until=None, last_error=None))
+        self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(  # type: ignore[attr-defined]
+            state="sent", platform_message_id=clean_text(str(platform_message_id), 200), sent_at=now or utcnow(),
+            lease_until=None, last_error=None))
 
     def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None = None) -> str:
         """Record a failed attempt: retried at `retry_at`, or dead when None. Returns the new state."""
@@ -103,8 +102,7 @@ class QueueStore:
         values: dict[str, Any] = {"state": state, "last_error": clean_text(error, 1000), "lease_until": None}
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
-        with self.session() as session:  # type: ignore[attr-defined]
-            session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values))
+        self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values))  # type: ignore[attr-defined]
         return state
 
     def outbox_counts(self) -> dict[str, int]:

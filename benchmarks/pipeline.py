@@ -1,0 +1,184 @@
+"""Reply pipeline throughput: events/s into SQLite and PostgreSQL, against the raw encoder in the same run.
+
+    python benchmarks/pipeline.py [--events 50000] [--pipeline-events 3000] [--postgres URL | --no-postgres]
+
+Rows:
+- raw encoder batch throughput (m3e-small, batch 256, no cache): the ceiling for the whole pipeline;
+- whole pipeline (accept → analyse → decide → store → outbox → recording sink) per database, and its ratio
+  to the raw encoder (goal ≥ 0.8×);
+- store only (accept → decide with precomputed analyses → store → send), per database (goal ≥ 1,000 events/s);
+- per-event latency of one live comment through the whole pipeline (batch of 1), p50/p99;
+- RSS after warm-up and after `--events` store-only events (goal: no growth after warm-up).
+Comments are the bundled samples, cycled with fresh ids, viewers and threads (no encoder cache: every
+comment is encoded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+from _common import REPO, Row, percentiles, print_table
+
+from bot.adapters.recording import RecordingSink
+from bot.analysis import Analyzer
+from bot.comments_io import BadLine, open_input, read_comments
+from bot.config import load_settings
+from bot.events import Event, Thread
+from bot.knowledge import Knowledge
+from bot.outbox import ANY_PLATFORM
+from bot.privacy import Pseudonymizer
+from bot.runner import Runner, event_clock
+from bot.store import Store
+from bot.store.models import utcnow
+from retrieval.encoder import SentenceTransformerEncoder
+
+BATCH = 256
+LIMITS = {"per_thread_per_hour": 10**9, "per_viewer_per_day": 10**9, "per_platform_per_day": 10**9}
+
+
+def current_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def samples() -> list[Event]:
+    with open_input(REPO / "config" / "samples" / "comments.jsonl") as stream:
+        return [e for _, e in read_comments(stream) if not isinstance(e, BadLine)]
+
+
+def stream(base: list[Event], n: int, tag: str) -> list[Event]:
+    """n comments cycled from the samples with unique ids, 5,000 viewers, 300 threads, a second apart."""
+    start = utcnow() - timedelta(seconds=n)
+    out = []
+    for i, event in zip(range(n), itertools.cycle(base)):
+        thread = event.thread or Thread("t")
+        out.append(replace(event, event_id=f"{tag}-{i}", author_id=f"viewer-{i % 5000}", created_at=start + timedelta(seconds=i),
+                           thread=replace(thread, id=f"{thread.id}-{i % 300}")))
+    return out
+
+
+class Databases:
+    def __init__(self, postgres: str | None, workdir: Path) -> None:
+        self.postgres, self.workdir, self.created = postgres, workdir, []
+
+    def urls(self) -> list[tuple[str, str]]:
+        urls = [("SQLite", f"sqlite:///{self.workdir / f'{uuid.uuid4().hex}.db'}")]
+        if self.postgres:
+            name = f"coursebot_bench_{uuid.uuid4().hex[:10]}"
+            with sa.create_engine(self.postgres, isolation_level="AUTOCOMMIT").connect() as c:
+                c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
+            urls.append(("PostgreSQL", sa.engine.make_url(self.postgres).set(database=name).render_as_string(hide_password=False)))
+        return urls
+
+    def drop(self) -> None:
+        if self.postgres:
+            with sa.create_engine(self.postgres, isolation_level="AUTOCOMMIT").connect() as c:
+                for name in self.created:
+                    c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_runner(settings, analyzer: Analyzer, url: str, sink: RecordingSink) -> Runner:
+    store = Store.from_url(url, Pseudonymizer(secrets.token_bytes(32)))
+    return Runner.open(settings, {ANY_PLATFORM: sink}, analyzer=analyzer, store=store, clock=event_clock)
+
+
+async def whole_pipeline(runner: Runner, events: list[Event]) -> float:
+    started = time.perf_counter()
+    for i in range(0, len(events), BATCH):
+        await runner.process(events[i : i + BATCH])
+        await runner.outbox.drain(60)  # type: ignore[union-attr]
+    return len(events) / (time.perf_counter() - started)
+
+
+async def store_only(runner: Runner, analyses: dict[str, object], events: list[Event], warmup: int) -> tuple[float, float, float]:
+    """events/s with precomputed analyses (no model); RSS after warm-up and at the end."""
+    rss_warm = float("nan")
+    started, done = time.perf_counter(), 0
+    for i in range(0, len(events), BATCH):
+        batch = events[i : i + BATCH]
+        accepted = runner.store.record_events(batch)
+        by_pk = {a.event_pk: replace(analyses[a.event.text], event=a.event) for a in accepted}  # type: ignore[type-var]
+        await runner.decide([a for a in accepted if not a.decided], by_pk)  # type: ignore[arg-type]
+        await runner.outbox.drain(60)  # type: ignore[union-attr]
+        done += len(batch)
+        if done >= warmup and rss_warm != rss_warm:
+            rss_warm, started, done = current_rss_mib(), time.perf_counter(), 0
+    return done / (time.perf_counter() - started), rss_warm, current_rss_mib()
+
+
+async def latency(runner: Runner, events: list[Event]) -> list[float]:
+    timings = []
+    for event in events:
+        started = time.perf_counter()
+        await runner.process([event])
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = load_settings(REPO / "config" / "coursebot.toml")
+    settings.policy.rate_limits = settings.policy.rate_limits.model_copy(update=LIMITS)
+    encoder = SentenceTransformerEncoder(batch_size=settings.model.batch_size)
+    analyzer = Analyzer(Knowledge.open(settings, encoder))
+    base = samples()
+    texts = [e.text for e in base]
+    encoder.encode(texts[:32])  # warm the model
+    started, encoded = time.perf_counter(), 0
+    while time.perf_counter() - started < 10:
+        encoded += len(encoder.encode((texts * 2)[:BATCH]))
+    raw = encoded / (time.perf_counter() - started)
+    rows = [Row("raw encoder, batch 256, no cache", f"{encoded} texts", f"{raw:,.0f} texts/s", "ceiling")]
+    analyses = {a.event.text: a for a in analyzer.analyze(base)}
+    workdir = Path(tempfile.mkdtemp(prefix="coursebot-bench-"))
+    databases = Databases(None if args.no_postgres else args.postgres, workdir)
+    try:
+        for name, url in databases.urls():
+            sink = RecordingSink(workdir / f"sent-{uuid.uuid4().hex}.jsonl")
+            runner = make_runner(settings, analyzer, url, sink)
+            rate = await whole_pipeline(runner, stream(base, args.pipeline_events, "p"))
+            rows.append(Row(f"whole pipeline → {name}", f"{args.pipeline_events} events", f"{rate:,.0f} events/s",
+                            f"≥ {0.8 * raw:,.0f} (0.8× raw)", f"{rate / raw:.2f}× raw"))
+            lat = await latency(runner, stream(base, 300, "l"))
+            p50, p99 = percentiles(lat)
+            rows.append(Row(f"one live comment → {name}", "300 events", f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"))
+            only, rss_warm, rss_end = await store_only(runner, analyses, stream(base, args.events, "s"), min(5000, args.events // 5))
+            rows.append(Row(f"store only → {name}", f"{args.events} events", f"{only:,.0f} events/s", "≥ 1,000",
+                            "PASS" if only >= 1000 else "FAIL"))
+            rows.append(Row(f"RSS, store only → {name}", f"{args.events} events", f"{rss_warm:.0f} → {rss_end:.0f} MiB",
+                            "no growth after warm-up", f"{rss_end - rss_warm:+.0f} MiB"))
+            sink.close()
+            runner.store.close()
+    finally:
+        databases.drop()
+    print_table("Reply pipeline (benchmarks/pipeline.py)", rows)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000, help="store-only events (and the RSS measurement)")
+    parser.add_argument("--pipeline-events", type=int, default=3000, help="events through the whole pipeline (model included)")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                        help="server to create a scratch database on")
+    parser.add_argument("--no-postgres", action="store_true")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
