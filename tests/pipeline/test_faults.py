@@ -164,3 +164,33 @@ async def test_postgres_going_down_is_a_clear_error_and_events_wait_until_it_is_
     assert await asyncio.to_thread(decisions) == 3
     await asyncio.to_thread(store.close)
     await proxy.down()
+
+
+async def test_events_accepted_before_a_crash_are_decided_on_restart(store: Store, make_runner, comment) -> None:
+    events = [comment("可以开发票吗"), comment("能退款吗")]
+    store.record_events(events)  # accepted, then the process died before deciding
+    assert [a.event.event_id for a in store.undecided_events()] == [e.event_id for e in events]
+    assert await make_runner(store).recover() == 2
+    assert store.undecided_events() == []
+    with store.session(write=False) as session:
+        assert session.exec(select(sa.func.count()).select_from(DecisionRecord)).one() == 2
+
+
+async def test_webhook_events_accepted_while_running_are_decided_and_sent(store: Store, make_runner, comment) -> None:
+    from bot.adapters.recording import RecordingSink
+    from bot.outbox import ANY_PLATFORM
+
+    sink = RecordingSink()
+    runner = make_runner(store, {ANY_PLATFORM: sink}, outbox={"poll_interval": 0.05})
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run([], stop=stop, max_wait=0.05))
+    event = comment("可以开发票吗")
+    accepted = await runner.accept(event)
+    assert (await runner.accept(event)).event_pk == accepted.event_pk  # the platform retried the webhook
+    for _ in range(400):
+        if sink.records:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    assert [r["event_id"] for r in sink.records] == [event.event_id]
