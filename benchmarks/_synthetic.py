@@ -52,6 +52,6 @@ def synthetic_queries(vectors: np.ndarray, terms: list[list[str]], zipf, count: 
     queries = []
     for item in rng.integers(0, len(vectors), count):
         vector = vectors[item] + 0.05 * rng.standard_normal(vectors.shape[1]).astype(np.float32)
-        own = list(rng.choice(terms[item], size=min(2, len(terms[item])), replace=False))
+        own = [str(t) for t in rng.choice(terms[item], size=min(2, len(terms[item])), replace=False)]
         queries.append((vector / np.linalg.norm(vector), own + list(vocabulary[rng.choice(len(vocabulary), 2, p=p)])))
     return queries

@@ -75,6 +75,9 @@ class HybridSearcher:
         self.lexical = lexical
         self.rrf_k = rrf_k
         self._position = {doc_id: i for i, doc_id in enumerate(lexical.doc_ids)}
+        # Candidate lookups resolved once: a restricted search walks 400 dense and 400 BM25 candidates per query.
+        self._by_item = {item_id: (doc, text) for doc in self.documents.values() for item_id, text in doc.items()}
+        self._lexical_docs = [self.documents.get(doc_id) for doc_id in lexical.doc_ids]
 
     def search(
         self,
@@ -98,18 +101,19 @@ class HybridSearcher:
             # A restricted search looks deeper so the allowed documents are still among the candidates.
             depth = candidates * (8 if restricted else 3)
             for item_id, score in self.vectors.search(vector[None, :], depth)[0]:
-                doc = self.documents.get(document_of(item_id))
+                doc, phrasing = self._by_item.get(item_id) or self._item(item_id)
                 if doc is None or not allowed(doc):
                     continue
                 if doc.id not in dense or score > dense[doc.id][0]:
-                    dense[doc.id] = (score, self._phrasing(doc, item_id))
+                    dense[doc.id] = (score, phrasing)
         lexical: dict[str, float] = {}
         if mode != "dense":
             scores = self.lexical.scores(terms)
-            for position in top_positive(scores, candidates * (8 if restricted else 1)):
-                doc = self.documents[self.lexical.doc_ids[position]]
+            top = top_positive(scores, candidates * (8 if restricted else 1))
+            for position, score in zip(top.tolist(), scores[top].tolist()):
+                doc = self._lexical_docs[position] or self.documents[self.lexical.doc_ids[position]]
                 if allowed(doc):
-                    lexical[doc.id] = float(scores[position])
+                    lexical[doc.id] = score
         dense_rank = {d: r for r, d in enumerate(sorted(dense, key=lambda d: -dense[d][0])[:candidates], 1)}
         lexical_rank = {d: r for r, d in enumerate(sorted(lexical, key=lambda d: -lexical[d])[:candidates], 1)}
         fused = {
@@ -129,6 +133,11 @@ class HybridSearcher:
             )
             for doc_id in ranked
         ]
+
+    def _item(self, item_id: str) -> tuple[Document | None, str]:
+        """A vector item the documents do not list (e.g. a phrasing index beyond the document's own)."""
+        doc = self.documents.get(document_of(item_id))
+        return doc, self._phrasing(doc, item_id) if doc is not None else ""
 
     @staticmethod
     def _phrasing(doc: Document, item_id: str) -> str:
