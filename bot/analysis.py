@@ -191,7 +191,9 @@ class Analyzer:
 
     def context_courses(self, event: Event, understanding: Understanding, vector: np.ndarray) -> tuple[str | None, str | None]:
         """(course the comment names, course of its thread): the scope its FAQ answers come from."""
-        return self._named_course(understanding.text, vector, understanding.terms), self.thread_course(event.thread)
+        thread_course = self.thread_course(event.thread)
+        named = self._named_course(understanding.text, vector, understanding.terms, by_faq=thread_course is None)
+        return named, thread_course
 
     def _asks(self, understanding: Understanding) -> bool:
         """Whether the comment wants something answered: a question intent, or a question-shaped
@@ -221,9 +223,10 @@ class Analyzer:
         return typed[0] if typed and typed[0].dense >= self.threshold.min_dense_with_terms else None
 
     # -- courses ----------------------------------------------------------------------------------------------
-    def _named_course(self, text: str, vector: np.ndarray, terms: Sequence[str]) -> str | None:
-        """A course the comment itself names: by title/alias, a course that dense and BM25 agree on, or a
-        near-verbatim copy of one course's own FAQ question ("Python零基础入门课多少钱")."""
+    def _named_course(self, text: str, vector: np.ndarray, terms: Sequence[str], *, by_faq: bool) -> str | None:
+        """A course the comment itself names: by title/alias, a course that dense and BM25 agree on, or
+        (`by_faq`, when no thread says otherwise) a near-verbatim copy of one course's own FAQ question
+        ("Python零基础入门课多少钱"; under the 剪映 video "需要数学基础吗" stays about 剪映)."""
         for pattern, _, course_id in self._names:  # longest first
             if pattern.search(text):
                 return course_id
@@ -231,7 +234,7 @@ class Analyzer:
         courses = searcher.search(vector, terms, k=1, kinds={"course"})
         if courses and courses[0].dense >= self.threshold.min_dense and courses[0].bm25 >= self.threshold.min_bm25:
             return courses[0].course_id
-        faq = searcher.search(vector, (), k=1, kinds={"faq"}, mode="dense")
+        faq = searcher.search(vector, (), k=1, kinds={"faq"}, mode="dense") if by_faq else []
         if faq and faq[0].course_id and faq[0].dense >= _VERBATIM:
             return faq[0].course_id
         return None
