@@ -46,7 +46,13 @@ class OutboxWorker:
         """Send what is due now; returns the number of messages handled."""
         claims = await asyncio.to_thread(self.store.claim_due, self.clock(), limit=self.settings.batch_size,
                                          lease=self.settings.lease, platforms=self._platforms())
-        for claim in claims:
+        started = time.monotonic()
+        for n, claim in enumerate(claims):
+            if n and time.monotonic() - started > self.settings.lease / 2:
+                # Slow platform (paced sends): give the rest back before their lease runs out, or a restart
+                # would take them for interrupted sends.
+                await asyncio.to_thread(self.store.release_claims, [c.message.outbox_id for c in claims[n:]])
+                return n
             await self._deliver(claim)
         return len(claims)
 

@@ -105,6 +105,13 @@ class QueueStore:
         self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values))  # type: ignore[attr-defined]
         return state
 
+    def release_claims(self, outbox_ids: Iterable[int]) -> None:
+        """Hand claimed but unsent messages back (the worker ran out of lease time): due again, attempt not counted."""
+        ids = list(outbox_ids)
+        if ids:
+            self.write(sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.state == "sending")  # type: ignore[attr-defined,union-attr]
+                       .values(state="pending", attempts=OutboxMessage.attempts - 1, lease_until=None))
+
     def outbox_counts(self) -> dict[str, int]:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             rows = session.exec(select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state))

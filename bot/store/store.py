@@ -35,7 +35,10 @@ class Store(IntakeStore, QueueStore, AdminStore):
         self.engine = engine
         self.pseudonymizer = pseudonymizer
         self.dialect = engine.dialect.name
-        self._writer = engine.execution_options(coursebot_write=True)
+        # One-statement writes: on PostgreSQL autocommit saves the BEGIN/COMMIT round trips; on SQLite the
+        # BEGIN IMMEDIATE hook must run, so a short explicit transaction.
+        self._writer = engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" \
+            else engine.execution_options(coursebot_write=True)
 
     def __repr__(self) -> str:
         return f"Store({sa.engine.make_url(str(self.engine.url)).render_as_string(hide_password=True)})"

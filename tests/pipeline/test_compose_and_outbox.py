@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import timedelta
 from itertools import pairwise
@@ -193,3 +194,23 @@ async def test_an_interrupted_send_without_a_way_to_check_is_not_resent(store: S
     dead = row(store, outbox_id)
     assert dead.state == "dead" and "interrupted while sending" in (dead.last_error or "")
     assert sink.sent == []
+
+
+async def test_a_slow_platform_hands_back_claims_before_their_lease_runs_out(store: Store, comment) -> None:
+    class SlowSink(RecordingSink):
+        async def send(self, message) -> str:
+            await asyncio.sleep(0.3)  # a paced platform (Bilibili waits 30-90 s between replies)
+            return await super().send(message)
+
+    for n in range(4):
+        accepted = store.record_event(comment("问题", author=f"s{n}"))
+        store.save_outcomes([Outcome(accepted, None, Decision("reply_public", "t", text=f"回复{n}", decided_at=T0))])
+    sink = SlowSink()
+    worker = OutboxWorker(store, {ANY_PLATFORM: sink}, OutboxSettings(lease=1.0, batch_size=10), clock=Clock())
+    handled = await worker.run_once()  # 4 × 0.3 s would outlast the 1 s lease: it stops after half of it
+    assert 1 <= handled < 4
+    assert store.outbox_counts() == {"sent": handled, "pending": 4 - handled}
+    with store.session(write=False) as session:
+        assert {m.attempts for m in session.exec(select(OutboxMessage).where(OutboxMessage.state == "pending"))} == {0}
+    assert await worker.drain(10)
+    assert len(sink.records) == 4 and store.outbox_counts() == {"sent": 4}
