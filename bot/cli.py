@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,10 +23,10 @@ app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml, or $COURSEBOT_CONFIG)")]
-CatalogOption = Annotated[Optional[Path], typer.Option("--catalog", help="courses file (.yaml/.json/.csv), overrides the config")]
-FaqOption = Annotated[Optional[Path], typer.Option("--faq", help="FAQ file (.yaml/.json/.csv), overrides the config")]
-StateOption = Annotated[Optional[Path], typer.Option("--state-dir", help="where the index (and database) live, overrides the config")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml, or $COURSEBOT_CONFIG)")]
+CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="courses file (.yaml/.json/.csv), overrides the config")]
+FaqOption = Annotated[Path | None, typer.Option("--faq", help="FAQ file (.yaml/.json/.csv), overrides the config")]
+StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the index (and database) live, overrides the config")]
 
 
 def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None = None, state_dir: Path | None = None):
@@ -82,8 +82,8 @@ def index(
 @app.command()
 def ask(
     text: Annotated[str, typer.Argument(help="a viewer comment, e.g. 零基础能学Python吗")],
-    thread_title: Annotated[Optional[str], typer.Option("--thread-title", help="title of the video/post it was written under")] = None,
-    thread_id: Annotated[Optional[str], typer.Option("--thread", help="thread id (mapped to a course in the config)")] = None,
+    thread_title: Annotated[str | None, typer.Option("--thread-title", help="title of the video/post it was written under")] = None,
+    thread_id: Annotated[str | None, typer.Option("--thread", help="thread id (mapped to a course in the config)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the route record as JSON")] = False,
     config: ConfigOption = None,
     catalog: CatalogOption = None,

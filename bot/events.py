@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 EventKind = Literal["comment", "reply", "dm", "click", "conversion"]
@@ -30,7 +30,7 @@ class Event:
     parent_id: str | None = None
     author_id: str | None = None  # raw platform id: pseudonymise before logging
     author_name: str | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     raw: dict[str, Any] = field(default_factory=dict)
 
 

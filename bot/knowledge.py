@@ -118,7 +118,7 @@ class Knowledge:
     sync: SyncReport | None = None
 
     @classmethod
-    def open(cls, settings: Settings, encoder: Encoder | None = None, *, rebuild: bool = False, progress: bool = False) -> "Knowledge":
+    def open(cls, settings: Settings, encoder: Encoder | None = None, *, rebuild: bool = False, progress: bool = False) -> Knowledge:
         cat = settings.catalog
         catalog = load_catalog(cat.courses, cat.faq)
         intents = load_labelled_phrases(cat.intents, "intents", INTENTS)

@@ -8,7 +8,8 @@ import hashlib
 import importlib.util
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +18,7 @@ import numpy as np
 from retrieval.errors import InputError
 
 DEFAULT_MODEL_NAME = "m3e-small"
+SMALL_BATCH = 4  # up to this many texts, encode on one torch thread
 
 
 @runtime_checkable
@@ -88,11 +90,31 @@ class SentenceTransformerEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
+            vectors = self._model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """One torch thread for a comment or two: the second thread has too little work to share and mostly
+    waits on the first, which made single-comment p99 ten times worse on a busy machine
+    (benchmarks/speed.py). The setting is process-wide, hence restored; encodes run one at a time
+    (AsyncBatchEncoder serialises them)."""
+    import torch
+
+    if count is None or torch.get_num_threads() == count:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class CachedEncoder:
@@ -179,7 +201,7 @@ class AsyncBatchEncoder:
             texts = [t for batch, _ in jobs for t in batch]
             try:
                 vectors = await asyncio.to_thread(self.inner.encode, texts)
-            except Exception as exc:  # hand the failure to every waiter, keep serving
+            except Exception as exc:  # noqa: BLE001 — hand the failure to every waiter, keep serving
                 for _, future in jobs:
                     if not future.done():
                         future.set_exception(exc)

@@ -93,7 +93,7 @@ class VectorIndex:
         batch_size: int = 256,
         progress: bool = False,
         kind: str = "auto",
-    ) -> "VectorIndex":
+    ) -> VectorIndex:
         """Encode `(id, text)` items and index them."""
         ids = [item_id for item_id, _ in items]
         if len(set(ids)) != len(ids):
@@ -181,7 +181,7 @@ class VectorIndex:
         tmp_manifest.replace(directory / MANIFEST)
 
     @classmethod
-    def load(cls, directory: Path, *, encoder: Encoder | None = None, catalog_hash: str | None = None) -> "VectorIndex":
+    def load(cls, directory: Path, *, encoder: Encoder | None = None, catalog_hash: str | None = None) -> VectorIndex:
         """Load a saved index; refuse one built for another model, dimension or catalog."""
         manifest_path = directory / MANIFEST
         if not manifest_path.exists() or not (directory / VECTORS).exists():

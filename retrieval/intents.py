@@ -112,7 +112,7 @@ class PrototypeClassifier:
     @classmethod
     def train(
         cls, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], *, c: float = 4.0, char_weight: float = 0.35
-    ) -> "PrototypeClassifier":
+    ) -> PrototypeClassifier:
         if len(set(labels)) < 2:
             raise ValueError("need prototypes for at least two labels")
         dense = LogisticRegression(C=c, max_iter=500, tol=1e-3, class_weight="balanced").fit(vectors, list(labels))

@@ -55,7 +55,7 @@ class LexicalIndex:
     _bm25: bm25s.BM25 = field(repr=False, default=None)  # type: ignore[assignment]
 
     @classmethod
-    def build(cls, doc_ids: Sequence[str], doc_terms: Sequence[Sequence[str]]) -> "LexicalIndex":
+    def build(cls, doc_ids: Sequence[str], doc_terms: Sequence[Sequence[str]]) -> LexicalIndex:
         bm25 = bm25s.BM25()
         bm25.index([list(terms) or ["\0"] for terms in doc_terms], show_progress=False)
         return cls(list(doc_ids), bm25)

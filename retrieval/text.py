@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections import ChainMap
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -132,12 +133,22 @@ class Segmenter:
         self._jieba.initialize()
         for word, freq, tag in user_words or []:
             self._jieba.add_word(word, freq, tag)
-        self._tfidf = jieba.analyse.TFIDF()
+        # jieba's part-of-speech table (~40 MiB) and IDF table (~35 MiB) are already loaded once at import;
+        # building our own POSTokenizer/TFIDF would copy both. Share them read-only, with this creator's
+        # word tags layered on top so the module-level tables stay untouched.
+        postokenizer = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+        postokenizer.tokenizer = self._jieba
+        postokenizer.word_tag_tab = ChainMap({}, jieba.posseg.dt.word_tag_tab)
+        shared = jieba.analyse.default_tfidf
+        self._tfidf = jieba.analyse.TFIDF.__new__(jieba.analyse.TFIDF)
         self._tfidf.tokenizer = self._jieba
-        self._tfidf.postokenizer = jieba.posseg.POSTokenizer(self._jieba)
+        self._tfidf.postokenizer = postokenizer
+        self._tfidf.stop_words = shared.stop_words
+        self._tfidf.idf_loader = shared.idf_loader
+        self._tfidf.idf_freq, self._tfidf.median_idf = shared.idf_freq, shared.median_idf
 
     @classmethod
-    def from_dictionary(cls, path: Path | None) -> "Segmenter":
+    def from_dictionary(cls, path: Path | None) -> Segmenter:
         return cls(read_user_dictionary(path) if path else None)
 
     def add_word(self, word: str, freq: int | None = None) -> None:
