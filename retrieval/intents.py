@@ -103,8 +103,14 @@ class PrototypeClassifier:
     (benchmarks/quality.py); both heads train in about a second, so every start trains them afresh."""
 
     def __init__(self, dense: LogisticRegression, chars: MultinomialNB, vectorizer: TfidfVectorizer, char_weight: float) -> None:
-        self._dense = dense
-        self._chars = chars
+        if list(dense.classes_) != list(chars.classes_):
+            raise ValueError("both heads must be trained on the same labels")
+        # Prediction is two matrix products; calling sklearn's predict_proba per comment cost more in input
+        # validation than in arithmetic (about half of a cached `ask`, benchmarks/speed.py).
+        self._dense_weights = np.ascontiguousarray(dense.coef_.T)
+        self._dense_bias = dense.intercept_
+        self._char_weights = np.ascontiguousarray(chars.feature_log_prob_.T)
+        self._char_prior = chars.class_log_prior_
         self._vectorizer = vectorizer
         self.char_weight = char_weight
         self.labels: tuple[str, ...] = tuple(str(label) for label in dense.classes_)
@@ -121,11 +127,18 @@ class PrototypeClassifier:
         return cls(dense, chars, vectorizer, char_weight)
 
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Blended class probabilities, one row per text (columns in `labels` order)."""
         if len(vectors) == 0:
             return np.zeros((0, len(self.labels)))
-        dense = self._dense.predict_proba(vectors)
-        chars = self._chars.predict_proba(self._vectorizer.transform(texts))
+        dense = _softmax(vectors @ self._dense_weights + self._dense_bias)  # multinomial logistic regression
+        counts = self._vectorizer.transform(texts)
+        chars = _softmax(np.asarray(counts @ self._char_weights) + self._char_prior)  # multinomial naive Bayes
         return (1 - self.char_weight) * dense + self.char_weight * chars
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 class IntentDetector:
