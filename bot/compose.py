@@ -23,13 +23,17 @@ from bot.decision import Accepted, Decision, Facts, TrackedLinkSpec, Verdict
 from bot.privacy import Pseudonymizer
 from retrieval.errors import InputError
 
-# Used when templates.yaml has no such key: the short public note that details went by DM, and the
-# acknowledgement of a handoff.
+# Used when templates.yaml has no such key: the short public note that details went by DM, the public
+# invitation to open a DM (Telegram bots can't write first), and the acknowledgement of a handoff.
 BUILTIN_TEMPLATES = {
     "dm_notice": [
         ("notice-a", "@{viewer_name} 详细信息已经私信发你啦，注意查收～"),
         ("notice-b", "《{course_title}》的价格和链接已私信，请查收～"),
         ("notice-c", "已私信你详细信息，记得看一下私信哦～"),
+    ],
+    "dm_invite": [
+        ("invite-a", "想看详细介绍可以私信我👉 {dm_link}"),
+        ("invite-b", "点这里私信我，发你完整资料：{dm_link}"),
     ],
     "handoff_ack": [
         ("handoff-a", "这个问题已经转给老师本人，稍后回复你～"),
@@ -88,7 +92,7 @@ class Templates:
         return cls(by_key)
 
 
-_KNOWN_FIELDS = {"viewer_name", "course_title", "price", "link", "answer", "level"}
+_KNOWN_FIELDS = {"viewer_name", "course_title", "price", "link", "answer", "level", "dm_link"}
 
 
 def _variant(where: str, variant_id: str, text: str) -> Variant:
@@ -133,6 +137,9 @@ class Composer:
         if verdict.channel == "public_and_dm":
             notice = self._pick(self.templates.variants("dm_notice"), values, facts.recent_thread_texts)
             text, dm_text = (notice[1], text) if notice else (text, None)
+        if verdict.invite_dm:
+            invite = self._pick(self.templates.variants("dm_invite"), values, facts.recent_thread_texts)
+            text = f"{text}\n{invite[1]}" if invite else text
         used = [t for t in (text, dm_text) if t]
         links = (link,) if link is not None and any(_link_url(self.links, link) in t for t in used) else ()
         return replace(base, text=text, dm_text=dm_text, template_id=key, variant_id=variant.id, links=links,
@@ -154,6 +161,7 @@ class Composer:
             "link": _link_url(self.links, link) if link else None,
             "answer": answer,
             "level": LEVEL_TEXT.get(course.level) if course else None,
+            "dm_link": event.raw.get("dm_link") or None,  # Telegram deep link that opens a DM with the bot
         }
         return values, link
 

@@ -57,6 +57,7 @@ class Verdict:
     send_after: datetime | None = None  # quiet hours: deliver then
     dry_run: bool = False
     acknowledge: bool = False  # a handoff the viewer is told about
+    invite_dm: bool = False  # details belong in a DM the bot may not start: reply publicly with a deep link
 
     @property
     def replies(self) -> bool:

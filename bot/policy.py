@@ -221,13 +221,18 @@ class ChooseReply:
         template = TEMPLATE_FOR_ANSWER[match.answer_kind or "faq"]
         channel = self.channel(analysis, _facts(data))
         action = "reply_dm" if channel == "dm" else "reply_public"
-        return Verdict(action, f"{match.answer_kind}: {match.reason}", channel=channel, template=template)
+        # A DM was wanted but the viewer never started the bot: answer in public and invite them by deep link.
+        invite = (channel == "public" and self.wanted(analysis) != "public" and bool(analysis.event.raw.get("dm_link")))
+        return Verdict(action, f"{match.answer_kind}: {match.reason}", channel=channel, template=template, invite_dm=invite)
+
+    def wanted(self, analysis: Analysis) -> Channel:
+        return self.settings.channels.get(analysis.understanding.intent, self.settings.default_channel)
 
     def channel(self, analysis: Analysis, facts: Facts) -> Channel:
         s, event = self.settings, analysis.event
         if event.kind == "dm":
             return "dm"
-        wanted = s.channels.get(analysis.understanding.intent, s.default_channel)
+        wanted = self.wanted(analysis)
         if wanted == "public":
             return "public"
         can_dm = (event.platform in s.dm_platforms and event.author_id is not None and facts.dm_reachable is not False

@@ -173,6 +173,17 @@ async def test_telegram_dms_only_viewers_who_started_the_bot(store: Store, make_
     assert dm.decision.action == "reply_dm"
 
 
+async def test_telegram_viewer_who_never_started_the_bot_is_invited_by_deep_link(store: Store, make_runner, comment) -> None:
+    link = "https://t.me/kejiang_course_bot?start=c100_5_9"
+    runner = make_runner(store)
+    [stranger] = await runner.process([comment(PRICE, author="7", platform="telegram", raw={"dm_link": link})])
+    assert stranger.decision.action == "reply_public" and stranger.decision.dm_text is None
+    assert link in stranger.decision.text and "199" in stranger.decision.text
+    store.set_dm_reachable("telegram", "8", True)
+    [known] = await runner.process([comment(PRICE, author="8", platform="telegram", raw={"dm_link": link})])
+    assert known.decision.dm_text and link not in (known.decision.text or "")  # details went by DM instead
+
+
 async def test_questions_the_catalog_cannot_answer_go_to_a_human(store: Store, make_runner, comment) -> None:
     [outcome] = await make_runner(store).process([comment("老师你用的是什么牌子的麦克风？")])
     assert outcome.decision.action == "handoff"
