@@ -92,9 +92,11 @@ class QueueStore:
         return claims
 
     def mark_sent(self, outbox_id: int, platform_message_id: str, now: datetime | None = None) -> None:
+        # Relaxed durability: if the database server itself crashed before flushing this, the message would be
+        # seen as an interrupted send after restart: confirmed via the sink's find_sent, or given up — never resent.
         self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(  # type: ignore[attr-defined]
             state="sent", platform_message_id=clean_text(str(platform_message_id), 200), sent_at=now or utcnow(),
-            lease_until=None, last_error=None))
+            lease_until=None, last_error=None), relaxed=True)
 
     def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None = None) -> str:
         """Record a failed attempt: retried at `retry_at`, or dead when None. Returns the new state."""

@@ -35,10 +35,7 @@ class Store(IntakeStore, QueueStore, AdminStore):
         self.engine = engine
         self.pseudonymizer = pseudonymizer
         self.dialect = engine.dialect.name
-        # One-statement writes: on PostgreSQL autocommit saves the BEGIN/COMMIT round trips; on SQLite the
-        # BEGIN IMMEDIATE hook must run, so a short explicit transaction.
-        self._writer = engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" \
-            else engine.execution_options(coursebot_write=True)
+        self._writer = engine.execution_options(coursebot_write=True)  # SQLite: BEGIN IMMEDIATE (see engine.py)
 
     def __repr__(self) -> str:
         return f"Store({sa.engine.make_url(str(self.engine.url)).render_as_string(hide_password=True)})"
@@ -71,9 +68,15 @@ class Store(IntakeStore, QueueStore, AdminStore):
         with self.errors("using the database"), session_scope(self.engine, write=write) as session:
             yield session
 
-    def write(self, statement: sa.Executable) -> int:
-        """One statement in its own transaction, without an ORM session (hot paths: marking messages sent)."""
+    def write(self, statement: sa.Executable, *, relaxed: bool = False) -> int:
+        """One statement in its own transaction, without an ORM session (hot paths: marking messages sent).
+
+        `relaxed`: on PostgreSQL the commit does not wait for the WAL flush (no fsync per message). Only a
+        crash of the database server itself can lose such a write, never a crash of the bot.
+        """
         with self.errors("writing to the database"), self._writer.begin() as connection:
+            if relaxed and self.dialect == "postgresql":
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             return connection.execute(statement).rowcount
 
     @contextmanager
