@@ -178,7 +178,7 @@ def route(
     try:
         with source:
             routed, skipped = route_file(analyzer, source, sink, batch_size=batch_size, decisions=decisions,
-                                         report=lambda bad: err.print(f"{input}:{bad}", soft_wrap=True))
+                                         report=lambda bad: err.print(f"{input}:{bad.line}: {bad.message}", soft_wrap=True))
     finally:
         decisions.close()
         if sink is not sys.stdout:

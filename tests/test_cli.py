@@ -47,7 +47,7 @@ def test_route_skips_a_malformed_line_names_it_and_routes_the_rest(cli, tmp_path
     decisions = tmp_path / "decisions.jsonl"
     result = cli("route", "--input", str(comments), "--output", str(decisions))
     assert result.returncode == 0, result.stderr
-    assert f"{comments}:line 2:" in result.stderr and "invalid JSON" in result.stderr
+    assert f"{comments}:2: " in result.stderr and "invalid JSON" in result.stderr
     assert "skipped 1" in result.stderr
     records = [json.loads(line) for line in decisions.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == ["c1", "c3"]
