@@ -243,22 +243,22 @@ class Analyzer:
         """The course a thread is about: the event's own mapping, the creator's config, or its title."""
         if thread is None:
             return None
+        configured, title = self._thread_source(thread)
+        return self._thread_courses.get(title) if title else configured
+
+    def _thread_source(self, thread: Thread) -> tuple[str | None, str]:
+        """(course set by the event or the config, text to infer the course from — "" when that setting decides)."""
         if thread.course_id and thread.course_id in self.knowledge.catalog.courses:
-            return thread.course_id
+            return thread.course_id, ""
         mapping = self.knowledge.threads.get(thread.id)
         if mapping is not None and (mapping.course_id or not (thread.title or mapping.title)):
-            return mapping.course_id
-        title = _thread_text(thread, mapping.title if mapping else "")
-        return self._thread_courses.get(title) if title else None
+            return mapping.course_id, ""
+        return None, _thread_text(thread, mapping.title if mapping else "")
 
     def _titles_to_infer(self, events: Sequence[Event]) -> list[str]:
-        titles = []
+        titles: list[str] = []
         for event in events:
-            thread = event.thread
-            if thread is None or thread.course_id or (thread.id in self.knowledge.threads and self.knowledge.threads[thread.id].course_id):
-                continue
-            mapping = self.knowledge.threads.get(thread.id)
-            title = _thread_text(thread, mapping.title if mapping else "")
+            title = self._thread_source(event.thread)[1] if event.thread else ""
             if title and title not in self._thread_courses and title not in titles:
                 titles.append(title)
         return titles
