@@ -1,8 +1,14 @@
 """One pass over a day's events: every per-event aggregate the summary needs, from a single query.
 
-Reading the day's rows is the expensive part (each event joins its understanding and decision), so the
-rows are read exactly once, as narrow tuples, and folded in Python: 15-minute buckets, threads, topic
-lists, per-viewer totals, reply-worthy events and the ids of unanswered questions.
+Reading the day's rows is the expensive part, so each event is read exactly once, joined with all that
+hangs off it one-to-one (understanding, decision, handoff, viewer) plus its outbox messages, as narrow
+tuples folded in Python: 15-minute buckets, threads, topic lists, per-viewer totals, reply-worthy events
+with their first sent reply, outbox states and the unanswered questions with their text. (Restricting
+those side tables to "the day's events" in separate queries cost more than the pass itself: every one
+rebuilt the day's id list.)
+
+An event with two messages (a public reply and a DM) comes back twice; only its outbox columns are
+counted the second time.
 
 Local hours come from 15-minute UTC buckets: every time zone in use today is offset from UTC by a
 multiple of 15 minutes, so each bucket lies within one local hour, on daylight-saving days too.
@@ -14,7 +20,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -24,6 +30,8 @@ from bot.metrics.rows import (
     TEXT_KINDS,
     Activity,
     Bucket,
+    ViewerEvent,
+    WorthyEvent,
 )
 from bot.metrics.window import DayWindow
 from bot.store import models as m
@@ -32,6 +40,9 @@ from retrieval.intents import QUESTION_INTENTS
 EVENTS = m.EventRecord.__table__
 UNDERSTANDINGS = m.UnderstandingRecord.__table__
 DECISIONS = m.DecisionRecord.__table__
+HANDOFFS = m.Handoff.__table__
+OUTBOX = m.OutboxMessage.__table__
+VIEWERS = m.Viewer.__table__
 BUCKET_SECONDS = 900
 NEEDS_ANSWER = QUESTION_INTENTS | {"complaint"}
 ANSWERING_ACTIONS = BOT_REPLY_ACTIONS | {"handoff"}
@@ -53,18 +64,10 @@ class Day:
             return getattr(sa.func, name)(column) if name else sa.cast(sa.func.strftime("%s", column), sa.Integer)
         return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
 
-    def events(self) -> sa.FromClause:
-        return (EVENTS.outerjoin(UNDERSTANDINGS, UNDERSTANDINGS.c.event_pk == EVENTS.c.id)
-                .outerjoin(DECISIONS, DECISIONS.c.event_pk == EVENTS.c.id))
-
     def where(self, query: sa.Select) -> sa.Select:
         query = query.where(EVENTS.c.created_at >= self.window.start, EVENTS.c.created_at < self.window.end,
                             EVENTS.c.kind.in_(TEXT_KINDS))
         return query.where(EVENTS.c.platform.in_(self.platforms)) if self.platforms else query
-
-    def ids(self) -> sa.Select:
-        """Ids of the day's viewer text events: the subquery replies, handoffs and links hang off."""
-        return self.where(sa.select(EVENTS.c.id))
 
     def hour_of_bucket(self) -> list[int]:
         count = int((self.window.end - self.window.start).total_seconds()) // BUCKET_SECONDS + 1
@@ -72,11 +75,12 @@ class Day:
 
 
 class ViewerTally:
-    """Per viewer id: public comments, replies, DMs, first public comment, last DM (epoch seconds)."""
+    """One viewer's day: public comments, replies, DMs, first public comment, last DM (epoch seconds)."""
 
-    __slots__ = ("comments", "dms", "first_comment", "last_dm", "replies")
+    __slots__ = ("comments", "dms", "first_comment", "last_dm", "new", "pseudonym", "replies")
 
-    def __init__(self) -> None:
+    def __init__(self, pseudonym: str, new: bool) -> None:
+        self.pseudonym, self.new = pseudonym, new
         self.comments = self.replies = self.dms = 0
         self.first_comment: int | None = None
         self.last_dm: int | None = None
@@ -91,42 +95,79 @@ class ViewerTally:
         self.first_comment = at if self.first_comment is None or at < self.first_comment else self.first_comment
 
 
-def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> tuple[dict[int, ViewerTally], list[int], list[tuple]]:
-    """Fill buckets, threads and topic lists; return per-viewer tallies, unanswered question ids and the
-    reply-worthy events as (id, epoch, action)."""
-    query = day.where(sa.select(EVENTS.c.id, day.epoch(EVENTS.c.created_at), EVENTS.c.kind, EVENTS.c.platform, EVENTS.c.thread_id,
-                                EVENTS.c.viewer_id, UNDERSTANDINGS.c.intent, UNDERSTANDINGS.c.sentiment,
-                                sa.cast(UNDERSTANDINGS.c.topics, sa.Text), DECISIONS.c.action).select_from(day.events()))
+def _day_rows(day: Day) -> sa.Select:
+    window = day.window
+    new_viewer = sa.case((sa.and_(VIEWERS.c.first_seen >= window.start, VIEWERS.c.first_seen < window.end), 1), else_=0)
+    # only questions need their text (for the unanswered list); a busy day's other texts stay in the database
+    question_text = sa.case((UNDERSTANDINGS.c.intent.in_(QUESTION_INTENTS), EVENTS.c.text))
+    rows = (EVENTS.outerjoin(UNDERSTANDINGS, UNDERSTANDINGS.c.event_pk == EVENTS.c.id)
+            .outerjoin(DECISIONS, DECISIONS.c.event_pk == EVENTS.c.id)
+            .outerjoin(HANDOFFS, HANDOFFS.c.event_pk == EVENTS.c.id)
+            .outerjoin(OUTBOX, OUTBOX.c.decision_id == DECISIONS.c.id)
+            .outerjoin(VIEWERS, VIEWERS.c.id == EVENTS.c.viewer_id))
+    return day.where(sa.select(
+        EVENTS.c.id, day.epoch(EVENTS.c.created_at), EVENTS.c.kind, EVENTS.c.platform, EVENTS.c.thread_id,
+        EVENTS.c.viewer_id, VIEWERS.c.pseudonym, new_viewer,
+        UNDERSTANDINGS.c.intent, UNDERSTANDINGS.c.sentiment, sa.cast(UNDERSTANDINGS.c.topics, sa.Text), question_text,
+        DECISIONS.c.action, HANDOFFS.c.id, day.epoch(HANDOFFS.c.resolved_at),
+        OUTBOX.c.state, OUTBOX.c.last_error, day.epoch(OUTBOX.c.sent_at),
+    ).select_from(rows))
+
+
+def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[int, ViewerTally]:
+    """Fill everything in `activity` that comes from the day's events; return the per-viewer tallies
+    (clicks and orders are added to them by the caller)."""
     hours, start = day.hour_of_bucket(), day.start_epoch
     buckets: Counter[tuple] = Counter()
     threads: Counter[tuple[str, str]] = Counter()
     topics: Counter[str] = Counter()
+    outbox: Counter[tuple[str, str | None]] = Counter()
     viewers: dict[int, ViewerTally] = {}
-    questions: list[int] = []
-    worthy: list[tuple] = []
-    for pk, at, kind, platform, thread, viewer, intent, sentiment, topic_text, action in day.conn.execute(query):
+    first_sent: dict[int, int] = {}
+    handed: dict[int, int | None] = {}
+    worthy: list[tuple[int, int, str | None]] = []
+    seen: set[int] = set()
+    for (pk, at, kind, platform, thread, viewer, pseudonym, new, intent, sentiment, topic_text, text, action,
+         handoff, resolved, state, error, sent) in day.conn.execute(_day_rows(day)):
+        if state is not None:
+            outbox[(state, error)] += 1
+            if state == "sent" and sent is not None and (pk not in first_sent or sent < first_sent[pk]):
+                first_sent[pk] = int(sent)
+        if pk in seen:
+            continue
+        seen.add(pk)
         at = int(at)
         buckets[(hours[(at - start) // BUCKET_SECONDS], kind, platform, intent, sentiment)] += 1
         if kind in PUBLIC_KINDS and thread is not None:
             threads[(platform, thread)] += 1
+        if handoff is not None:
+            handed[pk] = resolved
         if intent != "spam":
             if topic_text and topic_text != "[]":
                 topics[topic_text] += 1
             if intent in NEEDS_ANSWER or action in ANSWERING_ACTIONS:
                 worthy.append((pk, at, action))
-        if intent in QUESTION_INTENTS and action not in BOT_REPLY_ACTIONS:
-            questions.append(pk)
+        if text is not None and action not in BOT_REPLY_ACTIONS:
+            activity.questions.append(ViewerEvent(pk, platform, kind, datetime.fromtimestamp(at, UTC), pseudonym, thread, text, intent,
+                                                  sentiment, tuple(json.loads(topic_text or "[]")), action))
         if viewer is not None:
             tally = viewers.get(viewer)
             if tally is None:
-                tally = viewers[viewer] = ViewerTally()
+                tally = viewers[viewer] = ViewerTally(pseudonym or f"#{viewer}", bool(new))
             tally.add(kind, at)
         else:
             activity.anonymous_events += 1
     activity.buckets = [Bucket(*key, count) for key, count in buckets.items()]
     activity.threads = [(f"{p}:{t}", n) for (p, t), n in sorted(threads.items(), key=lambda item: (-item[1], item[0]))[:top_threads]]
     merged: Counter[tuple[str, ...]] = Counter()
-    for text, count in topics.items():
-        merged[tuple(json.loads(text))] += count
+    for topic_list, count in topics.items():
+        merged[tuple(json.loads(topic_list))] += count
     activity.topic_lists = dict(merged)
-    return viewers, questions, worthy
+    activity.outbox = dict(outbox)
+    activity.worthy = [WorthyEvent(pk, float(at), action, _float(first_sent.get(pk)), pk in handed, _float(handed.get(pk)))
+                       for pk, at, action in worthy]
+    return viewers
+
+
+def _float(value: int | None) -> float | None:
+    return None if value is None else float(value)

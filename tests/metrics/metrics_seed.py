@@ -87,7 +87,7 @@ def local(day: date, hour: int, minute: int = 0, second: int = 0, tz: ZoneInfo =
     return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=tz).astimezone(UTC)
 
 
-def seed_shanghai_day(engine: Engine) -> None:
+def seed_shanghai_day(engine: Engine) -> Seeder:
     """The Shanghai day 2024-06-01 runs from 2024-05-31T16:00Z to 2024-06-01T16:00Z. Seeded (local times):
 
       e1 00:10 A comment ask_price  +  reply_public, sent after 30 s, link L1 (ask_price/price-a) clicked twice
@@ -130,3 +130,4 @@ def seed_shanghai_day(engine: Engine) -> None:
     seed.event(local(date(2024, 5, 31), 23, 59, 59), "B", text="太差了", intent="complaint", sentiment="negative", action="handoff")
     seed.conversion("o1", local(DAY, 13), 199.0, link_id="L1", viewer="A")
     seed.conversion("o2", local(DAY, 14), 99.0)
+    return seed

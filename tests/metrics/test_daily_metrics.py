@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from metrics_seed import DAY, SHANGHAI, seed_shanghai_day
+from metrics_seed import DAY, SHANGHAI, local, seed_shanghai_day
 from sqlalchemy.engine import Engine
 
 from bot.summary.build import build_daily_summary, daily_summary
@@ -41,6 +41,21 @@ def test_bot_performance_rates_and_response_percentiles(shanghai_day: Engine) ->
     assert perf.containment == pytest.approx(0.4)
     assert (perf.sent, perf.dead, perf.failed) == (2, 1, 0)
     assert perf.failure_reasons == {"403": 1}
+
+
+def test_an_event_answered_publicly_and_by_dm_counts_once_with_its_earliest_sent_message(engine: Engine) -> None:
+    seed = seed_shanghai_day(engine)
+    seed.viewer("G", local(DAY, 18))
+    _, decision = seed.event(local(DAY, 18), "G", text="有优惠吗", intent="ask_price", topics=("优惠",), action="reply_public",
+                             template="ask_price", variant="price-a")
+    seed.outbox(decision, "sent", local(DAY, 18), local(DAY, 18, 2), kind="reply_dm")  # the DM went out after 120 s
+    seed.outbox(decision, "sent", local(DAY, 18), local(DAY, 18, 0, 20))  # the public reply after 20 s
+    summary = daily_summary(engine, DAY, SHANGHAI)
+    assert summary.volume.total == 8 and summary.volume.by_hour[18] == 1
+    perf = summary.performance
+    assert (perf.reply_worthy, perf.replied_by_bot, perf.sent) == (6, 3, 4)
+    assert perf.first_response_p50_s == pytest.approx(60)  # median of 30, 90 and this event's 20 (not 120)
+    assert summary.mood.intents["ask_price"] == 2
 
 
 def test_audience_mix_trend_and_keywords(shanghai_day: Engine) -> None:
