@@ -19,6 +19,7 @@ from retrieval.errors import InputError
 
 DEFAULT_MODEL_NAME = "m3e-small"
 SMALL_BATCH = 4  # up to this many texts, encode on one torch thread
+CHARS_PER_TEXT = 32  # a batch holds at most batch_size × this many characters (≈ tokens for Chinese)
 
 
 @runtime_checkable
@@ -90,12 +91,32 @@ class SentenceTransformerEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = np.empty((len(texts), self._dimension), dtype=np.float32)
         with _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
-            vectors = self._model.encode(
-                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            lengths = [min(len(text), self._model.max_seq_length) for text in texts]  # longer texts are truncated
+            for batch in length_batches(lengths, self.batch_size, self.batch_size * CHARS_PER_TEXT):
+                vectors[batch] = self._model.encode(
+                    [texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+        return vectors
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, max_chars: int) -> list[list[int]]:
+    """Positions of texts of `lengths` in batches of similar length, longest first: at most `batch_size` texts
+    and, once a batch has more than one text, at most `max_chars` padded characters (count × longest).
+
+    Activation memory grows with batch × sequence length, so a fixed batch of 32 long course descriptions
+    raised the process's peak memory by 160 MiB while 32 comments need a tenth of that; comments (short)
+    still go 32 at a time."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_chars:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from retrieval.encoder import (
     CachedEncoder,
     Encoder,
     SentenceTransformerEncoder,
+    length_batches,
 )
 from retrieval.errors import InputError
 
@@ -84,6 +85,23 @@ def test_model_name_identifies_model_and_files(model: Encoder) -> None:
 def test_paraphrases_are_closer_than_unrelated_comments(model: Encoder) -> None:
     invoice, paraphrase, unrelated = model.encode(["可以开发票吗", "能开票吗", "哈哈哈哈笑死我了"])
     assert invoice @ paraphrase > invoice @ unrelated + 0.1
+
+
+def test_long_and_short_texts_in_one_call_get_the_vectors_they_get_alone(model: Encoder) -> None:
+    long_texts = [f"第{i}课：" + "从零开始系统学习Python数据分析，包括pandas、numpy和可视化实战项目。" * 3 for i in range(12)]
+    texts = [*TEXTS, *long_texts]
+    together = model.encode(texts)
+    alone = np.concatenate([model.encode([text]) for text in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_length_batches_fill_short_texts_up_to_the_batch_size_and_split_long_ones() -> None:
+    lengths = [10] * 40 + [120] * 10 + [600]
+    batches = length_batches(lengths, 32, 32 * 32)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert [len(b) for b in batches] == [1, 8, 8, 32, 2]  # 600 alone; 120 × 8 ≤ 1024 (the last two 120s take six 10s along)
+    assert all(lengths[b[0]] == max(lengths[i] for i in b) for b in batches)
+    assert length_batches([], 32, 1024) == []
 
 
 def test_model_path_that_is_not_a_directory_is_a_one_line_error(tmp_path) -> None:
