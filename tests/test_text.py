@@ -202,3 +202,25 @@ def test_user_dictionary_entries_are_normalised(tmp_path: Path) -> None:
     path = tmp_path / "userdict.txt"
     path.write_text("ＰＹＴＨＯＮ課 100 n\n\n# comment\n基金定投\n", encoding="utf-8")
     assert read_user_dictionary(path) == [("python课", 100, "n"), ("基金定投", None, None)]
+
+
+def test_jieba_tables_hold_one_string_per_word_with_their_contents_unchanged(plain_segmenter: Segmenter) -> None:
+    import jieba
+    import jieba.analyse
+    import jieba.posseg
+    from jieba.analyse.tfidf import DEFAULT_IDF, IDFLoader
+
+    fresh = jieba.Tokenizer()
+    fresh.initialize()
+    idf = IDFLoader(DEFAULT_IDF).idf_freq
+    word_tags = jieba.posseg.POSTokenizer(fresh).word_tag_tab
+    shared_idf, shared_tags = jieba.analyse.default_tfidf.idf_freq, jieba.posseg.dt.word_tag_tab
+    assert plain_segmenter._jieba.FREQ == fresh.FREQ
+    assert shared_idf == idf and list(shared_idf) == list(idf)
+    assert shared_tags == word_tags
+    # One object per word: the segmenter's prefix table and the IDF table use the POS table's strings.
+    words = {word: word for word in shared_tags}
+    prefix_keys = {word: word for word in plain_segmenter._jieba.FREQ}
+    idf_keys = {word: word for word in shared_idf}
+    assert all(prefix_keys[word] is word for word in words)
+    assert all(idf_keys[word] is word for word in words.keys() & idf_keys.keys())
