@@ -6,6 +6,12 @@ retried after the platform's `retry_after` (exactly) or an exponential backoff w
 `sending` after its lease was interrupted by a crash: if the sink can look it up (`find_sent`) the worker
 asks it; otherwise it is not re-sent (dead, "interrupted while sending"), because a duplicate reply is
 worse than a missing one.
+
+Marks are written one transaction per message, except for sinks that can confirm a send (`find_sent`):
+their quick deliveries are marked in groups (up to `MARK_WINDOW` seconds of sending, never beyond the
+claim). A crash before a group is written leaves its messages `sending`; after the lease the sink confirms
+them, so they are marked sent, not re-sent. A platform slower than `MARK_WINDOW` per message is still
+marked message by message.
 """
 
 from __future__ import annotations
@@ -25,6 +31,27 @@ from bot.store.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 ANY_PLATFORM = "*"
+MARK_WINDOW = 0.2  # seconds of quick deliveries (to sinks with find_sent) marked sent in one transaction
+
+
+class _SentMarks:
+    """Delivered messages not yet marked sent: written together once the oldest send began MARK_WINDOW ago."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store, self.clock = store, clock
+        self.sent: list[tuple[int, str]] = []
+        self.since = 0.0  # monotonic start of the oldest unmarked send
+
+    def add(self, outbox_id: int, platform_id: str, started: float) -> None:
+        if not self.sent:
+            self.since = started
+        self.sent.append((outbox_id, platform_id))
+
+    async def flush(self, *, unless_recent: bool = False) -> None:
+        if not self.sent or (unless_recent and time.monotonic() - self.since < MARK_WINDOW):
+            return
+        sent, self.sent = self.sent, []
+        await asyncio.to_thread(self.store.mark_sent_many, sent, self.clock())
 
 
 class OutboxWorker:
@@ -47,13 +74,19 @@ class OutboxWorker:
         claims = await asyncio.to_thread(self.store.claim_due, self.clock(), limit=self.settings.batch_size,
                                          lease=self.settings.lease, platforms=self._platforms())
         started = time.monotonic()
-        for n, claim in enumerate(claims):
-            if n and time.monotonic() - started > self.settings.lease / 2:
-                # Slow platform (paced sends): give the rest back before their lease runs out, or a restart
-                # would take them for interrupted sends.
-                await asyncio.to_thread(self.store.release_claims, [c.message.outbox_id for c in claims[n:]])
-                return n
-            await self._deliver(claim)
+        marks = _SentMarks(self.store, self.clock)
+        try:
+            for n, claim in enumerate(claims):
+                if n and time.monotonic() - started > self.settings.lease / 2:
+                    # Slow platform (paced sends): give the rest back before their lease runs out, or a restart
+                    # would take them for interrupted sends.
+                    await marks.flush()
+                    await asyncio.to_thread(self.store.release_claims, [c.message.outbox_id for c in claims[n:]])
+                    return n
+                await self._deliver(claim, marks)
+                await marks.flush(unless_recent=True)
+        finally:
+            await marks.flush()
         return len(claims)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -85,21 +118,22 @@ class OutboxWorker:
             await asyncio.sleep(min(max(wait, 0.01), self.settings.poll_interval))
         return False
 
-    async def _deliver(self, claim: Claim) -> None:
+    async def _deliver(self, claim: Claim, marks: _SentMarks) -> None:
         message = claim.message
+        started = time.monotonic()
         sink = self._sink(message.platform)
         if sink is None:  # claim_due filters by platform, so only a sink removed at run time lands here
             await self._fail(claim, SendError(f"no sink for platform {message.platform}", transient=True, retry_after=60))
             return
+        finder = getattr(sink, "find_sent", None)
         if claim.interrupted:
-            finder = getattr(sink, "find_sent", None)
             if finder is None:
                 await asyncio.to_thread(self.store.mark_failed, message.outbox_id,
                                         "interrupted while sending; not re-sent to avoid a duplicate reply")
                 return
             found = await finder(message)
             if found is not None:
-                await asyncio.to_thread(self.store.mark_sent, message.outbox_id, str(found), self.clock())
+                marks.add(message.outbox_id, str(found), started)
                 return
         try:
             platform_id = await sink.send(message)
@@ -109,7 +143,10 @@ class OutboxWorker:
         except Exception as exc:  # noqa: BLE001 - a sink bug or network error must not stop the worker
             await self._fail(claim, SendError(f"{type(exc).__name__}: {exc}", transient=True))
             return
-        await asyncio.to_thread(self.store.mark_sent, message.outbox_id, str(platform_id), self.clock())
+        if finder is None:  # a crash before the mark could not be told apart from a failed send: mark now
+            await asyncio.to_thread(self.store.mark_sent, message.outbox_id, str(platform_id), self.clock())
+        else:
+            marks.add(message.outbox_id, str(platform_id), started)
 
     async def _fail(self, claim: Claim, error: SendError) -> None:
         message = claim.message

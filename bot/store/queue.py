@@ -7,7 +7,7 @@ whether it may be re-sent (see bot/outbox.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from bot.events import OutgoingMessage
 from bot.store.models import OutboxMessage, utcnow
-from bot.store.rows import clean_text
+from bot.store.rows import chunks, clean_text
 
 DUE_STATES = ("pending", "failed")
 FINAL_STATES = ("sent", "dead")
@@ -83,20 +83,32 @@ class QueueStore:
         query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
         if self.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)  # parallel workers take different rows
-        claims = []
+        lease_until = now + timedelta(seconds=lease)
         with self.session() as session:  # type: ignore[attr-defined]
-            for row in session.exec(query).all():
-                interrupted = row.state == "sending"
-                row.state, row.attempts, row.lease_until = "sending", row.attempts + 1, now + timedelta(seconds=lease)
-                claims.append(Claim(_outgoing(row), row.attempts, interrupted, row.viewer_id))
-        return claims
+            rows = session.exec(query).all()
+            if not rows:
+                return []
+            # One UPDATE for the whole claim (not one per row); the rows stay locked (PostgreSQL) or the
+            # database write-locked (SQLite, BEGIN IMMEDIATE) until the commit.
+            for part in chunks([row.id for row in rows]):
+                session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(part))  # type: ignore[union-attr]
+                                .values(state="sending", attempts=OutboxMessage.attempts + 1, lease_until=lease_until)
+                                .execution_options(synchronize_session=False))
+            return [Claim(_outgoing(row), row.attempts + 1, row.state == "sending", row.viewer_id) for row in rows]
 
     def mark_sent(self, outbox_id: int, platform_message_id: str, now: datetime | None = None) -> None:
-        # Relaxed durability: if the database server itself crashed before flushing this, the message would be
-        # seen as an interrupted send after restart: confirmed via the sink's find_sent, or given up — never resent.
-        self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(  # type: ignore[attr-defined]
-            state="sent", platform_message_id=clean_text(str(platform_message_id), 200), sent_at=now or utcnow(),
-            lease_until=None, last_error=None), relaxed=True)
+        self.mark_sent_many([(outbox_id, platform_message_id)], now)
+
+    def mark_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime | None = None) -> None:
+        """Mark delivered messages (outbox id, platform message id) sent, all in one transaction."""
+        if not sent:
+            return
+        # Relaxed durability: if the database server itself crashed before flushing this, the messages would be
+        # seen as interrupted sends after restart: confirmed via the sink's find_sent, or given up — never resent.
+        now = now or utcnow()
+        statement = sa.update(OutboxMessage).where(OutboxMessage.id == sa.bindparam("pk")).values(  # type: ignore[arg-type]
+            state="sent", platform_message_id=sa.bindparam("message_id"), sent_at=now, lease_until=None, last_error=None)
+        self.write(statement, [{"pk": pk, "message_id": clean_text(str(message_id), 200)} for pk, message_id in sent], relaxed=True)
 
     def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None = None) -> str:
         """Record a failed attempt: retried at `retry_at`, or dead when None. Returns the new state."""

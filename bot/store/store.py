@@ -68,8 +68,9 @@ class Store(IntakeStore, QueueStore, AdminStore):
         with self.errors("using the database"), session_scope(self.engine, write=write) as session:
             yield session
 
-    def write(self, statement: sa.Executable, *, relaxed: bool = False) -> int:
-        """One statement in its own transaction, without an ORM session (hot paths: marking messages sent).
+    def write(self, statement: sa.Executable, parameters: list[dict] | None = None, *, relaxed: bool = False) -> int:
+        """One statement (executed once per dict of `parameters` when given) in its own transaction, without an
+        ORM session (hot paths: marking messages sent).
 
         `relaxed`: on PostgreSQL the commit does not wait for the WAL flush (no fsync per message). Only a
         crash of the database server itself can lose such a write, never a crash of the bot.
@@ -77,7 +78,7 @@ class Store(IntakeStore, QueueStore, AdminStore):
         with self.errors("writing to the database"), self._writer.begin() as connection:
             if relaxed and self.dialect == "postgresql":
                 connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            return connection.execute(statement).rowcount
+            return connection.execute(statement, parameters).rowcount
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:

@@ -214,3 +214,25 @@ async def test_a_slow_platform_hands_back_claims_before_their_lease_runs_out(sto
         assert {m.attempts for m in session.exec(select(OutboxMessage).where(OutboxMessage.state == "pending"))} == {0}
     assert await worker.drain(10)
     assert len(sink.records) == 4 and store.outbox_counts() == {"sent": 4}
+
+
+async def test_a_sink_that_cannot_confirm_sends_has_each_message_marked_sent_before_the_next_goes_out(store: Store, comment) -> None:
+    class BlindSink:
+        platform = "bilibili"
+
+        def __init__(self) -> None:
+            self.states_seen: list[list[str]] = []  # outbox states at the start of each send
+
+        async def send(self, message) -> str:
+            with store.session(write=False) as session:
+                self.states_seen.append(sorted(session.exec(select(OutboxMessage.state)).all()))
+            return f"id-{message.outbox_id}"
+
+    for n in range(3):
+        accepted = store.record_event(comment("问题", author=f"b{n}", platform="bilibili"))
+        store.save_outcomes([Outcome(accepted, None, Decision("reply_public", "t", text=f"回复{n}", decided_at=T0))])
+    sink = BlindSink()
+    assert await OutboxWorker(store, {"bilibili": sink}, OutboxSettings(), clock=Clock()).run_once() == 3
+    # A crash after a send but before its mark would leave it dead (it can't be confirmed): so no send waits for a group.
+    assert sink.states_seen == [["sending"] * 3, ["sending", "sending", "sent"], ["sending", "sent", "sent"]]
+    assert store.outbox_counts() == {"sent": 3}
