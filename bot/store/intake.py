@@ -288,7 +288,7 @@ class IntakeStore:
         # Core executemany inserts (not ORM flushes): a batch of 256 decisions is a handful of statements.
         now = utcnow()
         decisions = [_decision_row(o, now) for o in outcomes]
-        ids = _insert(session, DecisionRecord, decisions, returning=True)
+        ids = _insert_decisions(session, decisions)
         for row, pk in zip(decisions, ids):
             row.id = pk
         _insert(session, UnderstandingRecord, [_understanding_row(o) for o in outcomes if o.analysis is not None])
@@ -361,17 +361,26 @@ def _row(model: type, **values: Any) -> _Values:
     return row
 
 
-def _insert(session: Session, model: type, rows: Sequence[Any], *, returning: bool = False) -> list[int]:
-    """INSERT many model instances in one executemany; with `returning`, their new ids in order."""
-    if not rows:
-        return []
-    table = model.__table__  # type: ignore[attr-defined]
-    values = [{k: v for k, v in row.items() if not (k == "id" and v is None)} for row in rows]
-    if returning:
-        statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.connection().execute(statement, values).scalars())
-    session.connection().execute(sa.insert(table), values)
-    return []
+def _insert(session: Session, model: type, rows: Sequence[Any]) -> None:
+    """INSERT many model instances in one executemany."""
+    if rows:
+        session.connection().execute(sa.insert(model.__table__), [_without_id(row) for row in rows])  # type: ignore[attr-defined]
+
+
+def _insert_decisions(session: Session, rows: Sequence[Any]) -> list[int]:
+    """INSERT decisions and return their new ids in the rows' order.
+
+    RETURNING id with event_pk (unique) rather than `sort_by_parameter_order`, which SQLite can only honour
+    by inserting row by row.
+    """
+    table = DecisionRecord.__table__  # type: ignore[attr-defined]
+    statement = sa.insert(table).returning(table.c.event_pk, table.c.id)
+    ids = dict(session.connection().execute(statement, [_without_id(row) for row in rows]).tuples().all())
+    return [ids[row["event_pk"]] for row in rows]
+
+
+def _without_id(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not (k == "id" and v is None)}
 
 
 def _decision_row(outcome: Outcome, now: datetime) -> _Values:
