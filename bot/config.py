@@ -222,7 +222,7 @@ class OutboxSettings(_Section):
     backoff_max: float = Field(900.0, ge=0)
     lease: float = Field(120.0, gt=0)  # a message 'sending' longer than this was interrupted by a crash
     poll_interval: float = Field(1.0, gt=0)
-    batch_size: int = Field(20, ge=1)
+    batch_size: int = Field(100, ge=1)  # messages per claim; a paced platform hands back what it cannot send in lease/2
 
 
 class LinkSettings(_Section):
