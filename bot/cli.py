@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import sys
 import time
@@ -28,24 +27,6 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cours
 CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="courses file (.yaml/.json/.csv), overrides the config")]
 FaqOption = Annotated[Path | None, typer.Option("--faq", help="FAQ file (.yaml/.json/.csv), overrides the config")]
 StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the index (and database) live, overrides the config")]
-
-
-# glibc keeps freed blocks under a threshold in its heap, and raises that threshold to the largest block freed so
-# far: the model's activations for a batch of long texts (tens of MiB, freed after each batch) then stay in a
-# fragmented heap. A fixed threshold returns every block over 512 KiB to the system when freed: peak RSS of
-# `coursebot route` 744 → 701 MiB on a first run, 716 → 688 MiB with the index built, for 0.3–1.3 s more system
-# time; one-comment encodes allocate nothing that large.
-MMAP_THRESHOLD = 512 * 1024
-_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-
-
-@app.callback()
-def _start() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        except (OSError, AttributeError):  # a C library without mallopt: keep its default
-            pass
 
 
 def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None = None, state_dir: Path | None = None):
