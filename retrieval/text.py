@@ -141,7 +141,8 @@ class Segmenter:
             self._jieba.add_word(word, freq, tag)
         # jieba's part-of-speech table (~40 MiB) and IDF table (~35 MiB) are already loaded once at import;
         # building our own POSTokenizer/TFIDF would copy both. Share them read-only, with this creator's
-        # word tags layered on top so the module-level tables stay untouched.
+        # word tags layered on top so the module-level tables' contents stay untouched (`_shared_words`
+        # swaps them once per process for equal, more compact copies).
         postokenizer = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
         postokenizer.tokenizer = self._jieba
         postokenizer.word_tag_tab = ChainMap({}, jieba.posseg.dt.word_tag_tab)
