@@ -111,8 +111,8 @@ class ListSource:
 
 
 async def whole_pipeline(runner: Runner, events: list[Event]) -> float:
-    """As `coursebot replay` runs: Runner.run (the next batch analysed while one is stored, the outbox worker
-    sending alongside) until the source is exhausted, then the outbox drained."""
+    """As `coursebot replay` runs: Runner.run (the outbox worker sending alongside) until the source is
+    exhausted, then the outbox drained."""
     started = time.perf_counter()
     await runner.run([ListSource(events)], batch_size=BATCH, until_exhausted=True)
     await runner.outbox.drain(60)  # type: ignore[union-attr]

@@ -159,43 +159,19 @@ class Runner:
 
     async def _consume(self, incoming: asyncio.Queue[Event | None], live: int, batch_size: int, max_wait: float,
                        stop: asyncio.Event, until_exhausted: bool, on_outcomes: Any) -> None:
-        """Accept → analyse → decide, one batch ahead: while a batch is decided and stored, the next one (when
-        events are waiting) is already accepted and being analysed. Decisions stay in arrival order."""
-        ahead: tuple[list[Accepted], asyncio.Task[dict[int, Analysis]]] | None = None  # accepted, analysis under way
-        try:
-            while not stop.is_set():
-                if ahead is not None and incoming.empty():  # nothing waiting: don't hold the batch back
-                    await self._finish(*ahead, on_outcomes)
-                    ahead = None
-                if until_exhausted and live == 0 and incoming.empty() and ahead is None and self._accepted.empty():
-                    return
-                events, live = await _collect(incoming, live, batch_size, max_wait)
-                accepted = await self._store(self.store.record_events, events) if events else []
-                while not self._accepted.empty():  # accepted by webhooks
-                    accepted.append(self._accepted.get_nowait())
-                deciding = {a.event_pk for a in ahead[0]} if ahead else set()  # a redelivery of one of those: skipped
-                batch = [a for a in accepted if not a.decided and a.event_pk not in deciding]
-                following = None
-                if batch:
-                    following = (batch, asyncio.create_task(self._analyze([a for a in batch if a.event.kind in COMMENT_KINDS])))
-                previous, ahead = ahead, following
-                if previous is not None:
-                    await self._finish(*previous, on_outcomes)
-            if ahead is not None:  # stopping: decide what was accepted and analysed
-                await self._finish(*ahead, on_outcomes)
-                ahead = None
-        finally:
-            if ahead is not None:  # failed: the accepted events are decided on the next start (recover)
-                ahead[1].cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await ahead[1]
-
-    async def _finish(self, batch: list[Accepted], analysis: asyncio.Task[dict[int, Analysis]], on_outcomes: Any) -> None:
-        outcomes = await self.decide(batch, await analysis)
-        if outcomes and on_outcomes is not None:
-            result = on_outcomes(outcomes)
-            if asyncio.iscoroutine(result):
-                await result
+        while not stop.is_set():
+            events, live = await _collect(incoming, live, batch_size, max_wait)
+            outcomes = await self.process(events) if events else []
+            webhook = []
+            while not self._accepted.empty():
+                webhook.append(self._accepted.get_nowait())
+            outcomes += await self.decide(webhook)
+            if outcomes and on_outcomes is not None:
+                result = on_outcomes(outcomes)
+                if asyncio.iscoroutine(result):
+                    await result
+            if until_exhausted and live == 0 and incoming.empty():
+                return
 
 
 async def _pump(source: Source, incoming: asyncio.Queue[Event | None]) -> None:
