@@ -252,16 +252,19 @@ class IntakeStore:
         return ledger
 
     def _recent_texts(self, session: Session, ledger: Ledger, threads: set[tuple[str, str]]) -> None:
-        """The bot's last few messages per thread, for all the batch's threads in one windowed query."""
-        newest = sa.func.row_number().over(partition_by=(DecisionRecord.platform, DecisionRecord.thread_id),
-                                           order_by=DecisionRecord.id.desc()).label("n")  # type: ignore[union-attr]
-        for part in chunks(sorted(threads)):
-            ranked = (select(DecisionRecord.platform, DecisionRecord.thread_id, DecisionRecord.text, newest)
-                      .where(pairs_in(DecisionRecord.platform, DecisionRecord.thread_id, set(part)),
+        """The bot's last few messages per thread: per thread a LIMIT query along ix_decisions_thread_time, all of
+        a chunk's threads in one UNION ALL. (A window ranking every decision of the batch's threads cost more
+        with every message a thread had ever received.)"""
+        for part in chunks(sorted(threads), 100):
+            latest = [select(DecisionRecord.platform, DecisionRecord.thread_id, DecisionRecord.text, DecisionRecord.decided_at,
+                             DecisionRecord.id)
+                      .where(DecisionRecord.platform == platform, DecisionRecord.thread_id == thread_id,
                              DecisionRecord.text.is_not(None), DecisionRecord.dry_run.is_(False))  # type: ignore[union-attr,attr-defined]
-                      .subquery())
-            query = select(ranked.c.platform, ranked.c.thread_id, ranked.c.text).where(ranked.c.n <= _RECENT_TEXTS).order_by(ranked.c.n)
-            for platform, thread_id, text in session.exec(query):
+                      .order_by(DecisionRecord.decided_at.desc(), DecisionRecord.id.desc())  # type: ignore[attr-defined,union-attr]
+                      .limit(_RECENT_TEXTS).subquery().select()
+                      for platform, thread_id in part]
+            rows = session.execute(sa.union_all(*latest)).all()
+            for platform, thread_id, text, _, _ in sorted(rows, key=lambda row: (row[3], row[4]), reverse=True):
                 ledger.recent_texts[(platform, thread_id)].append(text)
 
     # -- decide ----------------------------------------------------------------------------------------------

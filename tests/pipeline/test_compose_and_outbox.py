@@ -9,14 +9,14 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import T0
+from pipeline_helpers import PY101_THREAD, T0
 from sqlmodel import select
 
 from bot.adapters.recording import RecordingSink
 from bot.compose import Templates
 from bot.config import OutboxSettings
 from bot.decision import Decision, Outcome
-from bot.events import SendError
+from bot.events import SendError, Thread
 from bot.outbox import ANY_PLATFORM, OutboxWorker
 from bot.store import Store
 from bot.store.models import AbAssignment, OutboxMessage, TrackedLink, utcnow
@@ -236,3 +236,16 @@ async def test_a_sink_that_cannot_confirm_sends_has_each_message_marked_sent_bef
     # A crash after a send but before its mark would leave it dead (it can't be confirmed): so no send waits for a group.
     assert sink.states_seen == [["sending"] * 3, ["sending", "sending", "sent"], ["sending", "sent", "sent"]]
     assert store.outbox_counts() == {"sent": 3}
+
+
+async def test_the_ledger_holds_each_threads_last_three_bot_texts_newest_first(store: Store, make_runner, comment) -> None:
+    runner = make_runner(store, policy={"rate_limits": {"per_thread_per_hour": 100, "per_viewer_per_day": 100, "per_platform_per_day": 100}})
+    other = Thread("BV-other", title="Python零基础第1课：安装和环境配置")
+    sent: dict[str, list[str]] = {"BV-other": []}
+    for i in range(5):  # one batch each: every decision is stored before the next batch's ledger is loaded
+        [outcome] = await runner.process([comment(INVOICE, author=f"anon-{i}", name=None, thread=PY101_THREAD if i % 2 else other)])
+        sent.setdefault(outcome.accepted.event.thread.id, []).append(outcome.decision.text)
+    accepted = store.record_events([comment(INVOICE, author="late", thread=PY101_THREAD), comment(INVOICE, author="late", thread=other)])
+    ledger = store.load_ledger(accepted)
+    for thread_id, texts in sent.items():
+        assert ledger.recent_texts[("bilibili", thread_id)] == list(reversed(texts))[:3], thread_id
