@@ -79,8 +79,7 @@ class OutboxWorker:
             for n, claim in enumerate(claims):
                 if n and time.monotonic() - started > self.settings.lease / 2:
                     # Slow platform (paced sends): give the rest back before their lease runs out, or a restart
-                    # would take them for interrupted sends.
-                    await marks.flush()
+                    # would take them for interrupted sends (delivered ones are marked by the finally below).
                     await asyncio.to_thread(self.store.release_claims, [c.message.outbox_id for c in claims[n:]])
                     return n
                 await self._deliver(claim, marks)

@@ -204,9 +204,7 @@ def _rekeyed(table: dict[str, V], words: dict[str, str], values: dict[V, V] | No
 
     Fresh copies rather than the old objects: a few survivors scattered through the old table's memory
     would keep most of it from being reused."""
-    if values is None:
-        return {words.get(key) or key.encode().decode(): value for key, value in table.items()}
-    return {words.get(key) or key.encode().decode(): values[value] for key, value in table.items()}
+    return {words.get(key) or key.encode().decode(): value if values is None else values[value] for key, value in table.items()}
 
 
 def _is_punct(token: str) -> bool:
