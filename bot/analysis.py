@@ -139,7 +139,7 @@ class Analyzer:
             intent_source=intent.source,
             sentiment=sentiment_label,
             sentiment_confidence=round(sentiment_conf, 4),
-            topics=tuple(segmenter.keywords(text.plain)) if terms else (),
+            topics=tuple(segmenter.keywords(text.plain, tokens=terms)),
             truncated=text.truncated,
         )
 

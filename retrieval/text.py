@@ -10,6 +10,7 @@ import logging
 import re
 import unicodedata
 from collections import ChainMap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 # viewers type on phones. Small on purpose: every entry is a word no course would use literally.
 _SLANG = {"练接": "链接", "链结": "链接", "连结": "链接", "多少米": "多少钱", "v信": "微信", "薇信": "微信", "威信": "微信"}
 _SLANG_RE = re.compile("|".join(map(re.escape, sorted(_SLANG, key=len, reverse=True))))
+# Parts of speech that name a topic (jieba's tags): nouns, names, verbs, English words and unknown words.
+_TOPIC_POS = frozenset({"n", "nr", "nz", "ns", "vn", "v", "eng", "x"})
+_QUANTITY = re.compile(r"[0-9][0-9.]*[a-z%]{0,3}")  # 8g, 120g, 4k, 99%
+# Characters that mark an out-of-dictionary word as a fragment of a phrase rather than a new term.
+_FRAGMENT_CHARS = frozenset("能个在有用得要完上下我你他她的了是会就都也还只那这哪啥么吗呢吧过到着给让把被可想太多少没不人先再又好很")
 _EMOTE = re.compile(r"\[[^\[\]]{1,8}\]")  # Bilibili / Douyin sticker codes such as [doge] [笑哭]
 
 # Function words that carry no topic. Question words (多少/怎么/吗/哪/什么/能/吗) are deliberately NOT here:
@@ -139,20 +145,11 @@ class Segmenter:
         del words
         for word, freq, tag in user_words or []:
             self._jieba.add_word(word, freq, tag)
-        # jieba's part-of-speech table (~40 MiB) and IDF table (~35 MiB) are already loaded once at import;
-        # building our own POSTokenizer/TFIDF would copy both. Share them read-only, with this creator's
-        # word tags layered on top so the module-level tables' contents stay untouched (`_shared_words`
-        # swaps them once per process for equal, more compact copies).
-        postokenizer = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
-        postokenizer.tokenizer = self._jieba
-        postokenizer.word_tag_tab = ChainMap({}, jieba.posseg.dt.word_tag_tab)
-        shared = jieba.analyse.default_tfidf
-        self._tfidf = jieba.analyse.TFIDF.__new__(jieba.analyse.TFIDF)
-        self._tfidf.tokenizer = self._jieba
-        self._tfidf.postokenizer = postokenizer
-        self._tfidf.stop_words = shared.stop_words
-        self._tfidf.idf_loader = shared.idf_loader
-        self._tfidf.idf_freq, self._tfidf.median_idf = shared.idf_freq, shared.median_idf
+        # Keywords read jieba's part-of-speech table (~40 MiB) and IDF table (~35 MiB), loaded once at import,
+        # with this creator's word tags layered on top so the module-level tables stay untouched
+        # (`_shared_words` swaps them once per process for equal, more compact copies).
+        self._tags: ChainMap[str, str] = ChainMap({w: t for w, _, t in user_words or [] if t}, jieba.posseg.dt.word_tag_tab)
+        self._idf = jieba.analyse.default_tfidf
 
     @classmethod
     def from_dictionary(cls, path: Path | None) -> Segmenter:
@@ -169,10 +166,31 @@ class Segmenter:
         """Tokens for lexical search: `cut` minus stopwords, question words kept."""
         return [t for t in self.cut(text) if t not in STOPWORDS]
 
-    def keywords(self, text: str, k: int = 5) -> list[str]:
-        """Topic keywords by jieba TF-IDF, nouns/verbs/English terms only."""
-        words = self._tfidf.extract_tags(text, topK=k * 2, allowPOS=("n", "nr", "nz", "vn", "eng", "v", "x", "ns"))
-        return [w for w in words if w not in STOPWORDS and len(w.strip()) > 1 and not _is_punct(w)][:k]
+    def keywords(self, text: str, k: int = 5, *, tokens: Sequence[str] | None = None) -> list[str]:
+        """Topic keywords by TF-IDF (jieba's IDF table), nouns/verbs/English terms only; `tokens`: the text
+        already cut (`terms` will do: stopwords never count).
+
+        A word's part of speech is its dictionary tag: jieba's own `extract_tags` re-cuts the text with its
+        part-of-speech HMM, about 0.8 ms per comment, more than all the rest of a comment's analysis but the
+        model and search (benchmarks/pipeline.py).
+        """
+        counts: dict[str, int] = {}
+        for word in self.cut(text) if tokens is None else tokens:
+            if len(word) > 1 and word not in STOPWORDS and word.lower() not in self._idf.stop_words and self._tag(word) in _TOPIC_POS:
+                counts[word] = counts.get(word, 0) + 1
+        idf, median = self._idf.idf_freq, self._idf.median_idf
+        # Stable sort: equal weights keep their order in the text, as jieba's extract_tags does.
+        return sorted(counts, key=lambda w: counts[w] * idf.get(w, median), reverse=True)[:k]
+
+    def _tag(self, word: str) -> str:
+        """The dictionary's part of speech. A Chinese word only jieba's HMM found is a new word ("走票",
+        "红米") unless it has a function character glued on ("求个", "课在", "学完"): fragments get no tag."""
+        tag = self._tags.get(word)
+        if tag is not None:
+            return tag
+        if word.isascii():
+            return "m" if _QUANTITY.fullmatch(word) else "eng"
+        return "" if _FRAGMENT_CHARS.intersection(word) else "x"
 
 
 # jieba holds its ~350k dictionary words three times over, as separate string objects: in every Tokenizer's

@@ -177,6 +177,15 @@ def test_keywords_are_the_topic_words_of_a_comment(segmenter: Segmenter) -> None
     assert len(segmenter.keywords("Python 数据分析 机器学习 深度学习 爬虫 剪辑 摄影 理财", k=3)) == 3
 
 
+def test_keywords_keep_new_words_but_not_fragments_or_quantities(segmenter: Segmenter) -> None:
+    # 走票 and 红米 are in no dictionary (jieba's HMM finds them); 学完 / 能学 are a verb with a function
+    # character glued on, 8g a quantity: none of those is a topic.
+    assert "走票" in segmenter.keywords("买课能走票吗 单位报销")
+    assert "红米" in segmenter.keywords("我用红米拍出这种效果")
+    assert not {"学完", "能学", "8g"} & set(segmenter.keywords("学完能学pr吗 8g内存的笔记本"))
+    assert segmenter.keywords("pr 8g内存的笔记本") == segmenter.keywords("", tokens=segmenter.terms("pr 8g内存的笔记本"))
+
+
 # -- user dictionary file --------------------------------------------------------------------------------------
 
 
