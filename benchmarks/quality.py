@@ -100,9 +100,9 @@ def faq_ranking(analyzer: Analyzer, samples: Sequence[tuple[Event, dict]], analy
         top1 = hit3 = 0
         reciprocal = 0.0
         for (event, label, analysis), vector in zip(labelled, vectors):
-            named, thread_course = analyzer.context_courses(event, analysis.understanding, vector)
-            scope = {named or thread_course, None}
-            hits = searcher.search(vector, analysis.understanding.terms, k=10, kinds={"faq"}, course_ids=scope, mode=mode)
+            found = searcher.candidates(vector[None, :], [analysis.understanding.terms])[0]
+            named, thread_course = analyzer.context_courses(event, analysis.understanding, found)
+            hits = searcher.rank(found, k=10, kinds={"faq"}, course_ids={named or thread_course, None}, mode=mode)
             ids = [h.id.split(":", 1)[1] for h in hits]
             gold = label["answer_id"]
             if ids[:1] == [gold]:
@@ -216,8 +216,9 @@ def calibration(analyzer: Analyzer, samples, sample_analyses, dev_rows, dev_anal
 
     def best_faq(analysis: Analysis):
         vector = analyzer.knowledge.encoder.encode([analysis.understanding.text])[0]
-        named, thread_course = analyzer.context_courses(analysis.event, analysis.understanding, vector)
-        hits = searcher.search(vector, analysis.understanding.terms, k=1, kinds={"faq"}, course_ids={named or thread_course, None})
+        found = searcher.candidates(vector[None, :], [analysis.understanding.terms])[0]
+        named, thread_course = analyzer.context_courses(analysis.event, analysis.understanding, found)
+        hits = searcher.rank(found, k=1, kinds={"faq"}, course_ids={named or thread_course, None})
         return hits[0] if hits else None
 
     for (_, label), analysis in zip(samples, sample_analyses):

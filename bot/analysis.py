@@ -18,7 +18,7 @@ from bot.events import Event, Thread
 from bot.knowledge import Knowledge
 from retrieval.encoder import AsyncBatchEncoder
 from retrieval.intents import QUESTION_INTENTS, IntentPrediction, SentimentPrediction, looks_like_question
-from retrieval.search import AbstainThreshold, Hit
+from retrieval.search import AbstainThreshold, Candidates, Hit
 from retrieval.text import NormalizedText, normalize
 
 AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
@@ -116,11 +116,12 @@ class Analyzer:
         for title, vector in zip(titles, title_vectors):
             self._remember_title(title, vector)
         predictions = self.knowledge.detector.detect(texts, vectors)
-        results = []
-        for event, text, vector, (intent, sentiment) in zip(events, texts, vectors, predictions):
-            understanding = self._understand(text, intent, sentiment)
-            results.append(Analysis(event, understanding, self._match(event, understanding, vector)))
-        return results
+        understandings = [self._understand(text, intent, sentiment) for text, (intent, sentiment) in zip(texts, predictions)]
+        candidates = self.knowledge.searcher.candidates(vectors, [u.terms for u in understandings])
+        return [
+            Analysis(event, understanding, self._match(event, understanding, found))
+            for event, understanding, found in zip(events, understandings, candidates)
+        ]
 
     def _understand(self, text: NormalizedText, intent: IntentPrediction, sentiment: SentimentPrediction) -> Understanding:
         segmenter = self.knowledge.segmenter
@@ -143,13 +144,12 @@ class Analyzer:
             truncated=text.truncated,
         )
 
-    def _match(self, event: Event, understanding: Understanding, vector: np.ndarray) -> Match:
+    def _match(self, event: Event, understanding: Understanding, found: Candidates) -> Match:
         searcher = self.knowledge.searcher
         if not understanding.text:
             return Match((), None, None, None, None, 0.0, "nothing to match (empty or emoji only)")
-        terms = understanding.terms
-        hits = tuple(searcher.search(vector, terms, k=self.top_k))
-        named, thread_course = self.context_courses(event, understanding, vector)
+        hits = tuple(searcher.rank(found, k=self.top_k))
+        named, thread_course = self.context_courses(event, understanding, found)
         course_id, source = (named, "text") if named else (thread_course, "thread" if thread_course else None)
         intent = understanding.intent
 
@@ -171,28 +171,28 @@ class Analyzer:
 
         # FAQ entries about this course or about no course in particular: another course's FAQ never
         # answers, and without a course in view only general entries can.
-        faq = searcher.search(vector, terms, k=1, kinds={"faq"}, course_ids={course_id, None})
+        faq = searcher.rank(found, k=1, kinds={"faq"}, course_ids={course_id, None})
         best = faq[0] if faq else None
         if self.threshold.accepts(best) and (intent != "ask_recommendation" or best.dense >= self.threshold.min_dense + 0.1):
             assert best is not None
             return result("faq", best.id.split(":", 1)[1], best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
 
         if intent == "ask_recommendation":
-            return self._recommend(result, vector, terms, named, thread_course)
+            return self._recommend(result, found, named, thread_course)
         if course_id and intent in _COURSE_ANSWERS:
             # "多少钱" under a course's video: the creator's own FAQ entry on that course's price (or link)
             # if there is one, else the catalog's facts.
-            own = self._course_faq(course_id, intent, vector) if intent in _TYPED_FAQ_INTENTS else None
+            own = self._course_faq(course_id, intent, found) if intent in _TYPED_FAQ_INTENTS else None
             if own is not None:
                 return result("faq", own.id.split(":", 1)[1], understanding.intent_confidence, f"{intent} FAQ of course {course_id} ({source})")
             return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
         best_dense = best.dense if best else 0.0
         return result(None, None, best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
 
-    def context_courses(self, event: Event, understanding: Understanding, vector: np.ndarray) -> tuple[str | None, str | None]:
+    def context_courses(self, event: Event, understanding: Understanding, found: Candidates) -> tuple[str | None, str | None]:
         """(course the comment names, course of its thread): the scope its FAQ answers come from."""
         thread_course = self.thread_course(event.thread)
-        named = self._named_course(understanding.text, vector, understanding.terms, by_faq=thread_course is None)
+        named = self._named_course(understanding.text, found, by_faq=thread_course is None)
         return named, thread_course
 
     def _asks(self, understanding: Understanding) -> bool:
@@ -202,10 +202,10 @@ class Analyzer:
             return True
         return understanding.intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text))
 
-    def _recommend(self, result, vector: np.ndarray, terms: Sequence[str], named: str | None, thread_course: str | None) -> Match:
+    def _recommend(self, result, found: Candidates, named: str | None, thread_course: str | None) -> Match:
         if named:
             return result("recommendation", None, 1.0, "recommend the course named in the comment")
-        courses = self.knowledge.searcher.search(vector, terms, k=1, kinds={"course"})
+        courses = self.knowledge.searcher.rank(found, k=1, kinds={"course"})
         if courses and self.threshold.accepts(courses[0]):
             top = courses[0]
             return result("recommendation", None, top.dense, f"recommend best course for the topic ({top.dense:.2f})", course=top.course_id, src="topic")
@@ -213,17 +213,17 @@ class Analyzer:
             return result("recommendation", None, 0.5, "recommend the thread's course (no topic named)")
         return result(None, None, courses[0].dense if courses else 0.0, "no course fits the request")
 
-    def _course_faq(self, course_id: str, intent: str, vector: np.ndarray) -> Hit | None:
+    def _course_faq(self, course_id: str, intent: str, found: Candidates) -> Hit | None:
         """The course's own FAQ entry answering this type of question, if the creator wrote one. Short
         comments ("價格？") sit far from any phrasing in embedding space, so the question type decides and
         the dense score only has to clear the lower bar."""
         entries = self._faq_intents.get((course_id, intent), ())
-        hits = self.knowledge.searcher.search(vector, (), k=len(entries) or 1, kinds={"faq"}, course_ids={course_id}, mode="dense")
+        hits = self.knowledge.searcher.rank(found, k=len(entries) or 1, kinds={"faq"}, course_ids={course_id}, mode="dense")
         typed = [h for h in hits if h.id in entries]
         return typed[0] if typed and typed[0].dense >= self.threshold.min_dense_with_terms else None
 
     # -- courses ----------------------------------------------------------------------------------------------
-    def _named_course(self, text: str, vector: np.ndarray, terms: Sequence[str], *, by_faq: bool) -> str | None:
+    def _named_course(self, text: str, found: Candidates, *, by_faq: bool) -> str | None:
         """A course the comment itself names: by title/alias, a course that dense and BM25 agree on, or
         (`by_faq`, when no thread says otherwise) a near-verbatim copy of one course's own FAQ question
         ("Python零基础入门课多少钱"; under the 剪映 video "需要数学基础吗" stays about 剪映)."""
@@ -231,10 +231,10 @@ class Analyzer:
             if pattern.search(text):
                 return course_id
         searcher = self.knowledge.searcher
-        courses = searcher.search(vector, terms, k=1, kinds={"course"})
+        courses = searcher.rank(found, k=1, kinds={"course"})
         if courses and courses[0].dense >= self.threshold.min_dense and courses[0].bm25 >= self.threshold.min_bm25:
             return courses[0].course_id
-        faq = searcher.search(vector, (), k=1, kinds={"faq"}, mode="dense") if by_faq else []
+        faq = searcher.rank(found, k=1, kinds={"faq"}, mode="dense") if by_faq else []
         if faq and faq[0].course_id and faq[0].dense >= _VERBATIM:
             return faq[0].course_id
         return None

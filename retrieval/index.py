@@ -152,14 +152,19 @@ class VectorIndex:
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Top-k `(item id, cosine)` per query row."""
-        if len(self) == 0 or len(queries) == 0:
-            return [[] for _ in range(len(queries))]
-        with _one_openmp_thread(len(queries) <= SMALL_QUERY_BATCH):
-            scores, numbers = self._faiss.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(self)))
+        scores, numbers = self.search_numbers(queries, k)
         return [
-            [(self._ids[n], float(s)) for s, n in zip(row_scores, row_numbers) if n != -1]
+            [(self._ids[n], s) for s, n in zip(row_scores.tolist(), row_numbers.tolist()) if n != -1]
             for row_scores, row_numbers in zip(scores, numbers)
         ]
+
+    def search_numbers(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k cosines and FAISS numbers (`faiss_id` of the item id; -1 pads a short row) per query row."""
+        k = min(k, len(self))
+        if k == 0 or len(queries) == 0:
+            return np.zeros((len(queries), 0), dtype=np.float32), np.zeros((len(queries), 0), dtype=np.int64)
+        with _one_openmp_thread(len(queries) <= SMALL_QUERY_BATCH):
+            return self._faiss.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
     # -- persistence --------------------------------------------------------------------------------------
     def check_model(self, encoder: Encoder) -> None:

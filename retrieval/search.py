@@ -13,7 +13,7 @@ from typing import Literal
 import bm25s
 import numpy as np
 
-from retrieval.index import VectorIndex
+from retrieval.index import VectorIndex, faiss_id
 
 Kind = Literal["course", "faq"]
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very first ranks
@@ -30,10 +30,6 @@ class Document:
     def items(self) -> list[tuple[str, str]]:
         """`(vector item id, text)` pairs for the vector index."""
         return [(f"{self.id}#{i}", text) for i, text in enumerate(self.phrasings)]
-
-
-def document_of(item_id: str) -> str:
-    return item_id.rsplit("#", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +62,66 @@ class LexicalIndex:
         return self._bm25.get_scores(list(terms))
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """One query's candidates, looked up once and ranked as often as needed: a comment is ranked against
+    every document, its FAQ scope, the courses and a course's own entries, from one dense and one BM25 lookup.
+    Documents are positions in `HybridSearcher.document_list`."""
+
+    dense_docs: np.ndarray  # each document once, best cosine first
+    dense_scores: np.ndarray  # its best cosine
+    dense_items: np.ndarray  # the vector item (phrasing) that cosine came from
+    lexical_docs: np.ndarray  # documents with a positive BM25 score, best first
+    lexical_scores: np.ndarray
+
+
+_KINDS: dict[str | None, int] = {"course": 0, "faq": 1}
+
+
 class HybridSearcher:
     """Pure given its inputs: a query vector and query terms in, ranked hits out."""
 
-    def __init__(self, documents: Sequence[Document], vectors: VectorIndex, lexical: LexicalIndex, *, rrf_k: int = RRF_K) -> None:
+    def __init__(self, documents: Sequence[Document], vectors: VectorIndex, lexical: LexicalIndex, *, rrf_k: int = RRF_K, depth: int = 50) -> None:
         self.documents = {d.id: d for d in documents}
+        self.document_list = list(self.documents.values())
         self.vectors = vectors
         self.lexical = lexical
         self.rrf_k = rrf_k
-        self._position = {doc_id: i for i, doc_id in enumerate(lexical.doc_ids)}
-        # Candidate lookups resolved once: a restricted search walks 400 dense and 400 BM25 candidates per query.
-        self._by_item = {item_id: (doc, text) for doc in self.documents.values() for item_id, text in doc.items()}
-        self._lexical_docs = [self.documents.get(doc_id) for doc_id in lexical.doc_ids]
+        self.depth = depth  # documents per ranking that fusion sees
+        # Candidates are looked up 8× deeper, so a ranking restricted to a few courses or to the FAQ still
+        # finds its documents among them.
+        self.lookup_depth = depth * 8
+        position = {doc.id: i for i, doc in enumerate(self.document_list)}
+        courses: dict[str | None, int] = {None: 0}
+        for doc in self.document_list:
+            courses.setdefault(doc.course_id, len(courses))
+        self._course_codes = courses
+        self._doc_kinds = np.array([_KINDS[doc.kind] for doc in self.document_list], dtype=np.int8)
+        self._doc_courses = np.array([courses[doc.course_id] for doc in self.document_list], dtype=np.int64)
+        # Vector items by FAISS number, sorted for a vectorised lookup of a whole batch's results.
+        items = sorted((faiss_id(item_id), position[doc.id], text) for doc in self.document_list for item_id, text in doc.items())
+        self._numbers = np.array([number for number, _, _ in items], dtype=np.int64)
+        self._item_docs = np.array([doc for _, doc, _ in items], dtype=np.int64)
+        self._item_texts = [text for _, _, text in items]
+        self._lexical_docs = np.array([position[doc_id] for doc_id in lexical.doc_ids], dtype=np.int64)
+
+    def candidates(self, vectors: np.ndarray, terms: Sequence[Sequence[str]]) -> list[Candidates]:
+        """Dense and BM25 candidates for a batch of queries (one FAISS call for the whole batch)."""
+        scores, numbers = self.vectors.search_numbers(vectors, self.lookup_depth)
+        at = np.searchsorted(self._numbers, numbers).clip(max=max(self._numbers.size - 1, 0))
+        # Items the documents do not list (none, when the index was synced with them) are skipped.
+        known = self._numbers[at] == numbers if self._numbers.size else np.zeros(numbers.shape, dtype=bool)
+        found = []
+        for row_scores, row_at, row_known, query_terms in zip(scores, at, known, terms):
+            valid = np.flatnonzero(row_known)
+            # FAISS returns best first, so a document's first item is its best phrasing.
+            _, first = np.unique(self._item_docs[row_at[valid]], return_index=True)
+            best = valid[np.sort(first)]
+            lexical = self.lexical.scores(query_terms)
+            top = top_positive(lexical, self.lookup_depth)
+            found.append(Candidates(self._item_docs[row_at[best]], row_scores[best], row_at[best],
+                                    self._lexical_docs[top], lexical[top]))
+        return found
 
     def search(
         self,
@@ -87,64 +131,64 @@ class HybridSearcher:
         k: int = 5,
         kinds: Collection[Kind] | None = None,
         course_ids: Collection[str | None] | None = None,
-        candidates: int = 50,
         mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
     ) -> list[Hit]:
-        """Top-k documents, optionally restricted to some kinds or some courses."""
+        """Top-k documents for one query, optionally restricted to some kinds or some courses."""
+        return self.rank(self.candidates(vector[None, :], [terms])[0], k=k, kinds=kinds, course_ids=course_ids, mode=mode)
 
-        def allowed(doc: Document) -> bool:
-            return (kinds is None or doc.kind in kinds) and (course_ids is None or doc.course_id in course_ids)
-
-        restricted = kinds is not None or course_ids is not None
-        dense: dict[str, tuple[float, str]] = {}
+    def rank(
+        self,
+        candidates: Candidates,
+        *,
+        k: int = 5,
+        kinds: Collection[Kind] | None = None,
+        course_ids: Collection[str | None] | None = None,
+        mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+    ) -> list[Hit]:
+        """Top-k of a query's candidates, optionally restricted to some kinds or some courses."""
+        dense = np.zeros(0, dtype=np.int64)
         if mode != "bm25":
-            # A restricted search looks deeper so the allowed documents are still among the candidates.
-            depth = candidates * (8 if restricted else 3)
-            for item_id, score in self.vectors.search(vector[None, :], depth)[0]:
-                doc, phrasing = self._by_item.get(item_id) or self._item(item_id)
-                if doc is None or not allowed(doc):
-                    continue
-                if doc.id not in dense or score > dense[doc.id][0]:
-                    dense[doc.id] = (score, phrasing)
-        lexical: dict[str, float] = {}
+            keep = self._allowed(candidates.dense_docs, kinds, course_ids)
+            dense, dense_scores, dense_items = candidates.dense_docs[keep], candidates.dense_scores[keep], candidates.dense_items[keep]
+        lexical = np.zeros(0, dtype=np.int64)
         if mode != "dense":
-            scores = self.lexical.scores(terms)
-            top = top_positive(scores, candidates * (8 if restricted else 1))
-            for position, score in zip(top.tolist(), scores[top].tolist()):
-                doc = self._lexical_docs[position] or self.documents[self.lexical.doc_ids[position]]
-                if allowed(doc):
-                    lexical[doc.id] = score
-        dense_rank = {d: r for r, d in enumerate(sorted(dense, key=lambda d: -dense[d][0])[:candidates], 1)}
-        lexical_rank = {d: r for r, d in enumerate(sorted(lexical, key=lambda d: -lexical[d])[:candidates], 1)}
-        fused = {
-            doc_id: sum(1.0 / (self.rrf_k + ranks[doc_id]) for ranks in (dense_rank, lexical_rank) if doc_id in ranks)
-            for doc_id in dense_rank.keys() | lexical_rank.keys()
-        }
-        ranked = sorted(fused, key=lambda d: (-fused[d], -dense.get(d, (0.0, ""))[0]))[:k]
-        return [
-            Hit(
-                id=doc_id,
-                kind=self.documents[doc_id].kind,
-                course_id=self.documents[doc_id].course_id,
-                dense=round(dense.get(doc_id, (0.0, ""))[0], 4),
-                bm25=round(lexical.get(doc_id, 0.0), 4),
-                fused=round(fused[doc_id], 5),
-                matched=dense.get(doc_id, (0.0, ""))[1],
-            )
-            for doc_id in ranked
-        ]
+            keep = self._allowed(candidates.lexical_docs, kinds, course_ids)
+            lexical, lexical_scores = candidates.lexical_docs[keep], candidates.lexical_scores[keep]
+        # Reciprocal-rank fusion of the first `depth` documents of each ranking.
+        ranked = np.concatenate([dense[: self.depth], lexical[: self.depth]])
+        weights = np.concatenate([1.0 / (self.rrf_k + np.arange(1, len(r) + 1)) for r in (dense[: self.depth], lexical[: self.depth])])
+        docs, inverse = np.unique(ranked, return_inverse=True)
+        fused = np.bincount(inverse, weights, minlength=len(docs))
+        # Every allowed candidate keeps its scores for the hits, ranked or not.
+        by_dense = dict(zip(dense.tolist(), zip(dense_scores.tolist(), dense_items.tolist()))) if len(dense) else {}
+        by_lexical = dict(zip(lexical.tolist(), lexical_scores.tolist())) if len(lexical) else {}
+        tie_break = np.array([by_dense.get(d, (0.0, -1))[0] for d in docs.tolist()])
+        hits = []
+        for i in np.lexsort((-tie_break, -fused))[:k].tolist():
+            doc = self.document_list[int(docs[i])]
+            cosine, item = by_dense.get(int(docs[i]), (0.0, -1))
+            hits.append(Hit(
+                id=doc.id, kind=doc.kind, course_id=doc.course_id, dense=round(cosine, 4),
+                bm25=round(by_lexical.get(int(docs[i]), 0.0), 4), fused=round(float(fused[i]), 5),
+                matched=self._item_texts[item] if item >= 0 else "",
+            ))
+        return hits
 
-    def _item(self, item_id: str) -> tuple[Document | None, str]:
-        """A vector item the documents do not list (e.g. a phrasing index beyond the document's own)."""
-        doc = self.documents.get(document_of(item_id))
-        return doc, self._phrasing(doc, item_id) if doc is not None else ""
+    def _allowed(self, docs: np.ndarray, kinds: Collection[Kind] | None, course_ids: Collection[str | None] | None) -> np.ndarray:
+        """Which of `docs` the restriction lets through (lookup tables indexed by kind and course code)."""
+        keep = np.ones(len(docs), dtype=bool)
+        if kinds is not None:
+            keep &= _lookup(len(_KINDS), [_KINDS[kind] for kind in kinds if kind in _KINDS])[self._doc_kinds[docs]]
+        if course_ids is not None:
+            codes = [self._course_codes[c] for c in course_ids if c in self._course_codes]
+            keep &= _lookup(len(self._course_codes), codes)[self._doc_courses[docs]]
+        return keep
 
-    @staticmethod
-    def _phrasing(doc: Document, item_id: str) -> str:
-        try:
-            return doc.phrasings[int(item_id.rsplit("#", 1)[1])]
-        except (IndexError, ValueError):
-            return ""
+
+def _lookup(size: int, allowed: list[int]) -> np.ndarray:
+    table = np.zeros(size, dtype=bool)
+    table[allowed] = True
+    return table
 
 
 def top_positive(scores: np.ndarray, limit: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.knowledge import Knowledge
-from retrieval.search import RRF_K, AbstainThreshold, Hit, calibrate_threshold
+from retrieval.search import RRF_K, AbstainThreshold, Hit, HybridSearcher, calibrate_threshold
 from retrieval.text import normalize
 
 
@@ -92,6 +92,30 @@ def test_search_restricted_to_a_course_and_general_faq_never_returns_another_cou
     assert all(h.kind == "faq" and h.course_id in {"jianying-101", None} for h in hits)
     assert "faq:faq-py101-zero" not in {h.id for h in hits}  # the best unrestricted match, about py-101
     assert search(knowledge, "需要数学基础吗", k=1, kinds={"faq"})[0].id == "faq:faq-py101-zero"
+
+
+def test_a_batch_of_queries_is_ranked_as_each_query_searched_alone(knowledge: Knowledge) -> None:
+    searcher = knowledge.searcher
+    texts = [normalize(t).plain for t in ("剪映课收费吗", "能退款吗", "考研英语怎么复习", "哈哈哈哈")]
+    found = searcher.candidates(knowledge.encoder.encode(texts), [knowledge.segmenter.terms(t) for t in texts])
+    for text, candidates in zip(texts, found):
+        for options in ({}, {"kinds": {"faq"}}, {"kinds": {"course"}, "mode": "dense"}):
+            alone = search(knowledge, text, k=5, **options)
+            batched = searcher.rank(candidates, k=5, **options)
+            assert [h.id for h in batched] == [h.id for h in alone]
+            assert [h.dense for h in batched] == pytest.approx([h.dense for h in alone], abs=1e-3)
+
+
+def test_a_restricted_ranking_reaches_documents_below_the_unrestricted_depth(knowledge: Knowledge) -> None:
+    # Fusion sees the top `depth` documents of a ranking; candidates are looked up 8× deeper, so the FAQ of a
+    # course the query is not about (excel-pro, not Python) is still found when the search is restricted to it.
+    shallow = HybridSearcher(list(knowledge.searcher.documents.values()), knowledge.searcher.vectors, knowledge.searcher.lexical, depth=3)
+    plain = normalize("Python零基础能学吗").plain
+    vector = knowledge.encoder.encode([plain])[0]
+    unrestricted = {h.id for h in shallow.search(vector, knowledge.segmenter.terms(plain), k=3, mode="dense")}
+    restricted = shallow.search(vector, knowledge.segmenter.terms(plain), k=3, kinds={"faq"}, course_ids={"excel-pro"}, mode="dense")
+    assert restricted and not unrestricted & {h.id for h in restricted}
+    assert {knowledge.searcher.documents[h.id].course_id for h in restricted} == {"excel-pro"}
 
 
 def test_k_limits_the_number_of_hits(knowledge: Knowledge) -> None:
