@@ -9,7 +9,7 @@ sends are stored together or not at all.
 from __future__ import annotations
 
 import functools
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -98,9 +98,43 @@ class Ledger:
             self.variants[accepted.viewer_id].setdefault(experiment, variant)
 
 
+class RecentTexts:
+    """The bot's last few texts per thread, kept as this process writes them, for threads seen lately.
+
+    Reading them back for every batch was about a fifth of a batch's store time on PostgreSQL (a LIMIT query per
+    thread, benchmarks/pipeline.py). A thread's texts are read from the database the first time it shows up
+    (or after it fell out of the cache) and kept current by `save_outcomes` from then on. Only another process
+    replying in the same thread at the same time goes unseen, and all that can cost is one repeated phrasing.
+    """
+
+    def __init__(self, max_threads: int = 4096) -> None:
+        self._texts: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        self._max_threads = max_threads
+
+    def get(self, thread: tuple[str, str]) -> list[str] | None:
+        texts = self._texts.get(thread)
+        if texts is not None:
+            self._texts.move_to_end(thread)
+        return texts
+
+    def put(self, thread: tuple[str, str], texts: list[str]) -> None:
+        self._texts[thread] = texts[:_RECENT_TEXTS]
+        self._texts.move_to_end(thread)
+        while len(self._texts) > self._max_threads:
+            self._texts.popitem(last=False)
+
+    def add(self, thread: tuple[str, str], text: str) -> None:
+        """A text just stored; a thread not held here is read in full when it next comes up."""
+        texts = self._texts.get(thread)
+        if texts is not None:
+            texts[:0] = [text]
+            del texts[_RECENT_TEXTS:]
+
+
 class IntakeStore:
     dialect: str
     pseudonymizer: Pseudonymizer
+    recent_texts: RecentTexts
 
     # -- accept ----------------------------------------------------------------------------------------------
     def record_event(self, event: Event) -> Accepted:
@@ -252,10 +286,17 @@ class IntakeStore:
         return ledger
 
     def _recent_texts(self, session: Session, ledger: Ledger, threads: set[tuple[str, str]]) -> None:
-        """The bot's last few messages per thread: per thread a LIMIT query along ix_decisions_thread_time, all of
-        a chunk's threads in one UNION ALL. (A window ranking every decision of the batch's threads cost more
-        with every message a thread had ever received.)"""
-        for part in chunks(sorted(threads), 100):
+        """The bot's last few messages per thread: from `recent_texts`, or for threads it does not hold, per thread
+        a LIMIT query along ix_decisions_thread_time, all of a chunk's threads in one UNION ALL. (A window ranking
+        every decision of the batch's threads cost more with every message a thread had ever received.)"""
+        missing = set()
+        for thread in threads:
+            texts = self.recent_texts.get(thread)
+            if texts is None:
+                missing.add(thread)
+            elif texts:
+                ledger.recent_texts[thread] = list(texts)  # the ledger's copy changes as the batch is decided
+        for part in chunks(sorted(missing), 100):
             latest = [select(DecisionRecord.platform, DecisionRecord.thread_id, DecisionRecord.text, DecisionRecord.decided_at,
                              DecisionRecord.id)
                       .where(DecisionRecord.platform == platform, DecisionRecord.thread_id == thread_id,
@@ -263,9 +304,14 @@ class IntakeStore:
                       .order_by(DecisionRecord.decided_at.desc(), DecisionRecord.id.desc())  # type: ignore[attr-defined,union-attr]
                       .limit(_RECENT_TEXTS).subquery().select()
                       for platform, thread_id in part]
-            rows = session.execute(sa.union_all(*latest)).all()
-            for platform, thread_id, text, _, _ in sorted(rows, key=lambda row: (row[3], row[4]), reverse=True):
-                ledger.recent_texts[(platform, thread_id)].append(text)
+            found: dict[tuple[str, str], list[str]] = {thread: [] for thread in part}
+            for platform, thread_id, text, _, _ in sorted(session.execute(sa.union_all(*latest)).all(),
+                                                          key=lambda row: (row[3], row[4]), reverse=True):
+                found[(platform, thread_id)].append(text)
+            for thread, texts in found.items():
+                self.recent_texts.put(thread, texts)
+                if texts:
+                    ledger.recent_texts[thread] = list(texts)
 
     # -- decide ----------------------------------------------------------------------------------------------
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> list[int | None]:
@@ -273,19 +319,27 @@ class IntakeStore:
         if not outcomes:
             return []
         with self.session() as session:  # type: ignore[attr-defined]
+            ids = self._save_batch(session, outcomes)
+        for outcome, pk in zip(outcomes, ids):  # committed
+            event, decision = outcome.accepted.event, outcome.decision
+            if pk is not None and event.thread and decision.text and not decision.dry_run:
+                self.recent_texts.add((event.platform, event.thread.id), decision.text)
+        return ids
+
+    def _save_batch(self, session: Session, outcomes: Sequence[Outcome]) -> list[int | None]:
+        try:
+            with session.begin_nested():
+                return self._save(session, outcomes)
+        except IntegrityError:
+            pass  # someone decided one of these events concurrently: save one by one, skipping theirs
+        ids: list[int | None] = []
+        for outcome in outcomes:
             try:
                 with session.begin_nested():
-                    return self._save(session, outcomes)
+                    ids.extend(self._save(session, [outcome]))
             except IntegrityError:
-                pass  # someone decided one of these events concurrently: save one by one, skipping theirs
-            ids: list[int | None] = []
-            for outcome in outcomes:
-                try:
-                    with session.begin_nested():
-                        ids.extend(self._save(session, [outcome]))
-                except IntegrityError:
-                    ids.append(None)
-            return ids
+                ids.append(None)
+        return ids
 
     def _save(self, session: Session, outcomes: Sequence[Outcome]) -> list[int | None]:
         # Core executemany inserts (not ORM flushes): a batch of 256 decisions is a handful of statements.

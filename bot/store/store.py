@@ -19,7 +19,7 @@ from sqlmodel import Session
 from bot.privacy import Pseudonymizer, pseudonymizer_for
 from bot.store.admin import AdminStore
 from bot.store.engine import database_url, make_engine, session_scope
-from bot.store.intake import IntakeStore
+from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
 from bot.store.queue import QueueStore
 
@@ -36,6 +36,7 @@ class Store(IntakeStore, QueueStore, AdminStore):
         self.pseudonymizer = pseudonymizer
         self.dialect = engine.dialect.name
         self._writer = engine.execution_options(coursebot_write=True)  # SQLite: BEGIN IMMEDIATE (see engine.py)
+        self.recent_texts = RecentTexts()
 
     def __repr__(self) -> str:
         return f"Store({sa.engine.make_url(str(self.engine.url)).render_as_string(hide_password=True)})"
