@@ -259,7 +259,8 @@ class IntakeStore:
         platforms = {a.event.platform for a in batch}
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             ledger = Ledger(now, self._paused(session))
-            replies = sa.and_(DecisionRecord.counts_as_reply.is_(True))  # type: ignore[attr-defined]
+            # Stated as the ix_decisions_replies_* indexes' predicate is, so both databases use them.
+            replies = DecisionRecord.counts_as_reply == sa.true()
             if threads:
                 ledger.taken_over = {(p, t) for p, t in session.exec(
                     select(ThreadRecord.platform, ThreadRecord.thread_id).where(

@@ -139,7 +139,13 @@ class DecisionRecord(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_decisions_thread_time", "platform", "thread_id", "decided_at"),
         sa.Index("ix_decisions_viewer_time", "viewer_id", "decided_at"),
-        sa.Index("ix_decisions_platform_time", "platform", "decided_at"),
+        # Rate limits count replies per thread, viewer and platform for every batch: partial indexes over counted
+        # replies only, so a count reads its own index entries (the day's platform count used to walk every
+        # decision of the day). The predicate is written the way each database states `counts_as_reply = true`.
+        *(sa.Index(f"ix_decisions_replies_{name}", *columns, postgresql_where=sa.text("counts_as_reply"),
+                   sqlite_where=sa.text("counts_as_reply = 1"))
+          for name, columns in (("thread", ("platform", "thread_id", "decided_at")), ("viewer", ("viewer_id", "decided_at")),
+                                ("platform", ("platform", "decided_at")))),
     )
 
     id: int | None = Field(default=None, primary_key=True)
