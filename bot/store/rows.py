@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -52,4 +53,11 @@ def chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
 
 
 def pairs_in(platform_col: sa.ColumnElement, id_col: sa.ColumnElement, pairs: set[tuple[str, str]]) -> sa.ColumnElement[bool]:
-    return sa.tuple_(platform_col, id_col).in_(sorted(pairs))
+    """Rows whose (platform, id) is one of `pairs`: per platform, `platform = p AND id IN (…)`. A row-value IN
+    becomes one OR branch per pair on PostgreSQL (planning 256 threads took 49 ms, executing 12), and plain
+    `platform IN … AND id IN …` made it walk every event of the platform; one branch per platform plans in
+    under a millisecond and reads only the (platform, id) index entries asked for."""
+    ids: dict[str, list[str]] = defaultdict(list)
+    for platform, item_id in sorted(pairs):
+        ids[platform].append(item_id)
+    return sa.or_(*(sa.and_(platform_col == platform, id_col.in_(items)) for platform, items in ids.items()))

@@ -65,6 +65,15 @@ def test_recording_an_event_twice_stores_it_once(store: Store, comment) -> None:
         assert session.exec(select(sa.func.count()).select_from(Viewer)).one() == 1
 
 
+def test_a_mixed_platform_batch_gets_each_events_own_row(store: Store, comment) -> None:
+    # Event ids are only unique per platform: (douyin, "7") must not be taken for (bilibili, "7").
+    first = store.record_events([comment("多少钱", event_id="7", platform="bilibili"), comment("链接", event_id="7", platform="douyin")])
+    store.save_outcomes([Outcome(first[1], None, Decision("ignore", "test"))])
+    batch = store.record_events([comment("多少钱", event_id="7", platform="bilibili"), comment("新问题", event_id="8", platform="douyin")])
+    assert batch[0].event_pk == first[0].event_pk and not batch[0].decided
+    assert batch[1].event_pk not in {a.event_pk for a in first} and not batch[1].decided
+
+
 def test_a_second_decision_for_the_same_event_is_refused(store: Store, comment) -> None:
     accepted = store.record_event(comment("能开发票吗"))
     reply = Decision("reply_public", "test", text="可以开发票")
