@@ -75,7 +75,7 @@ class Candidates:
     lexical_scores: np.ndarray
 
 
-_KINDS: dict[str | None, int] = {"course": 0, "faq": 1}
+_KINDS: dict[str, int] = {"course": 0, "faq": 1}
 
 
 class HybridSearcher:
@@ -146,22 +146,18 @@ class HybridSearcher:
         mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
     ) -> list[Hit]:
         """Top-k of a query's candidates, optionally restricted to some kinds or some courses."""
-        dense = np.zeros(0, dtype=np.int64)
-        if mode != "bm25":
-            keep = self._allowed(candidates.dense_docs, kinds, course_ids)
-            dense, dense_scores, dense_items = candidates.dense_docs[keep], candidates.dense_scores[keep], candidates.dense_items[keep]
-        lexical = np.zeros(0, dtype=np.int64)
-        if mode != "dense":
-            keep = self._allowed(candidates.lexical_docs, kinds, course_ids)
-            lexical, lexical_scores = candidates.lexical_docs[keep], candidates.lexical_scores[keep]
+        keep = self._allowed(candidates.dense_docs, kinds, course_ids) if mode != "bm25" else np.zeros(len(candidates.dense_docs), dtype=bool)
+        dense, dense_scores, dense_items = candidates.dense_docs[keep], candidates.dense_scores[keep], candidates.dense_items[keep]
+        keep = self._allowed(candidates.lexical_docs, kinds, course_ids) if mode != "dense" else np.zeros(len(candidates.lexical_docs), dtype=bool)
+        lexical, lexical_scores = candidates.lexical_docs[keep], candidates.lexical_scores[keep]
         # Reciprocal-rank fusion of the first `depth` documents of each ranking.
         ranked = np.concatenate([dense[: self.depth], lexical[: self.depth]])
         weights = np.concatenate([1.0 / (self.rrf_k + np.arange(1, len(r) + 1)) for r in (dense[: self.depth], lexical[: self.depth])])
         docs, inverse = np.unique(ranked, return_inverse=True)
         fused = np.bincount(inverse, weights, minlength=len(docs))
         # Every allowed candidate keeps its scores for the hits, ranked or not.
-        by_dense = dict(zip(dense.tolist(), zip(dense_scores.tolist(), dense_items.tolist()))) if len(dense) else {}
-        by_lexical = dict(zip(lexical.tolist(), lexical_scores.tolist())) if len(lexical) else {}
+        by_dense = dict(zip(dense.tolist(), zip(dense_scores.tolist(), dense_items.tolist())))
+        by_lexical = dict(zip(lexical.tolist(), lexical_scores.tolist()))
         tie_break = np.array([by_dense.get(d, (0.0, -1))[0] for d in docs.tolist()])
         hits = []
         for i in np.lexsort((-tie_break, -fused))[:k].tolist():
