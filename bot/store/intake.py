@@ -103,8 +103,9 @@ class RecentTexts:
 
     Reading them back for every batch was about a fifth of a batch's store time on PostgreSQL (a LIMIT query per
     thread, benchmarks/pipeline.py). A thread's texts are read from the database the first time it shows up
-    (or after it fell out of the cache) and kept current by `save_outcomes` from then on. Only another process
-    replying in the same thread at the same time goes unseen, and all that can cost is one repeated phrasing.
+    (or after it fell out of the cache) and kept current by `save_outcomes` from then on. Only a reply stored by
+    another process, or by a batch saved while this thread was being read, can go unseen; all that can cost is
+    one repeated phrasing, never a second reply to an event.
     """
 
     def __init__(self, max_threads: int = 4096) -> None:
