@@ -66,7 +66,7 @@ async def run_demo(settings: Settings, analyzer: Analyzer, samples: Path) -> Dem
         outcomes += await runner.process(events[i : i + 64])
         await runner.outbox.drain(5)  # type: ignore[union-attr]
     runner.store.close()
-    return DemoResult(outcomes, len(sink.records), database)
+    return DemoResult(outcomes, sink.count, database)
 
 
 def print_demo(out: Console, result: DemoResult) -> None:

@@ -15,6 +15,8 @@ from typing import IO, Any
 
 from bot.events import OutgoingMessage, SendError
 
+KEEP_RECORDS = 1000  # recent records kept for tests and the demo; a long replay must not hold every message
+
 
 class RecordingSink:
     platform = "*"
@@ -22,8 +24,9 @@ class RecordingSink:
     def __init__(self, path: Path | None = None, *, stream: IO[str] | None = None, fail_with: list[SendError] | None = None) -> None:
         self.path = path
         self.stream = stream if path is None else None
-        self.sent: dict[int, str] = {}  # outbox id → message id, including what an earlier run wrote
-        self.records: list[dict[str, Any]] = []
+        self.sent_ids: set[int] = set()  # outbox ids recorded, including what an earlier run wrote
+        self.records: list[dict[str, Any]] = []  # the last KEEP_RECORDS or more, oldest first
+        self.count = 0  # records written by this sink
         self.fail_with = list(fail_with or [])  # errors to raise on the next sends (fault injection in tests)
         self._fd: int | None = None
         if path is not None:
@@ -39,12 +42,12 @@ class RecordingSink:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a torn line cannot happen with single writes, but never crash on one
-            self.sent[int(record["outbox_id"])] = record["message_id"]
+            self.sent_ids.add(int(record["outbox_id"]))
 
     async def send(self, message: OutgoingMessage) -> str:
         if self.fail_with:
             raise self.fail_with.pop(0)
-        message_id = f"rec-{message.outbox_id}"
+        message_id = _message_id(message)
         record = {
             "outbox_id": message.outbox_id, "message_id": message_id, "platform": message.platform, "kind": message.kind,
             "thread_id": message.thread_id, "reply_to": message.reply_to, "event_id": message.extra.get("event_id"),
@@ -57,17 +60,24 @@ class RecordingSink:
         elif self.stream is not None:
             self.stream.write(line)
             self.stream.flush()
-        self.sent[message.outbox_id] = message_id
+        self.sent_ids.add(message.outbox_id)
+        self.count += 1
         self.records.append(record)
+        if len(self.records) >= 2 * KEEP_RECORDS:
+            del self.records[:-KEEP_RECORDS]
         return message_id
 
     async def find_sent(self, message: OutgoingMessage) -> str | None:
-        return self.sent.get(message.outbox_id)
+        return _message_id(message) if message.outbox_id in self.sent_ids else None
 
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _message_id(message: OutgoingMessage) -> str:
+    return f"rec-{message.outbox_id}"
 
 
 def stdout_sink() -> RecordingSink:
