@@ -33,7 +33,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.events import Event  # noqa: E402
 from bot.knowledge import Knowledge  # noqa: E402
 from retrieval.intents import INTENTS  # noqa: E402
-from retrieval.search import calibrate_threshold  # noqa: E402
+from retrieval.search import Candidates, calibrate_threshold  # noqa: E402
 from retrieval.text import normalize  # noqa: E402
 
 ABSTAIN_INTENTS = {"chitchat", "praise", "other", "spam"}
@@ -89,20 +89,25 @@ def intent_rows(name: str, gold: Sequence[str], analyses: Sequence[Analysis]) ->
     return [[name, len(gold), accuracy, f1, " ".join(f"{k}={v:.2f}" for k, v in per_label.items())]]
 
 
+def faq_scope(analyzer: Analyzer, analysis: Analysis, vector: np.ndarray) -> tuple[Candidates, set[str | None]]:
+    """A comment's search candidates and the FAQ scope the bot answers it from (its course's entries and general ones)."""
+    found = analyzer.knowledge.searcher.candidates(vector[None, :], [analysis.understanding.terms])[0]
+    named, thread_course = analyzer.context_courses(analysis.event, analysis.understanding, found)
+    return found, {named or thread_course, None}
+
+
 def faq_ranking(analyzer: Analyzer, samples: Sequence[tuple[Event, dict]], analyses: Sequence[Analysis]) -> list[list[object]]:
     """Rank of the gold FAQ entry when searching the FAQ (within the comment's course scope)."""
     searcher = analyzer.knowledge.searcher
     rows = []
-    labelled = [(e, lab, a) for (e, lab), a in zip(samples, analyses) if lab.get("answer_id")]
-    texts = [a.understanding.text for _, _, a in labelled]
-    vectors = analyzer.knowledge.encoder.encode(texts)
+    labelled = [(lab, a) for (_, lab), a in zip(samples, analyses) if lab.get("answer_id")]
+    vectors = analyzer.knowledge.encoder.encode([a.understanding.text for _, a in labelled])
+    scopes = [faq_scope(analyzer, analysis, vector) for (_, analysis), vector in zip(labelled, vectors)]
     for mode in ("bm25", "dense", "hybrid"):
         top1 = hit3 = 0
         reciprocal = 0.0
-        for (event, label, analysis), vector in zip(labelled, vectors):
-            found = searcher.candidates(vector[None, :], [analysis.understanding.terms])[0]
-            named, thread_course = analyzer.context_courses(event, analysis.understanding, found)
-            hits = searcher.rank(found, k=10, kinds={"faq"}, course_ids={named or thread_course, None}, mode=mode)
+        for (label, _), (found, scope) in zip(labelled, scopes):
+            hits = searcher.rank(found, k=10, kinds={"faq"}, course_ids=scope, mode=mode)
             ids = [h.id.split(":", 1)[1] for h in hits]
             gold = label["answer_id"]
             if ids[:1] == [gold]:
@@ -215,10 +220,8 @@ def calibration(analyzer: Analyzer, samples, sample_analyses, dev_rows, dev_anal
     positives, negatives = [], []
 
     def best_faq(analysis: Analysis):
-        vector = analyzer.knowledge.encoder.encode([analysis.understanding.text])[0]
-        found = searcher.candidates(vector[None, :], [analysis.understanding.terms])[0]
-        named, thread_course = analyzer.context_courses(analysis.event, analysis.understanding, found)
-        hits = searcher.rank(found, k=1, kinds={"faq"}, course_ids={named or thread_course, None})
+        found, scope = faq_scope(analyzer, analysis, analyzer.knowledge.encoder.encode([analysis.understanding.text])[0])
+        hits = searcher.rank(found, k=1, kinds={"faq"}, course_ids=scope)
         return hits[0] if hits else None
 
     for (_, label), analysis in zip(samples, sample_analyses):
