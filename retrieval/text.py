@@ -143,20 +143,24 @@ class Segmenter:
         words = _shared_words()
         self._jieba.FREQ = _rekeyed(self._jieba.FREQ, words)
         del words
-        for word, freq, tag in user_words or []:
-            self._jieba.add_word(word, freq, tag)
         # Keywords read jieba's part-of-speech table (~40 MiB) and IDF table (~35 MiB), loaded once at import,
         # with this creator's word tags layered on top so the module-level tables stay untouched
         # (`_shared_words` swaps them once per process for equal, more compact copies).
-        self._tags: ChainMap[str, str] = ChainMap({w: t for w, _, t in user_words or [] if t}, jieba.posseg.dt.word_tag_tab)
+        self._tags: ChainMap[str, str] = ChainMap({}, jieba.posseg.dt.word_tag_tab)
         self._idf = jieba.analyse.default_tfidf
+        for word, freq, tag in user_words or []:
+            self.add_word(word, freq, tag)
 
     @classmethod
     def from_dictionary(cls, path: Path | None) -> Segmenter:
         return cls(read_user_dictionary(path) if path else None)
 
-    def add_word(self, word: str, freq: int | None = None) -> None:
-        self._jieba.add_word(word, freq)
+    def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None:
+        """A term jieba keeps whole. Without a tag it is a topic word ("x", as jieba's part-of-speech tagger
+        calls a dictionary word it has no tag for), unless jieba's own dictionary tags it."""
+        self._jieba.add_word(word, freq, tag)
+        if tag or word not in self._tags:
+            self._tags[word] = tag or "x"
 
     def cut(self, text: str) -> list[str]:
         """All tokens, punctuation dropped."""

@@ -186,6 +186,13 @@ def test_keywords_keep_new_words_but_not_fragments_or_quantities(segmenter: Segm
     assert segmenter.keywords("pr 8g内存的笔记本") == segmenter.keywords("", tokens=segmenter.terms("pr 8g内存的笔记本"))
 
 
+def test_a_user_dictionary_word_without_a_tag_is_a_topic_even_with_a_function_character() -> None:
+    # 会 marks a word jieba's HMM made up as a fragment, never a word the creator put in the dictionary.
+    segmenter = Segmenter([("会计实操", 2000, None), ("割韭菜", 2000, "l")])
+    keywords = segmenter.keywords("会计实操课是不是割韭菜")
+    assert "会计实操" in keywords and "割韭菜" not in keywords  # l (idiom) is not a topic tag
+
+
 # -- user dictionary file --------------------------------------------------------------------------------------
 
 
