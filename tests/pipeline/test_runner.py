@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import sqlalchemy as sa
@@ -46,3 +47,35 @@ async def test_batches_are_decided_in_arrival_order_each_seeing_the_replies_befo
     with store.session(write=False) as session:
         assert session.exec(select(sa.func.count()).select_from(DecisionRecord)).one() == 7
         assert Counter(session.exec(select(EventRecord.status))) == {"decided": 7}
+
+
+class ConversationSource:
+    """A live source: each comment comes only after the bot has decided the one before (a viewer waiting for
+    an answer). A runner that held a batch back until the next one arrived would never get the second."""
+
+    platform = "bilibili"
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self.answered = asyncio.Event()
+
+    async def events(self):  # type: ignore[no-untyped-def]
+        for event in self._events:
+            self.answered.clear()
+            yield event
+            await self.answered.wait()
+
+
+async def test_a_lone_comment_is_decided_without_waiting_for_the_next(store: Store, make_runner, comment) -> None:
+    events = [comment(INVOICE, author="v1"), comment(REFUND, author="v2")]
+    source = ConversationSource(events)
+    runner = make_runner(store, {ANY_PLATFORM: RecordingSink()}, outbox={"poll_interval": 0.05})
+    decided = []
+
+    def answered(outcomes) -> None:  # type: ignore[no-untyped-def]
+        decided.extend(outcomes)
+        source.answered.set()
+
+    # Batches of one, and a long wait for a next one that only comes once this one is answered.
+    await asyncio.wait_for(runner.run([source], batch_size=1, max_wait=30, until_exhausted=True, on_outcomes=answered), 20)
+    assert [o.accepted.event.event_id for o in decided] == [e.event_id for e in events]
