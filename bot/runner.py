@@ -90,7 +90,7 @@ class Runner:
         if not batch:
             return []
         if analyses is None:
-            analyses = await self._analyze([a for a in batch if a.event.kind in COMMENT_KINDS])
+            analyses = await self._analyze(batch)
         nows = [self.clock(a.event) for a in batch]
         ledger = await self._store(self.store.load_ledger, batch, max(nows))
         outcomes, seen = [], set()
@@ -104,7 +104,9 @@ class Runner:
         ids = await self._store(self.store.save_outcomes, outcomes)
         return [o for o, i in zip(outcomes, ids) if i is not None]
 
-    async def _analyze(self, batch: Sequence[Accepted]) -> dict[int, Analysis]:
+    async def _analyze(self, accepted: Sequence[Accepted]) -> dict[int, Analysis]:
+        """Analyses of the batch's comments (other kinds of events have none), by event_pk."""
+        batch = [a for a in accepted if a.event.kind in COMMENT_KINDS]
         if not batch:
             return {}
         events = [a.event for a in batch]
@@ -184,7 +186,7 @@ class Runner:
                 batch = [a for a in accepted if not a.decided and a.event_pk not in deciding]
                 following = None
                 if batch:
-                    following = (batch, asyncio.create_task(self._analyze([a for a in batch if a.event.kind in COMMENT_KINDS])))
+                    following = (batch, asyncio.create_task(self._analyze(batch)))
                 previous, ahead = ahead, following
                 if previous is not None:
                     await self._finish(*previous, on_outcomes)
