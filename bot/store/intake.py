@@ -39,6 +39,7 @@ from bot.store.rows import (
     clean_json,
     clean_text,
     insert_ignore,
+    insert_rows,
     pairs_in,
 )
 
@@ -347,10 +348,10 @@ class IntakeStore:
         # Core executemany inserts (not ORM flushes): a batch of 256 decisions is a handful of statements.
         now = utcnow()
         decisions = [_decision_row(o, now) for o in outcomes]
-        ids = _insert_decisions(session, decisions)
+        ids = _insert_decisions(session, self.dialect, decisions)
         for row, pk in zip(decisions, ids):
             row.id = pk
-        _insert(session, UnderstandingRecord, [_understanding_row(o) for o in outcomes if o.analysis is not None])
+        insert_rows(session, self.dialect, UnderstandingRecord, [_understanding_row(o) for o in outcomes if o.analysis is not None])
         messages: list[Any] = []
         links: list[Any] = []
         assignments = []
@@ -363,11 +364,11 @@ class IntakeStore:
                 experiment, variant = outcome.decision.assignment
                 assignments.append({"viewer_id": outcome.accepted.viewer_id, "experiment": experiment,
                                     "variant": variant, "assigned_at": now})
-        _insert(session, Handoff, [_row(Handoff, event_pk=row.event_pk, decision_id=row.id, platform=row.platform, thread_id=row.thread_id,
+        insert_rows(session, self.dialect, Handoff, [_row(Handoff, event_pk=row.event_pk, decision_id=row.id, platform=row.platform, thread_id=row.thread_id,
                                            viewer_id=row.viewer_id, reason=row.reason, created_at=now)
                                    for row in decisions if row.action == "handoff"])
-        _insert(session, OutboxMessage, messages)
-        _insert(session, TrackedLink, links)
+        insert_rows(session, self.dialect, OutboxMessage, messages)
+        insert_rows(session, self.dialect, TrackedLink, links)
         insert_ignore(session, self.dialect, AbAssignment, assignments, ["viewer_id", "experiment"])
         for part in chunks([o.accepted.event_pk for o in outcomes]):
             session.execute(sa.update(EventRecord).where(EventRecord.id.in_(part)).values(status="decided"))  # type: ignore[union-attr]
@@ -420,30 +421,20 @@ def _row(model: type, **values: Any) -> _Values:
     return row
 
 
-def _insert(session: Session, model: type, rows: Sequence[Any]) -> None:
-    """INSERT many model instances in one executemany."""
-    if rows:
-        session.connection().execute(sa.insert(model.__table__), [_without_id(row) for row in rows])  # type: ignore[attr-defined]
-
-
-def _insert_decisions(session: Session, rows: Sequence[Any]) -> list[int]:
+def _insert_decisions(session: Session, dialect: str, rows: Sequence[Any]) -> list[int]:
     """INSERT decisions and return their new ids in the rows' order.
 
-    A plain executemany, then the ids by event_pk (unique). INSERT … RETURNING over many rows becomes one
-    multi-row statement that psycopg re-parses in Python on every batch (thousands of placeholders, too long
-    for its statement cache): about a third of a batch's store time on PostgreSQL (benchmarks/pipeline.py).
+    One `insert_rows`, then the ids by event_pk (unique). (INSERT … RETURNING over an executemany becomes one
+    multi-row statement that psycopg re-parsed in Python on every batch: thousands of placeholders, too long
+    for its statement cache.)
     """
     table = DecisionRecord.__table__  # type: ignore[attr-defined]
+    insert_rows(session, dialect, DecisionRecord, rows)
     connection = session.connection()
-    connection.execute(sa.insert(table), [_without_id(row) for row in rows])
     ids: dict[int, int] = {}
     for part in chunks([row["event_pk"] for row in rows]):
         ids.update(connection.execute(sa.select(table.c.event_pk, table.c.id).where(table.c.event_pk.in_(part))).tuples().all())
     return [ids[row["event_pk"]] for row in rows]
-
-
-def _without_id(row: Any) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not (k == "id" and v is None)}
 
 
 def _decision_row(outcome: Outcome, now: datetime) -> _Values:

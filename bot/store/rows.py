@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,11 +19,51 @@ MAX_RAW_STRING = 4_000
 
 def insert_ignore(session: Session, dialect: str, model: type, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     """INSERT … ON CONFLICT (keys) DO NOTHING: concurrent workers may insert the same row; the first wins."""
+    insert_rows(session, dialect, model, rows, ignore_conflicts_on=keys)
+
+
+def insert_rows(session: Session, dialect: str, model: type, rows: Sequence[dict[str, Any]], *,
+                ignore_conflicts_on: Sequence[str] | None = None) -> None:
+    """INSERT rows (all with the same keys; an `id` of None is left to the database) in one statement.
+
+    On PostgreSQL the rows go as one JSON document, `INSERT … SELECT … FROM json_populate_recordset(…)`: one
+    fixed statement (prepared once per connection) that reads the batch as a row source, where an
+    executemany runs one INSERT per row on the server and formats every row's parameters in Python
+    (benchmarks/pipeline.py: about a third less database CPU per event). Elsewhere an executemany."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
+    names = tuple(name for name, value in rows[0].items() if not (name == "id" and value is None))
+    if dialect == "postgresql":
+        try:
+            document = json.dumps([{name: row[name] for name in names} for row in rows], default=_json_value,
+                                  ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            pass  # NaN or infinity (not JSON): the executemany below stores them
+        else:
+            statement = _recordset_insert(table, names, tuple(ignore_conflicts_on or ()), ignore_conflicts_on is not None)
+            session.connection().execute(statement, {"rows": document})
+            return
     module = postgresql if dialect == "postgresql" else sqlite
-    session.execute(module.insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+    statement = sa.insert(table) if ignore_conflicts_on is None else \
+        module.insert(table).on_conflict_do_nothing(index_elements=list(ignore_conflicts_on))
+    session.connection().execute(statement, [{name: row[name] for name in names} for row in rows])
+
+
+@functools.lru_cache(maxsize=64)
+def _recordset_insert(table: sa.Table, names: tuple[str, ...], keys: tuple[str, ...], ignore: bool) -> sa.Executable:
+    record = sa.literal_column(f"NULL::{postgresql.dialect().identifier_preparer.format_table(table)}")
+    source = sa.func.json_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text()), postgresql.JSON)).table_valued(*names)
+    statement = postgresql.insert(table).from_select(list(names), sa.select(*(source.c[name] for name in names)))
+    return statement.on_conflict_do_nothing(index_elements=list(keys)) if ignore else statement
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UTCDateTime refuses them
+            raise TypeError(f"naive datetime {value!r}: coursebot stores timezone-aware UTC only")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def clean_text(text: str | None, limit: int = MAX_TEXT) -> str:

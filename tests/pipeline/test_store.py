@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from datetime import timedelta
@@ -19,6 +20,7 @@ from bot.store import NotFound, Store
 from bot.store.engine import make_engine
 from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
 from bot.store.models import DecisionRecord, EventRecord, OutboxMessage, Viewer, utcnow
+from bot.store.rows import insert_ignore, insert_rows
 
 
 def test_migrations_create_exactly_the_models_schema_and_downgrade_cleanly(db_url: str) -> None:
@@ -166,3 +168,38 @@ def test_forgetting_a_viewer_removes_their_data_but_still_blocks_a_second_reply(
     assert store.record_event(event).decided  # redelivered after forgetting: still never answered twice
     store.forget_viewer(theirs.pseudonym or "")
     assert store.list_handoffs() == []
+
+
+def test_bulk_inserted_rows_read_back_exactly_and_conflicts_are_skipped(store: Store) -> None:
+    """insert_rows sends PostgreSQL one JSON recordset: every column type must survive it (aware times, nested
+    JSON with quotes and any script, NULLs, floats, booleans); NaN, which JSON lacks, takes the executemany path."""
+    moment = T0 + timedelta(microseconds=123_457)
+    rows = [
+        {"platform": "bilibili", "pseudonym": f"v_{i}", "author_id": None if i else 'a"b\\c', "display_name": "小明 🎓 \"引号\"",
+         "first_seen": moment, "last_seen": moment + timedelta(hours=i), "interests": ["Python", "剪辑"] if i else [],
+         "attribution": {"post": {"id": 7, "tags": ["a", None], "ok": True}} if i else {}, "dm_reachable": [None, True, False][i]}
+        for i in range(3)
+    ]
+    with store.session() as session:
+        insert_rows(session, store.dialect, Viewer, rows)
+        insert_ignore(session, store.dialect, Viewer, [{**rows[0], "display_name": "second"}], ["platform", "pseudonym"])
+    with store.session(write=False) as session:
+        stored = session.exec(select(Viewer).order_by(Viewer.pseudonym)).all()
+    assert [(v.pseudonym, v.author_id, v.display_name, v.first_seen, v.last_seen, v.interests, v.attribution, v.dm_reachable)
+            for v in stored] == [(r["pseudonym"], r["author_id"], r["display_name"], r["first_seen"], r["last_seen"],
+                                  r["interests"], r["attribution"], r["dm_reachable"]) for r in rows]
+
+    with store.session() as session:
+        viewer = session.exec(select(Viewer.id)).first()
+        events = [{"platform": "bilibili", "event_id": f"e{i}", "kind": "comment", "thread_id": None, "parent_id": None,
+                   "viewer_id": viewer, "text": "多少钱", "created_at": moment, "received_at": moment, "status": "received", "raw": {}}
+                  for i in range(2)]
+        insert_rows(session, store.dialect, EventRecord, events)
+        pks = session.exec(select(EventRecord.id).order_by(EventRecord.event_id)).all()
+        values = [0.1 + 0.2, float("nan") if store.dialect == "postgresql" else 1e-300]  # SQLite stores NaN as NULL
+        insert_rows(session, store.dialect, DecisionRecord, [
+            {"event_pk": pk, "platform": "bilibili", "action": "ignore", "confidence": value, "decided_at": moment}
+            for pk, value in zip(pks, values)])
+    with store.session(write=False) as session:
+        confidences = session.exec(select(DecisionRecord.confidence).order_by(DecisionRecord.event_pk)).all()
+    assert confidences[0] == values[0] and (math.isnan(confidences[1]) if math.isnan(values[1]) else confidences[1] == values[1])
