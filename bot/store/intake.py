@@ -41,6 +41,7 @@ from bot.store.rows import (
     insert_ignore,
     insert_rows,
     pairs_in,
+    update_rows,
 )
 
 if TYPE_CHECKING:
@@ -207,17 +208,9 @@ class IntakeStore:
                 # in a DM makes them reachable by DM.
                 new_author = author_id or clean_text(str(event.author_id), 128)
                 new_dm = True if event.kind == "dm" else dm_reachable
-                if (new_name, new_author, new_dm) != (name, author_id, dm_reachable):
-                    changes.append({"pk": pk, "name": new_name, "author": new_author, "dm": new_dm})
+                changes.append({"id": pk, "display_name": new_name, "author_id": new_author, "dm_reachable": new_dm})
                 found[(platform, pseudonym)] = (pk, new_dm)
-        ids = [pk for pk, _ in found.values()]
-        for part in chunks(ids):
-            session.execute(sa.update(Viewer).where(Viewer.id.in_(part)).values(last_seen=now))  # type: ignore[union-attr]
-        if changes:
-            session.connection().execute(
-                sa.update(Viewer).where(Viewer.id == sa.bindparam("pk"))
-                .values(display_name=sa.bindparam("name"), author_id=sa.bindparam("author"), dm_reachable=sa.bindparam("dm")),
-                changes)
+        update_rows(session.connection(), self.dialect, Viewer, changes, last_seen=now)  # last_seen for all, the rest as found
         return found
 
     def _upsert_threads(self, session: Session, events: Sequence[Event], now: datetime) -> None:
@@ -386,10 +379,8 @@ class IntakeStore:
         for pk, interests in session.exec(select(Viewer.id, Viewer.interests).where(Viewer.id.in_(topics))):  # type: ignore[union-attr]
             merged = list(dict.fromkeys([*topics[pk], *(interests or [])]))[:MAX_INTERESTS]  # type: ignore[index]
             if merged != interests:
-                changes.append({"pk": pk, "interests": merged})
-        if changes:
-            session.connection().execute(
-                sa.update(Viewer).where(Viewer.id == sa.bindparam("pk")).values(interests=sa.bindparam("interests")), changes)
+                changes.append({"id": pk, "interests": merged})
+        update_rows(session.connection(), self.dialect, Viewer, changes)
 
 
 class _Values(dict):

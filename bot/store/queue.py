@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from bot.events import OutgoingMessage
 from bot.store.models import OutboxMessage, utcnow
-from bot.store.rows import chunks, clean_text
+from bot.store.rows import chunks, clean_text, update_rows
 
 DUE_STATES = ("pending", "failed")
 FINAL_STATES = ("sent", "dead")
@@ -77,24 +77,29 @@ class QueueStore:
             sa.and_(OutboxMessage.state.in_(DUE_STATES), OutboxMessage.next_attempt_at <= now),  # type: ignore[attr-defined]
             sa.and_(OutboxMessage.state == "sending", OutboxMessage.lease_until <= now),  # type: ignore[operator]
         )
-        query = select(OutboxMessage).where(due)
+        outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+        # Plain columns, not ORM objects: a claim of a hundred messages is on the outbox worker's every turn.
+        query = sa.select(outbox.c.id, outbox.c.platform, outbox.c.kind, outbox.c.text, outbox.c.thread_id, outbox.c.reply_to,
+                          outbox.c.recipient_id, outbox.c.extra, outbox.c.attempts, outbox.c.state, outbox.c.viewer_id).where(due)
         if platforms is not None:
-            query = query.where(OutboxMessage.platform.in_(list(platforms)))  # type: ignore[attr-defined]
-        query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+            query = query.where(outbox.c.platform.in_(list(platforms)))
+        query = query.order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
         if self.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)  # parallel workers take different rows
         lease_until = now + timedelta(seconds=lease)
         with self.session() as session:  # type: ignore[attr-defined]
-            rows = session.exec(query).all()
+            connection = session.connection()
+            rows = connection.execute(query).all()
             if not rows:
                 return []
             # One UPDATE for the whole claim (not one per row); the rows stay locked (PostgreSQL) or the
             # database write-locked (SQLite, BEGIN IMMEDIATE) until the commit.
             for part in chunks([row.id for row in rows]):
-                session.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(part))  # type: ignore[union-attr]
-                                .values(state="sending", attempts=OutboxMessage.attempts + 1, lease_until=lease_until)
-                                .execution_options(synchronize_session=False))
-            return [Claim(_outgoing(row), row.attempts + 1, row.state == "sending", row.viewer_id) for row in rows]
+                connection.execute(sa.update(outbox).where(outbox.c.id.in_(part))
+                                   .values(state="sending", attempts=outbox.c.attempts + 1, lease_until=lease_until))
+            return [Claim(OutgoingMessage(outbox_id=row.id, platform=row.platform, kind=row.kind, text=row.text, thread_id=row.thread_id,
+                                          reply_to=row.reply_to, recipient_id=row.recipient_id, extra=dict(row.extra or {})),
+                          row.attempts + 1, row.state == "sending", row.viewer_id) for row in rows]
 
     def mark_sent(self, outbox_id: int, platform_message_id: str, now: datetime | None = None) -> None:
         self.mark_sent_many([(outbox_id, platform_message_id)], now)
@@ -105,10 +110,10 @@ class QueueStore:
             return
         # Relaxed durability: if the database server itself crashed before flushing this, the messages would be
         # seen as interrupted sends after restart: confirmed via the sink's find_sent, or given up — never resent.
-        now = now or utcnow()
-        statement = sa.update(OutboxMessage).where(OutboxMessage.id == sa.bindparam("pk")).values(  # type: ignore[arg-type]
-            state="sent", platform_message_id=sa.bindparam("message_id"), sent_at=now, lease_until=None, last_error=None)
-        self.write(statement, [{"pk": pk, "message_id": clean_text(str(message_id), 200)} for pk, message_id in sent], relaxed=True)
+        rows = [{"id": pk, "platform_message_id": clean_text(str(message_id), 200)} for pk, message_id in sent]
+        with self.writing(relaxed=True) as connection:  # type: ignore[attr-defined]
+            update_rows(connection, self.dialect, OutboxMessage, rows, state="sent", sent_at=now or utcnow(), lease_until=None,
+                        last_error=None)
 
     def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None = None) -> str:
         """Record a failed attempt: retried at `retry_at`, or dead when None. Returns the new state."""
@@ -146,10 +151,3 @@ class QueueStore:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return session.get(OutboxMessage, outbox_id)
 
-
-def _outgoing(row: OutboxMessage) -> OutgoingMessage:
-    assert row.id is not None
-    return OutgoingMessage(
-        outbox_id=row.id, platform=row.platform, kind=row.kind, text=row.text,  # type: ignore[arg-type]
-        thread_id=row.thread_id, reply_to=row.reply_to, recipient_id=row.recipient_id, extra=dict(row.extra or {}),
-    )

@@ -52,10 +52,44 @@ def insert_rows(session: Session, dialect: str, model: type, rows: Sequence[dict
 
 @functools.lru_cache(maxsize=64)
 def _recordset_insert(table: sa.Table, names: tuple[str, ...], keys: tuple[str, ...], ignore: bool) -> sa.Executable:
-    record = sa.literal_column(f"NULL::{postgresql.dialect().identifier_preparer.format_table(table)}")
-    source = sa.func.json_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text()), postgresql.JSON)).table_valued(*names)
+    source = _recordset(table, names)
     statement = postgresql.insert(table).from_select(list(names), sa.select(*(source.c[name] for name in names)))
     return statement.on_conflict_do_nothing(index_elements=list(keys)) if ignore else statement
+
+
+def update_rows(connection: sa.Connection, dialect: str, model: type, rows: Sequence[dict[str, Any]], **same: Any) -> None:
+    """UPDATE each row `id` with its own values (every row with the same keys) and the values in `same`.
+
+    On PostgreSQL one `UPDATE … FROM json_populate_recordset(…)`, as `insert_rows`; elsewhere an executemany."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    names = tuple(name for name in rows[0] if name != "id")
+    fixed = {f"s_{name}": value for name, value in same.items()}
+    if dialect == "postgresql":
+        try:
+            document = json.dumps(rows, default=_json_value, ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            pass  # NaN or infinity (not JSON): the executemany below stores them
+        else:
+            connection.execute(_recordset_update(table, names, tuple(same)), {"rows": document, **fixed})
+            return
+    statement = sa.update(table).where(table.c.id == sa.bindparam("r_id")).values(
+        {name: sa.bindparam(f"r_{name}") for name in names} | {name: sa.bindparam(f"s_{name}") for name in same})
+    connection.execute(statement, [{f"r_{name}": value for name, value in row.items()} | fixed for row in rows])
+
+
+@functools.lru_cache(maxsize=64)
+def _recordset_update(table: sa.Table, names: tuple[str, ...], same: tuple[str, ...]) -> sa.Executable:
+    source = _recordset(table, ("id", *names))
+    values = {name: source.c[name] for name in names} | {name: sa.bindparam(f"s_{name}", type_=table.c[name].type) for name in same}
+    return sa.update(table).where(table.c.id == source.c.id).values(values)
+
+
+def _recordset(table: sa.Table, names: Sequence[str]) -> Any:
+    """The rows of the JSON array parameter `rows` as a table with `table`'s column types."""
+    record = sa.literal_column(f"NULL::{postgresql.dialect().identifier_preparer.format_table(table)}")
+    return sa.func.json_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text()), postgresql.JSON)).table_valued(*names)
 
 
 def _json_value(value: Any) -> str:

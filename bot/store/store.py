@@ -76,10 +76,16 @@ class Store(IntakeStore, QueueStore, AdminStore):
         `relaxed`: on PostgreSQL the commit does not wait for the WAL flush (no fsync per message). Only a
         crash of the database server itself can lose such a write, never a crash of the bot.
         """
+        with self.writing(relaxed=relaxed) as connection:
+            return connection.execute(statement, parameters).rowcount
+
+    @contextmanager
+    def writing(self, *, relaxed: bool = False) -> Iterator[sa.Connection]:
+        """A connection in a write transaction of its own, committed on success (`relaxed`: as in `write`)."""
         with self.errors("writing to the database"), self._writer.begin() as connection:
             if relaxed and self.dialect == "postgresql":
                 connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            return connection.execute(statement, parameters).rowcount
+            yield connection
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:

@@ -20,7 +20,7 @@ from bot.store import NotFound, Store
 from bot.store.engine import make_engine
 from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
 from bot.store.models import DecisionRecord, EventRecord, OutboxMessage, Viewer, utcnow
-from bot.store.rows import insert_ignore, insert_rows
+from bot.store.rows import insert_ignore, insert_rows, update_rows
 
 
 def test_migrations_create_exactly_the_models_schema_and_downgrade_cleanly(db_url: str) -> None:
@@ -170,8 +170,8 @@ def test_forgetting_a_viewer_removes_their_data_but_still_blocks_a_second_reply(
     assert store.list_handoffs() == []
 
 
-def test_bulk_inserted_rows_read_back_exactly_and_conflicts_are_skipped(store: Store) -> None:
-    """insert_rows sends PostgreSQL one JSON recordset: every column type must survive it (aware times, nested
+def test_bulk_written_rows_read_back_exactly_and_conflicts_are_skipped(store: Store) -> None:
+    """insert_rows and update_rows send PostgreSQL one JSON recordset: every column type must survive it (aware times, nested
     JSON with quotes and any script, NULLs, floats, booleans); NaN, which JSON lacks, takes the executemany path."""
     moment = T0 + timedelta(microseconds=123_457)
     rows = [
@@ -188,6 +188,17 @@ def test_bulk_inserted_rows_read_back_exactly_and_conflicts_are_skipped(store: S
     assert [(v.pseudonym, v.author_id, v.display_name, v.first_seen, v.last_seen, v.interests, v.attribution, v.dm_reachable)
             for v in stored] == [(r["pseudonym"], r["author_id"], r["display_name"], r["first_seen"], r["last_seen"],
                                   r["interests"], r["attribution"], r["dm_reachable"]) for r in rows]
+
+    later = moment + timedelta(days=1)
+    with store.session() as session:
+        ids = session.exec(select(Viewer.id).order_by(Viewer.pseudonym)).all()
+        update_rows(session.connection(), store.dialect, Viewer, [{"id": ids[0], "interests": ["理财", 'say "hi"']},
+                                                                  {"id": ids[2], "interests": []}], last_seen=later)
+    with store.session(write=False) as session:
+        updated = session.exec(select(Viewer.interests, Viewer.last_seen, Viewer.display_name).order_by(Viewer.pseudonym)).all()
+    assert [tuple(v) for v in updated] == [(["理财", 'say "hi"'], later, rows[0]["display_name"]),
+                                           (rows[1]["interests"], rows[1]["last_seen"], rows[1]["display_name"]),
+                                           ([], later, rows[2]["display_name"])]
 
     with store.session() as session:
         viewer = session.exec(select(Viewer.id)).first()
