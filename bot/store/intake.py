@@ -208,9 +208,12 @@ class IntakeStore:
                 # in a DM makes them reachable by DM.
                 new_author = author_id or clean_text(str(event.author_id), 128)
                 new_dm = True if event.kind == "dm" else dm_reachable
-                changes.append({"id": pk, "display_name": new_name, "author_id": new_author, "dm_reachable": new_dm})
+                if (new_name, new_author, new_dm) != (name, author_id, dm_reachable):  # others' writes stay untouched
+                    changes.append({"id": pk, "display_name": new_name, "author_id": new_author, "dm_reachable": new_dm})
                 found[(platform, pseudonym)] = (pk, new_dm)
-        update_rows(session.connection(), self.dialect, Viewer, changes, last_seen=now)  # last_seen for all, the rest as found
+        for part in chunks([pk for pk, _ in found.values()]):
+            session.execute(sa.update(Viewer).where(Viewer.id.in_(part)).values(last_seen=now))  # type: ignore[union-attr]
+        update_rows(session.connection(), self.dialect, Viewer, changes)
         return found
 
     def _upsert_threads(self, session: Session, events: Sequence[Event], now: datetime) -> None:

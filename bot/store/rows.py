@@ -29,7 +29,7 @@ def insert_rows(session: Session, dialect: str, model: type, rows: Sequence[dict
     On PostgreSQL the rows go as one JSON document, `INSERT … SELECT … FROM json_populate_recordset(…)`: one
     fixed statement (prepared once per connection) that reads the batch as a row source, where an
     executemany runs one INSERT per row on the server and formats every row's parameters in Python
-    (benchmarks/pipeline.py: about a third less database CPU per event). Elsewhere an executemany."""
+    (benchmarks/pipeline.py: about a fifth less database CPU per event). Elsewhere an executemany."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
