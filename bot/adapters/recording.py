@@ -33,15 +33,17 @@ class RecordingSink:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._load(path)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if path.stat().st_size and not _ends_with_newline(path):
+                os.write(self._fd, b"\n")  # end a line cut short, or the next record would be glued to it
 
     def _load(self, path: Path) -> None:
         if not path.exists():
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a torn line cannot happen with single writes, but never crash on one
+                continue  # a write cut short by SIGKILL (a single write can stop at a page boundary): never crash on it
             self.sent_ids.add(int(record["outbox_id"]))
 
     async def send(self, message: OutgoingMessage) -> str:
@@ -82,3 +84,9 @@ def _message_id(message: OutgoingMessage) -> str:
 
 def stdout_sink() -> RecordingSink:
     return RecordingSink(stream=sys.stdout)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as stream:
+        stream.seek(-1, os.SEEK_END)
+        return stream.read(1) == b"\n"

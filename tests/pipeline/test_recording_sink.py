@@ -30,3 +30,18 @@ async def test_a_long_replay_keeps_recent_records_only_but_confirms_every_messag
     assert await restarted.find_sent(message(total)) == f"rec-{total}"
     assert await restarted.find_sent(message(total + 1)) is None
     restarted.close()
+
+
+async def test_a_line_cut_short_by_a_kill_mid_character_is_skipped_on_restart(tmp_path: Path) -> None:
+    path = tmp_path / "sent.jsonl"
+    first = RecordingSink(path)
+    await first.send(message(1))
+    await first.send(message(2))
+    first.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[: whole.rindex("回".encode()) + 1])  # the second line stops inside 回 (3 bytes in UTF-8)
+    again = RecordingSink(path)
+    assert await again.find_sent(message(1)) is not None and await again.find_sent(message(2)) is None
+    await again.send(message(3))
+    again.close()
+    assert await RecordingSink(path).find_sent(message(3)) is not None
