@@ -341,7 +341,7 @@ class IntakeStore:
         return ids
 
     def _save(self, session: Session, outcomes: Sequence[Outcome]) -> list[int | None]:
-        # Core executemany inserts (not ORM flushes): a batch of 256 decisions is a handful of statements.
+        # Core inserts, one statement per table (not ORM flushes): a batch of 256 decisions is a handful of statements.
         now = utcnow()
         decisions = [_decision_row(o, now) for o in outcomes]
         ids = _insert_decisions(session, self.dialect, decisions)
