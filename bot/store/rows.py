@@ -34,16 +34,10 @@ def insert_rows(session: Session, dialect: str, model: type, rows: Sequence[dict
         return
     table = model.__table__  # type: ignore[attr-defined]
     names = tuple(name for name, value in rows[0].items() if not (name == "id" and value is None))
-    if dialect == "postgresql":
-        try:
-            document = json.dumps([{name: row[name] for name in names} for row in rows], default=_json_value,
-                                  ensure_ascii=False, allow_nan=False)
-        except ValueError:
-            pass  # NaN or infinity (not JSON): the executemany below stores them
-        else:
-            statement = _recordset_insert(table, names, tuple(ignore_conflicts_on or ()), ignore_conflicts_on is not None)
-            session.connection().execute(statement, {"rows": document})
-            return
+    if dialect == "postgresql" and (document := _json_rows([{name: row[name] for name in names} for row in rows])) is not None:
+        statement = _recordset_insert(table, names, tuple(ignore_conflicts_on or ()), ignore_conflicts_on is not None)
+        session.connection().execute(statement, {"rows": document})
+        return
     module = postgresql if dialect == "postgresql" else sqlite
     statement = sa.insert(table) if ignore_conflicts_on is None else \
         module.insert(table).on_conflict_do_nothing(index_elements=list(ignore_conflicts_on))
@@ -66,14 +60,9 @@ def update_rows(connection: sa.Connection, dialect: str, model: type, rows: Sequ
     table = model.__table__  # type: ignore[attr-defined]
     names = tuple(name for name in rows[0] if name != "id")
     fixed = {f"s_{name}": value for name, value in same.items()}
-    if dialect == "postgresql":
-        try:
-            document = json.dumps(rows, default=_json_value, ensure_ascii=False, allow_nan=False)
-        except ValueError:
-            pass  # NaN or infinity (not JSON): the executemany below stores them
-        else:
-            connection.execute(_recordset_update(table, names, tuple(same)), {"rows": document, **fixed})
-            return
+    if dialect == "postgresql" and (document := _json_rows(rows)) is not None:
+        connection.execute(_recordset_update(table, names, tuple(same)), {"rows": document, **fixed})
+        return
     statement = sa.update(table).where(table.c.id == sa.bindparam("r_id")).values(
         {name: sa.bindparam(f"r_{name}") for name in names} | {name: sa.bindparam(f"s_{name}") for name in same})
     connection.execute(statement, [{f"r_{name}": value for name, value in row.items()} | fixed for row in rows])
@@ -90,6 +79,15 @@ def _recordset(table: sa.Table, names: Sequence[str]) -> Any:
     """The rows of the JSON array parameter `rows` as a table with `table`'s column types."""
     record = sa.literal_column(f"NULL::{postgresql.dialect().identifier_preparer.format_table(table)}")
     return sa.func.json_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text()), postgresql.JSON)).table_valued(*names)
+
+
+def _json_rows(rows: Sequence[dict[str, Any]]) -> str | None:
+    """The rows as a JSON array for `_recordset`, or None when a value is NaN or infinity (not JSON): the caller's
+    executemany stores those."""
+    try:
+        return json.dumps(rows, default=_json_value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return None
 
 
 def _json_value(value: Any) -> str:
