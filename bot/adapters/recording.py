@@ -31,20 +31,23 @@ class RecordingSink:
         self._fd: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._load(path)
+            torn = self._load(path)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            if path.stat().st_size and not _ends_with_newline(path):
-                os.write(self._fd, b"\n")  # end a line cut short, or the next record would be glued to it
+            if torn:
+                os.write(self._fd, b"\n")  # end the line cut short, or the next record would be glued to it
 
-    def _load(self, path: Path) -> None:
+    def _load(self, path: Path) -> bool:
+        """Remember the outbox ids an earlier run wrote; True when the file ends in the middle of a line."""
         if not path.exists():
-            return
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            return False
+        data = path.read_bytes()
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a write cut short by SIGKILL (a single write can stop at a page boundary): never crash on it
             self.sent_ids.add(int(record["outbox_id"]))
+        return bool(data) and not data.endswith(b"\n")
 
     async def send(self, message: OutgoingMessage) -> str:
         if self.fail_with:
@@ -84,9 +87,3 @@ def _message_id(message: OutgoingMessage) -> str:
 
 def stdout_sink() -> RecordingSink:
     return RecordingSink(stream=sys.stdout)
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as stream:
-        stream.seek(-1, os.SEEK_END)
-        return stream.read(1) == b"\n"
