@@ -40,6 +40,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 # viewers type on phones. Small on purpose: every entry is a word no course would use literally.
 _SLANG = {"练接": "链接", "链结": "链接", "连结": "链接", "多少米": "多少钱", "v信": "微信", "薇信": "微信", "威信": "微信"}
 _SLANG_RE = re.compile("|".join(map(re.escape, sorted(_SLANG, key=len, reverse=True))))
+# English shopping words viewers mix into Chinese ("有discount吗", "link呢"): the catalog and FAQ are written
+# in Chinese, so BM25 shares no term with them and the sentence model barely links the two languages.
+# Whole words only: "linkedin", "freelancer" and "my_link" stay as they are.
+_LOANWORDS = {
+    "discount": "优惠", "discounts": "优惠", "coupon": "优惠券", "coupons": "优惠券", "refund": "退款", "invoice": "发票",
+    "price": "价格", "how much": "多少钱", "link": "链接", "links": "链接", "free": "免费", "certificate": "证书",
+}
+_LOANWORDS_RE = re.compile(r"(?<![a-z0-9_])(?:" + "|".join(map(re.escape, sorted(_LOANWORDS, key=len, reverse=True))) + r")(?![a-z0-9_])")
 # Parts of speech that name a topic (jieba's tags): nouns, names, verbs, English words and unknown words.
 _TOPIC_POS = frozenset({"n", "nr", "nz", "ns", "vn", "v", "eng", "x"})
 _QUANTITY = re.compile(r"[0-9][0-9.]*[a-z%]{0,3}")  # 8g, 120g, 4k, 99%
@@ -103,6 +111,7 @@ def normalize(raw: str, *, max_chars: int = MAX_COMMENT_CHARS) -> NormalizedText
     text = _MENTION.sub(" ", text)
     text = _t2s().convert(text).lower()
     text = _SLANG_RE.sub(lambda m: _SLANG[m.group()], text)
+    text = _LOANWORDS_RE.sub(lambda m: _LOANWORDS[m.group()], text)
     text = _REPEAT.sub(r"\1\1\1", text)
     text = _SPACE.sub(" ", text).strip()
     emoji_count = sum(1 for c in text if is_emoji(c))

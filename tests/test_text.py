@@ -110,6 +110,27 @@ def test_long_runs_of_one_character_collapse_to_three() -> None:
     assert normalize("好好学习").plain == "好好学习"  # a pair is language, not a run
 
 
+@pytest.mark.parametrize(
+    ("raw", "plain"),
+    [
+        ("求个练接", "求个链接"),  # phone typos
+        ("多少米啊", "多少钱啊"),
+        ("Python课有DISCOUNT吗", "python课有优惠吗"),  # English mixed in, whole words, any case
+        ("有coupon吗 想入", "有优惠券吗 想入"),
+        ("link呢?", "链接呢?"),
+        ("how much?", "多少钱?"),
+        ("free吗", "免费吗"),
+    ],
+)
+def test_phone_typos_and_english_shopping_words_become_the_catalog_s_chinese(raw: str, plain: str) -> None:
+    assert normalize(raw).plain == plain
+
+
+@pytest.mark.parametrize("raw", ["linkedin上有吗", "freelancer接单", "pricing表", "my_link", "discount2"])
+def test_english_shopping_words_inside_longer_words_stay(raw: str) -> None:
+    assert normalize(raw).plain == raw
+
+
 def test_control_and_zero_width_characters_are_removed() -> None:
     assert normalize("多\x00少\u200b钱\x07\ufeff").plain == "多少钱"
     assert normalize("a\u202eb").plain == "ab"  # right-to-left override: a spoofing trick
