@@ -1,11 +1,13 @@
-"""Hybrid search (retrieval/search.py) over the bundled catalog with the real model: BM25 + dense, fused by RRF."""
+"""Hybrid search (retrieval/search.py) over the bundled catalog with the real model: BM25 + dense, fused (convex or RRF)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.knowledge import Knowledge
-from retrieval.search import RRF_K, AbstainThreshold, Hit, HybridSearcher, calibrate_threshold
+from retrieval.index import VectorIndex
+from retrieval.search import RRF_K, AbstainThreshold, Candidates, Document, Hit, HybridSearcher, LexicalIndex, calibrate_threshold
 from retrieval.text import normalize
 
 
@@ -48,13 +50,46 @@ def test_hybrid_hits_carry_dense_bm25_and_fused_scores(knowledge: Knowledge) -> 
         assert hit.matched == "" or hit.matched in document.phrasings
 
 
-def test_fused_score_is_the_reciprocal_rank_fusion_of_both_rankings(knowledge: Knowledge) -> None:
+def test_rrf_fused_score_is_the_reciprocal_rank_fusion_of_both_rankings(knowledge: Knowledge) -> None:
     question = "买了课不满意能退钱吗"
     dense_ranking = [h.id for h in search(knowledge, question, k=50, mode="dense")]
     bm25_ranking = [h.id for h in search(knowledge, question, k=50, mode="bm25")]
-    for hit in search(knowledge, question, k=5):
+    for hit in search(knowledge, question, k=5, fusion="rrf"):
         expected = sum(1 / (RRF_K + ranking.index(hit.id) + 1) for ranking in (dense_ranking, bm25_ranking) if hit.id in ranking)
         assert hit.fused == pytest.approx(expected, abs=2e-5)
+
+
+def test_convex_fused_score_averages_min_max_dense_and_max_scaled_bm25(knowledge: Knowledge) -> None:
+    assert knowledge.searcher.fusion == "convex"  # the default
+    question = "买了课不满意能退钱吗"
+    dense = {h.id: h.dense for h in search(knowledge, question, k=1000, mode="dense")}
+    bm25 = {h.id: h.bm25 for h in search(knowledge, question, k=1000, mode="bm25")}
+    low, high, best = min(dense.values()), max(dense.values()), max(bm25.values())
+    hits = search(knowledge, question, k=5)
+    assert hits[0].id == "faq:faq-refund"
+    for hit in hits:
+        expected = (dense.get(hit.id, low) - low) / (high - low) / 2 + bm25.get(hit.id, 0.0) / best / 2
+        assert hit.fused == pytest.approx(expected, abs=1e-3)  # hits carry scores rounded to 4 places
+
+
+def test_weak_near_equal_bm25_scores_do_not_outrank_a_clearly_better_dense_match() -> None:
+    # A comment that shares only a question word (吗) with every FAQ entry gets near-equal, tiny BM25 scores.
+    # Reciprocal-rank fusion weighs the first BM25 rank like a strong match and lets it beat the best
+    # dense match; convex fusion lets such scores only break near-ties.
+    docs = [Document(f"faq:{name}", "faq", name, (name,)) for name in ("a", "b", "c", "d")]
+    searcher = HybridSearcher(docs, VectorIndex("none", 4), LexicalIndex.build([d.id for d in docs], [["x"]] * 4))
+    candidates = Candidates(
+        dense_docs=np.array([0, 1, 2, 3]), dense_scores=np.array([0.90, 0.85, 0.84, 0.10]), dense_items=np.array([0, 1, 2, 3]),
+        lexical_docs=np.array([1, 2, 0]), lexical_scores=np.array([0.42, 0.41, 0.40]),
+    )
+    assert searcher.rank(candidates, k=1, fusion="rrf")[0].id == "faq:b"
+    assert searcher.rank(candidates, k=1)[0].id == "faq:a"
+    # A clearly stronger lexical match still wins over a slightly better cosine.
+    strong = Candidates(
+        dense_docs=np.array([0, 1, 2, 3]), dense_scores=np.array([0.90, 0.88, 0.84, 0.10]), dense_items=np.array([0, 1, 2, 3]),
+        lexical_docs=np.array([1, 0]), lexical_scores=np.array([5.0, 0.4]),
+    )
+    assert searcher.rank(strong, k=1)[0].id == "faq:b"
 
 
 def test_dense_only_search_has_no_bm25_scores(knowledge: Knowledge) -> None:
