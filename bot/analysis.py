@@ -83,7 +83,8 @@ class Analyzer:
         self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25)
         self.top_k = matching.top_k
         self._names = _course_names(knowledge)
-        self._faq_intents = _faq_intents(knowledge)
+        self._faq_types = _faq_question_types(knowledge)
+        self._faq_intents = _typed_course_faq(knowledge, self._faq_types)
         self._thread_courses: OrderedDict[str, str | None] = OrderedDict()
         self._thread_cache_size = thread_cache_size
         self._async_encoder: AsyncBatchEncoder | None = None
@@ -173,6 +174,8 @@ class Analyzer:
         # answers, and without a course in view only general entries can.
         faq = searcher.rank(found, k=1, kinds={"faq"}, course_ids={course_id, None})
         best = faq[0] if faq else None
+        if best is not None and not self._faq_fits(understanding, best):
+            best = None
         if self.threshold.accepts(best) and (intent != "ask_recommendation" or best.dense >= self.threshold.min_dense + 0.1):
             assert best is not None
             return result("faq", best.id.split(":", 1)[1], best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
@@ -201,6 +204,15 @@ class Analyzer:
         if understanding.intent in QUESTION_INTENTS:
             return True
         return understanding.intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text))
+
+    def _faq_fits(self, understanding: Understanding, hit: Hit) -> bool:
+        """A price or link question its pattern recognised (多少钱, 链接在哪) takes an FAQ answer only from an
+        entry asking the same: "爬虫课的链接有吗" sits close to "爬虫有法律风险吗" in embedding space, but that
+        entry says nothing about where to buy. Without one, the catalog's price or link answers."""
+        if understanding.intent_source != "pattern" or understanding.intent not in _TYPED_FAQ_INTENTS:
+            return True
+        question_type = self._faq_types.get(hit.id)
+        return question_type is not None and question_type.intent == understanding.intent
 
     def _recommend(self, result, found: Candidates, named: str | None, thread_course: str | None) -> Match:
         if named:
@@ -297,13 +309,19 @@ def _course_names(knowledge: Knowledge) -> list[tuple[re.Pattern[str], int, str]
     return sorted(patterns, key=lambda item: -item[1])
 
 
-def _faq_intents(knowledge: Knowledge) -> dict[tuple[str, str], list[str]]:
-    """(course id, question type) → FAQ document ids of course-specific price/link entries."""
-    entries = [f for f in knowledge.catalog.faq.values() if f.course_id]
+def _faq_question_types(knowledge: Knowledge) -> dict[str, IntentPrediction]:
+    """FAQ document id → the intent of the entry's own question."""
+    entries = list(knowledge.catalog.faq.values())
     texts = [normalize(f.question) for f in entries]
     predictions = knowledge.detector.detect(texts, knowledge.encoder.encode([t.plain for t in texts]))
+    return {f"faq:{entry.id}": intent for entry, (intent, _) in zip(entries, predictions)}
+
+
+def _typed_course_faq(knowledge: Knowledge, types: dict[str, IntentPrediction]) -> dict[tuple[str, str], list[str]]:
+    """(course id, question type) → FAQ document ids of course-specific price/link entries."""
     table: dict[tuple[str, str], list[str]] = {}
-    for entry, (intent, _) in zip(entries, predictions):
-        if intent.source == "pattern" and intent.intent in _TYPED_FAQ_INTENTS:
+    for entry in knowledge.catalog.faq.values():
+        intent = types[f"faq:{entry.id}"]
+        if entry.course_id and intent.source == "pattern" and intent.intent in _TYPED_FAQ_INTENTS:
             table.setdefault((entry.course_id, intent.intent), []).append(f"faq:{entry.id}")
     return table

@@ -93,6 +93,30 @@ def test_price_question_about_no_course_in_particular_is_not_answered_with_a_gue
     assert answer(analyzer, analysis) is None or analyzer.knowledge.catalog.faq[analysis.match.answer_id].course_id is None
 
 
+@pytest.mark.parametrize(
+    ("text", "kind", "course", "not_answer"),
+    [
+        # Near "爬虫有法律风险吗" in embedding space (cosine ≈ 0.85), but that entry does not say where to buy.
+        ("爬虫课的链接有吗", "course_link", "py-spider", "faq-spider-legal"),
+        # Near "数据分析课要什么基础" (≈ 0.86): the course's price, not its prerequisites.
+        ("数据分析那套课多少钱", "course_price", "py-data", "faq-pydata-prereq"),
+    ],
+)
+def test_a_price_or_link_question_is_not_answered_by_an_faq_entry_about_something_else(
+    analyzer: Analyzer, text: str, kind: str, course: str, not_answer: str
+) -> None:
+    analysis = analyze(analyzer, text)
+    assert analysis.understanding.intent_source == "pattern"
+    assert analysis.match.hits and not_answer in {h.id.split(":", 1)[1] for h in analysis.match.hits}  # the entry is near
+    assert (analysis.match.answer_kind, analysis.match.course_id) == (kind, course)
+
+
+def test_a_price_question_still_takes_an_faq_entry_that_asks_about_price(analyzer: Analyzer) -> None:
+    analysis = analyze(analyzer, "有没有优惠券", PYTHON_VIDEO)
+    assert analysis.understanding.intent == "ask_price"
+    assert (analysis.match.answer_kind, analysis.match.answer_id) == ("faq", "faq-coupon")
+
+
 # -- staying silent ----------------------------------------------------------------------------------------------
 
 
