@@ -97,7 +97,7 @@ class HybridSearcher:
         self.lexical = lexical
         self.fusion = fusion
         self.rrf_k = rrf_k
-        self.depth = depth  # documents per ranking that fusion sees
+        self.depth = depth  # documents per ranking that reciprocal-rank fusion sees (convex fusion sees every candidate)
         # Candidates are looked up 8× deeper, so a ranking restricted to a few courses or to the FAQ still
         # finds its documents among them.
         self.lookup_depth = depth * 8

@@ -121,6 +121,13 @@ def test_wrong_type_names_file_line_and_key(tmp_path: Path, error_of) -> None:
     assert f"{path}:{line_of(path, 'top_k')}: matching.top_k:" in message and "'seven'" in message
 
 
+def test_unknown_fusion_names_file_line_key_and_the_choices(tmp_path: Path, error_of) -> None:
+    path = write_config(tmp_path, SMALL_CONFIG + 'fusion = "bm25"\n')
+    message = error_of(path)
+    assert f"{path}:{line_of(path, 'fusion')}: matching.fusion:" in message
+    assert "'convex'" in message and "'rrf'" in message
+
+
 def test_unknown_key_is_rejected_with_its_line(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG + "min_dence = 0.5\n")  # typo of min_dense
     message = error_of(path)
