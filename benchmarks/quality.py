@@ -5,9 +5,9 @@
 Two labelled sets of our own always run: the bundled samples (config/samples/comments.jsonl) and the
 held-out comments (benchmarks/data/heldout_comments.jsonl), written and labelled from the label guide,
 catalog and FAQ alone by someone who never saw the samples or the intent prototypes. They check that a
-change measured on the samples holds; their phrasings never go into the prototypes or the FAQ. The development set (real
-comments, not redistributable, so never in the repo) runs when `--dev` points at it; by default the
-script looks for ../shared/data/dev next to the checkout.
+change measured on the samples holds; their phrasings never go into the prototypes or the FAQ. The
+development set (real comments, not redistributable, so never in the repo) runs when `--dev` points at
+it; by default the script looks for ../shared/data/dev next to the checkout.
 
 Measures: intent accuracy and macro-F1; FAQ top-1 / hit@3 / MRR for BM25-only, dense-only and both hybrid
 fusions (convex, the default, and reciprocal rank);
@@ -298,6 +298,7 @@ def main() -> None:
         calibration(analyzer, samples, sample_analyses, dev_rows, dev_analyses)
     confusion = Counter((lab["intent"], a.understanding.intent) for (_, lab), a in zip(samples, sample_analyses) if lab["intent"] != a.understanding.intent)
     print("\nmost common intent confusions on samples (gold → predicted):", ", ".join(f"{g}→{p}×{n}" for (g, p), n in confusion.most_common(8)))
+
 
 if __name__ == "__main__":
     main()
