@@ -293,7 +293,7 @@ def main() -> None:
         table("Abstain on the dev set (goal ≥ 0.95 silent on chitchat/danmaku)", ["group", "n", "silent"], dev_abstain_rows(dev_rows, dev_analyses))
         run_dev_extras(analyzer, args.dev)
     else:
-        print(f"\n(dev set not found at {args.dev}: only bundled samples measured)")
+        print(f"\n(dev set not found at {args.dev}: only our own labelled sets measured)")
     if args.calibrate:
         calibration(analyzer, samples, sample_analyses, dev_rows, dev_analyses)
     confusion = Counter((lab["intent"], a.understanding.intent) for (_, lab), a in zip(samples, sample_analyses) if lab["intent"] != a.understanding.intent)
