@@ -34,14 +34,15 @@ def insert_rows(session: Session, dialect: str, model: type, rows: Sequence[dict
         return
     table = model.__table__  # type: ignore[attr-defined]
     names = tuple(name for name, value in rows[0].items() if not (name == "id" and value is None))
-    if dialect == "postgresql" and (document := _json_rows([{name: row[name] for name in names} for row in rows])) is not None:
+    values = [{name: row[name] for name in names} for row in rows]
+    if dialect == "postgresql" and (document := _json_rows(values)) is not None:
         statement = _recordset_insert(table, names, tuple(ignore_conflicts_on or ()), ignore_conflicts_on is not None)
         session.connection().execute(statement, {"rows": document})
         return
     module = postgresql if dialect == "postgresql" else sqlite
     statement = sa.insert(table) if ignore_conflicts_on is None else \
         module.insert(table).on_conflict_do_nothing(index_elements=list(ignore_conflicts_on))
-    session.connection().execute(statement, [{name: row[name] for name in names} for row in rows])
+    session.connection().execute(statement, values)
 
 
 @functools.lru_cache(maxsize=64)
