@@ -201,10 +201,10 @@ class HybridSearcher:
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
     """Scores mapped onto [0, 1] by the lowest and highest of them (all 1 when they are equal)."""
-    if len(scores) == 0 or scores.max() <= scores.min():
-        return np.ones(len(scores))
+    if len(scores) == 0:
+        return np.ones(0)
     low, high = scores.min(), scores.max()
-    return (scores - low) / (high - low)
+    return (scores - low) / (high - low) if high > low else np.ones(len(scores))
 
 
 def _lookup(size: int, allowed: list[int]) -> np.ndarray:
