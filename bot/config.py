@@ -58,7 +58,7 @@ class MatchingSettings(_Section):
 
     min_dense: float = Field(0.84, ge=0, le=1)
     min_dense_with_terms: float = Field(0.78, ge=0, le=1)
-    min_bm25: float = Field(3.0, ge=0)
+    min_bm25: float = Field(3.0, ge=0)  # also the floor of convex fusion's BM25 scale (retrieval/search.py)
     min_intent_confidence: float = Field(0.40, ge=0, le=1)
     top_k: int = Field(3, ge=1, le=50)
     fusion: Literal["convex", "rrf"] = "convex"  # how dense and BM25 rankings combine (retrieval/search.py)

@@ -131,7 +131,8 @@ class Knowledge:
         documents = catalog.documents()
         vectors, report = open_vector_index(settings.index_dir, encoder, documents, rebuild=rebuild, progress=progress)
         lexical = LexicalIndex.build([d.id for d in documents], [document_terms(segmenter, d) for d in documents])
-        searcher = HybridSearcher(documents, vectors, lexical, fusion=settings.matching.fusion)
+        searcher = HybridSearcher(documents, vectors, lexical, fusion=settings.matching.fusion,
+                                  strong_bm25=settings.matching.min_bm25)
 
         prototypes = PrototypeVectors(settings.index_dir / PROTOTYPE_CACHE, encoder)
         intent_texts, intent_labels = IntentDetector.training_set(intents)

@@ -84,19 +84,25 @@ class HybridSearcher:
 
     def __init__(
         self, documents: Sequence[Document], vectors: VectorIndex, lexical: LexicalIndex, *,
-        fusion: Fusion = "convex", rrf_k: int = RRF_K, depth: int = 50,
+        fusion: Fusion = "convex", rrf_k: int = RRF_K, depth: int = 50, strong_bm25: float = 0.0,
     ) -> None:
         """`fusion`: "convex" averages the min-max normalised dense and BM25 scores (Bruch et al. 2023, "An
         analysis of fusion functions for hybrid retrieval"); "rrf" sums reciprocal ranks. RRF gives a
         document that shares only a question word (吗, 多少) with the comment the same weight as a strong
         lexical match at that rank; on our labelled comments convex fusion ranks the right FAQ entry first
-        more often (README "Quality")."""
+        more often (README "Quality").
+
+        `strong_bm25`: convex fusion divides BM25 scores by the best one, but never by less than this. A
+        comment whose best lexical match is two common words (学, 课, 视频) would otherwise hand that weak
+        match the full lexical half and outvote a clearly better dense match; the bot passes its abstain
+        threshold's `min_bm25`, the score it already counts as a real lexical match."""
         self.documents = {d.id: d for d in documents}
         self.document_list = list(self.documents.values())
         self.vectors = vectors
         self.lexical = lexical
         self.fusion = fusion
         self.rrf_k = rrf_k
+        self.strong_bm25 = strong_bm25
         self.depth = depth  # documents per ranking that reciprocal-rank fusion sees (convex fusion sees every candidate)
         # Candidates are looked up 8× deeper, so a ranking restricted to a few courses or to the FAQ still
         # finds its documents among them.
@@ -168,8 +174,8 @@ class HybridSearcher:
             weights = np.concatenate([1.0 / (self.rrf_k + np.arange(1, len(r) + 1)) for r in (dense[: self.depth], lexical[: self.depth])])
         else:  # every candidate, so a strong lexical match also gets its dense share
             ranked = np.concatenate([dense, lexical])
-            # Lexical scores are positive and best first: the best maps to 1, no match to 0.
-            best_lexical = float(lexical_scores[0]) if len(lexical_scores) else 1.0
+            # Lexical scores are positive and best first: the best maps to 1 (if strong), no match to 0.
+            best_lexical = max(float(lexical_scores[0]) if len(lexical_scores) else 1.0, self.strong_bm25)
             weights = np.concatenate([_min_max(dense_scores) / 2, lexical_scores / (2 * best_lexical)])
         docs, inverse = np.unique(ranked, return_inverse=True)
         fused = np.bincount(inverse, weights, minlength=len(docs))

@@ -64,7 +64,9 @@ def test_convex_fused_score_averages_min_max_dense_and_max_scaled_bm25(knowledge
     question = "买了课不满意能退钱吗"
     dense = {h.id: h.dense for h in search(knowledge, question, k=1000, mode="dense")}
     bm25 = {h.id: h.bm25 for h in search(knowledge, question, k=1000, mode="bm25")}
-    low, high, best = min(dense.values()), max(dense.values()), max(bm25.values())
+    low, high = min(dense.values()), max(dense.values())
+    assert knowledge.searcher.strong_bm25 == knowledge.settings.matching.min_bm25 > 0
+    best = max(*bm25.values(), knowledge.searcher.strong_bm25)
     hits = search(knowledge, question, k=5)
     assert hits[0].id == "faq:faq-refund"
     for hit in hits:
@@ -90,6 +92,29 @@ def test_weak_near_equal_bm25_scores_do_not_outrank_a_clearly_better_dense_match
         lexical_docs=np.array([1, 0]), lexical_scores=np.array([5.0, 0.4]),
     )
     assert searcher.rank(strong, k=1)[0].id == "faq:b"
+
+
+def test_a_weak_best_bm25_match_is_not_scaled_up_to_a_strong_one() -> None:
+    # "我学会计的 一点代码都没碰过 跟得上吗": its best lexical match shares two common words with the comment
+    # (BM25 1.7); max-scaling alone gives that the whole lexical half and outvotes a clearly better cosine.
+    docs = [Document(f"faq:{name}", "faq", name, (name,)) for name in ("zero-basics", "version", "other")]
+    lexical = LexicalIndex.build([d.id for d in docs], [["x"]] * 3)
+    candidates = Candidates(
+        dense_docs=np.array([0, 1, 2]), dense_scores=np.array([0.86, 0.75, 0.68]), dense_items=np.array([0, 1, 2]),
+        lexical_docs=np.array([1, 0]), lexical_scores=np.array([1.73, 0.41]),
+    )
+    plain = HybridSearcher(docs, VectorIndex("none", 4), lexical)
+    assert plain.rank(candidates, k=1)[0].id == "faq:version"
+    floored = HybridSearcher(docs, VectorIndex("none", 4), lexical, strong_bm25=3.0)
+    top = floored.rank(candidates, k=1)[0]
+    assert top.id == "faq:zero-basics"
+    assert top.fused == pytest.approx(0.5 + 0.41 / 3.0 / 2, abs=1e-4)
+    # A best match above the bar is scaled as before: the strong lexical match still wins.
+    strong = Candidates(
+        dense_docs=candidates.dense_docs, dense_scores=candidates.dense_scores, dense_items=candidates.dense_items,
+        lexical_docs=np.array([1, 0]), lexical_scores=np.array([6.0, 0.41]),
+    )
+    assert floored.rank(strong, k=1)[0].id == "faq:version"
 
 
 def test_dense_only_search_has_no_bm25_scores(knowledge: Knowledge) -> None:
