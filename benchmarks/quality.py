@@ -2,10 +2,12 @@
 
     python benchmarks/quality.py [--dev ../shared/data/dev] [--config config/coursebot.toml] [--calibrate]
 
-Two labelled sets of our own always run: the bundled samples (config/samples/comments.jsonl) and the
-held-out comments (benchmarks/data/heldout_comments.jsonl), written and labelled from the label guide,
-catalog and FAQ alone by someone who never saw the samples or the intent prototypes. They check that a
-change measured on the samples holds; their phrasings never go into the prototypes or the FAQ. The
+Three labelled sets of our own always run: the bundled samples (config/samples/comments.jsonl), the
+held-out comments (benchmarks/data/heldout_comments.jsonl) and the general-thread comments
+(benchmarks/data/general_threads.jsonl: weekly Q&A posts, vlogs, announcements, where no thread names a
+course). The last two were written and labelled from the label guide, catalog and FAQ alone by someone who
+never saw the samples or the intent prototypes. They check that a change measured on the samples holds;
+their phrasings never go into the prototypes or the FAQ. The
 development set (real comments, not redistributable, so never in the repo) runs when `--dev` points at
 it; by default the script looks for ../shared/data/dev next to the checkout.
 
@@ -42,6 +44,7 @@ from retrieval.text import normalize  # noqa: E402
 
 ABSTAIN_INTENTS = {"chitchat", "praise", "other", "spam"}
 HELD_OUT = ROOT / "benchmarks" / "data" / "heldout_comments.jsonl"
+GENERAL_THREADS = ROOT / "benchmarks" / "data" / "general_threads.jsonl"
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -271,7 +274,11 @@ def main() -> None:
     settings = load_settings(args.config)
     settings.state_dir = Path(tempfile.mkdtemp(prefix="coursebot-quality-"))
     analyzer = Analyzer(Knowledge.open(settings))
-    labelled = {"bundled samples": load_samples(settings.config_path.parent / "samples" / "comments.jsonl"), "held-out comments": load_samples(HELD_OUT)}
+    labelled = {
+        "bundled samples": load_samples(settings.config_path.parent / "samples" / "comments.jsonl"),
+        "held-out comments": load_samples(HELD_OUT),
+        "general threads": load_samples(GENERAL_THREADS),
+    }
     analysed = {name: analyzer.analyze([e for e, _ in rows]) for name, rows in labelled.items()}
     samples, sample_analyses = labelled["bundled samples"], analysed["bundled samples"]
     have_dev = (args.dev / "intent_dev.jsonl").exists()

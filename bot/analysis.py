@@ -237,8 +237,9 @@ class Analyzer:
     # -- courses ----------------------------------------------------------------------------------------------
     def _named_course(self, text: str, found: Candidates, *, by_faq: bool) -> str | None:
         """A course the comment itself names: by title/alias, a course that dense and BM25 agree on, or
-        (`by_faq`, when no thread says otherwise) a near-verbatim copy of one course's own FAQ question
-        ("Python零基础入门课多少钱"; under the 剪映 video "需要数学基础吗" stays about 剪映)."""
+        (`by_faq`, when no thread says otherwise) one course's own FAQ entry that the rankings agree on, such
+        as a near-verbatim copy of its question ("Python零基础入门课多少钱"). Under the 剪映 video
+        "需要数学基础吗" stays about 剪映."""
         for pattern, _, course_id in self._names:  # longest first
             if pattern.search(text):
                 return course_id
@@ -246,9 +247,21 @@ class Analyzer:
         courses = searcher.rank(found, k=1, kinds={"course"})
         if courses and courses[0].dense >= self.threshold.min_dense and courses[0].bm25 >= self.threshold.min_bm25:
             return courses[0].course_id
-        faq = searcher.rank(found, k=1, kinds={"faq"}, mode="dense") if by_faq else []
-        if faq and faq[0].course_id and faq[0].dense >= _VERBATIM:
-            return faq[0].course_id
+        if not by_faq:
+            return None
+        # One course's own FAQ entry, when the dense ranking of the FAQ and the ranking of the courses point at
+        # the same course, and the comment copies one of the entry's phrasings or the hybrid ranking agrees
+        # with a strong match ("打算试试国考 一般是秋天报还是年底报啊" in a general Q&A thread: the civil-service
+        # course's exam-dates entry). "完全零基础能学吗" and "大概要学多久" stay about no course: several courses
+        # have such an entry, and the rankings part ways.
+        closest = searcher.rank(found, k=1, kinds={"faq"}, mode="dense")
+        if not (closest and courses and closest[0].course_id and closest[0].course_id == courses[0].course_id):
+            return None
+        if closest[0].dense >= _VERBATIM:
+            return closest[0].course_id
+        best = searcher.rank(found, k=1, kinds={"faq"})
+        if best[0].id == closest[0].id and best[0].dense >= self.threshold.min_dense and best[0].bm25 >= self.threshold.min_bm25:
+            return best[0].course_id
         return None
 
     def thread_course(self, thread: Thread | None) -> str | None:

@@ -93,6 +93,21 @@ def test_price_question_about_no_course_in_particular_is_not_answered_with_a_gue
     assert answer(analyzer, analysis) is None or analyzer.knowledge.catalog.faq[analysis.match.answer_id].course_id is None
 
 
+def test_a_question_only_one_courses_faq_answers_is_about_that_course_in_a_general_thread(analyzer: Analyzer) -> None:
+    # No course named and none in view, but 国考 and its exam dates are the civil-service course's own entry.
+    analysis = analyze(analyzer, "今年国考大概什么时候笔试", VLOG)
+    assert (analysis.match.course_id, analysis.match.course_source) == ("gwy-exam", "text")
+    assert (analysis.match.answer_kind, analysis.match.answer_id) == ("faq", "faq-gwy-date")
+
+
+@pytest.mark.parametrize("text", ["你的课都多少钱啊", "这课多少钱", "课程链接在哪"])
+def test_a_courses_price_or_link_entry_does_not_decide_the_course_of_a_general_question(analyzer: Analyzer, text: str) -> None:
+    # py-101 has its own price and link entries; "多少钱" and "链接" match them as well as any course's.
+    analysis = analyze(analyzer, text, VLOG)
+    assert analysis.match.course_id is None
+    assert analysis.match.answer_id is None or analyzer.knowledge.catalog.faq[analysis.match.answer_id].course_id is None
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "course", "not_answer"),
     [
