@@ -7,9 +7,9 @@ held-out comments (benchmarks/data/heldout_comments.jsonl) and the general-threa
 (benchmarks/data/general_threads.jsonl: weekly Q&A posts, vlogs, announcements, where no thread names a
 course). The last two were written and labelled from the label guide, catalog and FAQ alone by someone who
 never saw the samples or the intent prototypes. They check that a change measured on the samples holds;
-their phrasings never go into the prototypes or the FAQ. The
-development set (real comments, not redistributable, so never in the repo) runs when `--dev` points at
-it; by default the script looks for ../shared/data/dev next to the checkout.
+their phrasings never go into the prototypes or the FAQ. The development set (real comments, not
+redistributable, so never in the repo) runs when `--dev` points at it; by default the script looks for
+../shared/data/dev next to the checkout.
 
 Measures: intent accuracy and macro-F1; FAQ top-1 / hit@3 / MRR for BM25-only, dense-only and both hybrid
 fusions (convex, the default, and reciprocal rank);

@@ -260,7 +260,7 @@ class Analyzer:
         if closest[0].dense >= _VERBATIM:
             return closest[0].course_id
         best = searcher.rank(found, k=1, kinds={"faq"})
-        if best[0].id == closest[0].id and best[0].dense >= self.threshold.min_dense and best[0].bm25 >= self.threshold.min_bm25:
+        if best and best[0].id == closest[0].id and best[0].dense >= self.threshold.min_dense and best[0].bm25 >= self.threshold.min_bm25:
             return best[0].course_id
         return None
 
