@@ -245,7 +245,7 @@ class Analyzer:
                 return course_id
         searcher = self.knowledge.searcher
         courses = searcher.rank(found, k=1, kinds={"course"})
-        if courses and courses[0].dense >= self.threshold.min_dense and courses[0].bm25 >= self.threshold.min_bm25:
+        if courses and self.threshold.agrees(courses[0]):
             return courses[0].course_id
         if not by_faq:
             return None
@@ -260,7 +260,7 @@ class Analyzer:
         if closest[0].dense >= _VERBATIM:
             return closest[0].course_id
         best = searcher.rank(found, k=1, kinds={"faq"})
-        if best and best[0].id == closest[0].id and best[0].dense >= self.threshold.min_dense and best[0].bm25 >= self.threshold.min_bm25:
+        if best and best[0].id == closest[0].id and self.threshold.agrees(best[0]):
             return best[0].course_id
         return None
 

@@ -251,6 +251,11 @@ class AbstainThreshold:
             return True
         return hit.bm25 >= self.min_bm25 and hit.dense >= self.min_dense_with_terms
 
+    def agrees(self, hit: Hit) -> bool:
+        """Both searches find `hit` on their own: the cosine reaches `min_dense` and BM25 reaches `min_bm25`
+        (the stricter test for letting a hit decide which course a comment is about)."""
+        return hit.dense >= self.min_dense and hit.bm25 >= self.min_bm25
+
 
 def calibrate_threshold(
     positives: Sequence[float], negatives: Sequence[float], *, min_negative_rejection: float = 0.95
