@@ -170,6 +170,21 @@ def test_forgetting_a_viewer_removes_their_data_but_still_blocks_a_second_reply(
     assert store.list_handoffs() == []
 
 
+def test_forgetting_a_viewer_leaves_no_raw_user_id_in_the_ids_of_their_direct_messages(store: Store, comment) -> None:
+    # Telegram stored a DM as `<private chat id>:<message id>` before DM ids were pseudonymised; a private chat's id is the user id.
+    old_dm, other = store.record_events([comment("还在吗", author="4242", platform="telegram", kind="dm", thread=None, event_id="4242:17"),
+                                         comment("多少钱", author="5151", platform="telegram", kind="dm", thread=None, event_id="5151:3")])
+    store.save_outcomes([Outcome(old_dm, None, Decision("ignore", "t")), Outcome(other, None, Decision("ignore", "t"))])
+    store.forget_viewer("telegram:4242")
+    with store.session(write=False) as session:
+        ids = sorted(session.exec(select(EventRecord.event_id)).all())
+    assert ids == sorted([f"{old_dm.pseudonym}:17", "5151:3"])  # another viewer's row is not theirs to rewrite
+    assert not [i for i in ids if "4242" in i]
+    # the id the Telegram intake now gives that message: a redelivery is still recognised, never answered twice
+    assert store.record_event(comment("还在吗", author="4242", platform="telegram", kind="dm", thread=None,
+                                      event_id=f"{old_dm.pseudonym}:17")).decided
+
+
 def test_bulk_written_rows_read_back_exactly_and_conflicts_are_skipped(store: Store) -> None:
     """insert_rows and update_rows send PostgreSQL one JSON recordset: every column type must survive it (aware times, nested
     JSON with quotes and any script, NULLs, floats, booleans); NaN, which JSON lacks, takes the executemany path."""
