@@ -17,6 +17,7 @@ from sqlmodel import SQLModel, select
 
 from bot.decision import Decision, Outcome
 from bot.store import NotFound, Store
+from bot.store.compact import compact
 from bot.store.engine import make_engine
 from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
 from bot.store.models import DecisionRecord, EventRecord, OutboxMessage, Viewer, utcnow
@@ -45,6 +46,14 @@ def test_db_upgrade_command_migrates_the_given_database(db_url: str, tmp_path: P
                            timeout=120, check=False)
     assert f"{head_revision()} → {head_revision()}" in again.stdout
     assert current_revision(make_engine(db_url)) == head_revision()
+
+
+def test_db_compact_command_rewrites_the_given_database(store: Store, db_url: str, tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "coursebot"
+    result = subprocess.run([str(script), "db", "compact", "--url", db_url], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert " compacted: " in result.stdout and " MiB → " in result.stdout
 
 
 def test_db_upgrade_on_an_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
@@ -183,6 +192,27 @@ def test_forgetting_a_viewer_leaves_no_raw_user_id_in_the_ids_of_their_direct_me
     # the id the Telegram intake now gives that message: a redelivery is still recognised, never answered twice
     assert store.record_event(comment("还在吗", author="4242", platform="telegram", kind="dm", thread=None,
                                       event_id=f"{old_dm.pseudonym}:17")).decided
+
+
+def test_compacting_after_forget_rewrites_the_tables_so_deleted_text_leaves_the_data_files(store: Store, comment) -> None:
+    secret = "我的手机号是13800138000-FORGET-ME"
+    [accepted] = store.record_events([comment(secret, author="6060", name="FORGET-ME-NAME")])
+    store.save_outcomes([Outcome(accepted, None, Decision("handoff", "t"))])
+    store.forget_viewer("bilibili:6060")
+    if store.dialect == "sqlite":
+        files = [Path(store.engine.url.database), Path(f"{store.engine.url.database}-wal")]
+        assert any(b"FORGET-ME" in f.read_bytes() for f in files if f.exists())  # deleted, not gone
+        compact(store.engine)
+        assert not any(b"FORGET-ME" in f.read_bytes() for f in files if f.exists())
+    else:  # the server's files are not ours to read: VACUUM FULL writes each table to a new file
+        def files() -> list[str]:
+            with store.engine.connect() as conn:
+                return [conn.execute(sa.text(f"SELECT pg_relation_filepath('{t}')")).scalar_one() for t in ("events", "viewers", "handoffs")]
+        before = files()
+        result = compact(store.engine)
+        assert all(a != b for a, b in zip(before, files())) and result.bytes_after > 0
+    with store.session(write=False) as session:
+        assert session.exec(select(EventRecord.text)).all() == [""]  # the bot's own rows survive compaction
 
 
 def test_bulk_written_rows_read_back_exactly_and_conflicts_are_skipped(store: Store) -> None:
