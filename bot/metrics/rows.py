@@ -95,11 +95,12 @@ class WorthyEvent:
     """A reply-worthy event and how it was answered; times are seconds since the epoch (UTC)."""
 
     event_id: int
-    created_at: float
+    created_at: float  # when the viewer wrote it (the platform's time)
     action: str | None
     first_bot_reply: float | None = None  # first bot message for it that was actually sent
     handed_off: bool = False
     resolved_at: float | None = None  # when a human resolved the handoff
+    received_at: float | None = None  # when coursebot accepted it; None: as soon as it was written
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class ViewerDay:
     """One viewer's day: what they did and when they first commented / last wrote a DM (epoch seconds)."""
 
     viewer: str  # pseudonym
-    new: bool  # first seen by coursebot on this day
+    new: bool  # wrote for the first time on this day (by the platform's time of their earliest comment)
     comments: int = 0  # public comments and replies
     replies: int = 0  # of which replies inside a thread
     dms: int = 0

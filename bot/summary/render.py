@@ -61,7 +61,8 @@ def _lines(summary: DailySummary) -> list[tuple[str, list[str]]]:
         ("互动", [f"评论 {v.comments} · 私信 {v.dms} · 观众 {v.unique_viewers}（新 {v.new_viewers} / 回访 {v.returning_viewers}）"]),
         ("机器人表现", [
             f"需回复 {p.reply_worthy} · 已回复 {p.replied}（{pct(p.reply_rate)}；机器人 {p.replied_by_bot}，人工 {p.replied_by_human}）",
-            f"首次响应 p50 {duration(p.first_response_p50_s)} · p90 {duration(p.first_response_p90_s)}",
+            f"首次响应 p50 {duration(p.first_response_p50_s)} · p90 {duration(p.first_response_p90_s)}"
+            + (f"（另有 {p.late} 条是写下很久后才收到的（导入/补录/积压），不计入）" if p.late else ""),
             f"自动解决 {pct(p.containment)} · 未作答 {pct(p.abstain_rate)} · 转人工 {p.handed_off}（{pct(p.handoff_rate)}，仍待处理 {p.handoffs_open}）",
             f"发送成功 {p.sent} · 重试中 {p.failed} · 失败放弃 {p.dead} · 排队 {p.pending}"
             + (f"（原因：{'、'.join(f'{k}×{n}' for k, n in p.failure_reasons.items())}）" if p.failure_reasons else ""),
