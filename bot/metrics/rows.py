@@ -9,7 +9,7 @@ build one by hand. Viewers appear only as pseudonyms — raw platform ids never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from retrieval.intents import QUESTION_INTENTS
 
@@ -66,6 +66,16 @@ class LinkClick:
     link_id: str
     clicked_at: datetime
     viewer: str | None = None
+    visitor: str | None = None  # who clicked (pseudonymised); None: unknown, the click counts on its own
+    automated: bool = False  # a link-preview fetcher or crawler: raw click only
+    day: date | None = None  # the creator-local day of the click (unique clicks are per visitor, link and day)
+
+    @property
+    def unique_key(self) -> tuple | None:
+        """Clicks with the same key are one unique click; None: not a person's click."""
+        if self.automated:
+            return None
+        return (self.link_id, self.visitor or ("click", self.clicked_at), self.day or self.clicked_at.date())
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +133,8 @@ class Activity:
     """Everything one day's metrics need (see the module docstring).
 
     `links` were created that day in replies that were sent; `link_clicks` are all clicks ever made on them
-    (for CTR); `clicks` and `conversions` happened that day; `questions` are the day's questions the bot
-    did not answer itself, with their text.
+    (for CTR); `clicks` (raw), `unique_clicks` (one per visitor, link and day, people only) and `conversions`
+    happened that day; `questions` are the day's questions the bot did not answer itself, with their text.
     """
 
     buckets: list[Bucket] = field(default_factory=list)
@@ -138,6 +148,7 @@ class Activity:
     links: list[TrackedLink] = field(default_factory=list)
     link_clicks: list[LinkClick] = field(default_factory=list)
     clicks: int = 0
+    unique_clicks: int = 0
     conversions: list[Conversion] = field(default_factory=list)
     bot_links: frozenset[str] = frozenset()  # ids of tracked links (any day) that appeared in a bot reply
 

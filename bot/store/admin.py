@@ -29,6 +29,7 @@ from bot.store.models import (
 )
 from bot.store.queue import NewMessage
 from bot.store.rows import clean_json, clean_text
+from bot.web.visitors import is_automated
 
 PAUSED = "paused"
 
@@ -215,8 +216,10 @@ class AdminStore:
             link = session.get(TrackedLink, link_id)
             if link is None:
                 return False
+            viewer = session.get(Viewer, link.viewer_id) if link.viewer_id else None
             session.add(LinkClick(link_id=link_id, viewer_id=link.viewer_id, clicked_at=at or utcnow(),
-                                  user_agent=clean_text(user_agent, 400) or None, referrer=clean_text(referrer, 400) or None))
+                                  user_agent=clean_text(user_agent, 400) or None, referrer=clean_text(referrer, 400) or None,
+                                  visitor=viewer.pseudonym if viewer else None, automated=is_automated(user_agent)))
             return True
 
     def record_conversion(self, platform: str, external_id: str, *, link_id: str | None = None, course_id: str | None = None,

@@ -84,11 +84,12 @@ def _lines(summary: DailySummary) -> list[tuple[str, list[str]]]:
             for f in summary.engaged_viewers]
     sections.append(("最活跃的观众", fans or ["无"]))
     business = [
-        f"回复中的链接 {b.links_sent} · 被点击 {b.links_clicked}（CTR {pct(b.ctr)}）· 当天点击 {b.clicks_today}",
+        f"回复中的链接 {b.links_sent} · 被点击 {b.links_clicked}（CTR {pct(b.ctr)}）· 当天点击 {b.unique_clicks_today} 人次（原始 {b.clicks_today} 次）",
         f"评论→私信 {b.commenters_who_dmed}/{b.commenters}（{pct(b.comment_to_dm)}）",
         f"成交 {b.conversions}（机器人回复带来 {b.conversions_attributed}）· 金额 ¥{b.revenue:.2f}（归因 ¥{b.revenue_attributed:.2f}）",
     ]
-    business += [f"模板 {s.template_id}/{s.variant}：链接 {s.links_sent} · 点击 {s.links_clicked} · CTR {pct(s.ctr)}" for s in b.variants]
+    business += [f"模板 {s.template_id}/{s.variant}：链接 {s.links_sent} · 被点击 {s.links_clicked} · CTR {pct(s.ctr)}"
+                 f" · 点击 {s.unique_clicks} 人次（原始 {s.clicks} 次）" for s in b.variants]
     for test in b.ab_tests:
         t = test.test
         verdict = "显著" if t.significant() else "不显著"

@@ -20,7 +20,7 @@ from bot.store import NotFound, Store
 from bot.store.compact import compact
 from bot.store.engine import make_engine
 from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
-from bot.store.models import DecisionRecord, EventRecord, OutboxMessage, Viewer, utcnow
+from bot.store.models import DecisionRecord, EventRecord, LinkClick, OutboxMessage, TrackedLink, Viewer, utcnow
 from bot.store.rows import insert_ignore, insert_rows, update_rows
 
 
@@ -33,6 +33,34 @@ def test_migrations_create_exactly_the_models_schema_and_downgrade_cleanly(db_ur
     assert sa.inspect(engine).get_table_names() == ["alembic_version"]
     assert upgrade(engine) == head_revision()  # and up again
     engine.dispose()
+
+
+def test_migration_0003_dates_viewers_by_their_first_comment_and_names_the_visitor_of_old_clicks(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0002")
+    now, then = utcnow(), utcnow() - timedelta(days=3)
+    with engine.begin() as conn:
+        viewer = m_insert(conn, Viewer.__table__, id=1, platform="bilibili", pseudonym="v_old", first_seen=now, last_seen=now,
+                          interests=[], attribution={})
+        m_insert(conn, EventRecord.__table__, platform="bilibili", event_id="e1", kind="comment", viewer_id=viewer, text="",
+                 created_at=then, received_at=now, status="decided", raw={})
+        m_insert(conn, TrackedLink.__table__, id="L1", url="https://x.example/c", platform="bilibili", viewer_id=viewer, created_at=now)
+        m_insert(conn, LinkClick.__table__, link_id="L1", clicked_at=now, viewer_id=viewer)
+    upgrade(engine, "0003_creator_view")
+    with engine.connect() as conn:
+        first_seen = conn.execute(sa.select(Viewer.__table__.c.first_seen)).scalar_one()
+        clicks = conn.execute(sa.select(LinkClick.__table__.c.visitor, LinkClick.__table__.c.automated)).all()
+    assert abs((first_seen - then).total_seconds()) < 1
+    assert [tuple(c) for c in clicks] == [("v_old", False)]
+    assert downgrade(engine, "0002") == "0002"
+    engine.dispose()
+
+
+def m_insert(conn: sa.Connection, table: sa.Table, **values) -> int | None:
+    """Insert with only the given columns (the table may be older than the model); returns the given id."""
+    columns = [table.c[name] for name in values]
+    conn.execute(sa.insert(sa.table(table.name, *[sa.column(c.name, c.type) for c in columns])).values(**values))
+    return values.get("id")
 
 
 def test_db_upgrade_command_migrates_the_given_database(db_url: str, tmp_path: Path) -> None:
