@@ -73,3 +73,10 @@ def test_a_display_name_keeps_what_a_person_would_read_and_loses_controls_and_ma
 @pytest.mark.parametrize("raw", DROPPED)
 def test_a_display_name_with_a_link_a_contact_or_nothing_readable_is_not_used_at_all(raw: str | None) -> None:
     assert display_name(raw) is None
+
+
+def test_the_telegram_welcome_dm_greets_an_advertising_name_as_a_plain_classmate() -> None:
+    from bot.adapters.telegram.welcome import welcome_text
+
+    assert welcome_text(None, "加V领免费课 evil.example/x", None, None).startswith("你好同学")
+    assert welcome_text(None, "小\u202e明", None, None).startswith("你好小明")
