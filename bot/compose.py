@@ -20,6 +20,7 @@ from bot.answers import answer_text
 from bot.catalog import Catalog, Course, read_text
 from bot.config import LinkSettings
 from bot.decision import Accepted, Decision, Facts, TrackedLinkSpec, Verdict
+from bot.names import display_name
 from bot.privacy import Pseudonymizer
 from retrieval.errors import InputError
 
@@ -155,7 +156,7 @@ class Composer:
             if answer:
                 answer = answer.replace(course.url, _link_url(self.links, link))
         values = {
-            "viewer_name": (event.author_name or "").strip()[:30] or None,
+            "viewer_name": display_name(event.author_name),  # None: a variant that names nobody is chosen
             "course_title": course.title if course else None,
             "price": ("免费" if course.is_free else f"{course.price_text()}元") if course else None,
             "link": _link_url(self.links, link) if link else None,

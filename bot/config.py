@@ -238,6 +238,9 @@ class MetricsSettings(_Section):
 
     weight_frequency: float = Field(1.0, ge=0)  # λ1
     weight_depth: float = Field(1.0, ge=0)  # λ2
+    # A comment received longer than this after it was written (import, backfill, backlog) is left out of the
+    # first-response percentiles and counted apart: its wait measures when it was fed in, not the bot.
+    late_after_minutes: float = Field(60.0, gt=0)
 
 
 class SummaryRecipient(_Section):

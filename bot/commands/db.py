@@ -1,4 +1,4 @@
-"""`coursebot db upgrade|current`: schema migrations for the configured database (SQLite or PostgreSQL)."""
+"""`coursebot db upgrade|current|compact`: schema migrations and upkeep for the configured database (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -68,4 +68,27 @@ def register(app: typer.Typer) -> None:
             _fail(RuntimeError(f"cannot read database: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
         out.print(f"database {_safe(target)}: {now or 'empty'} (newest {head_revision()})", soft_wrap=True)
 
+    @db.command("compact")
+    def compact(config: ConfigOption = None, url: UrlOption = None) -> None:
+        """Rewrite the tables so deleted data (e.g. after `forget`) leaves the database files: VACUUM FULL on
+        PostgreSQL, VACUUM on SQLite. Tables are locked while rewritten: best run while the bot is stopped."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.cli import _fail, out
+        from bot.store.compact import compact as run_compact
+        from retrieval.errors import InputError
+
+        try:
+            target, engine = _engine(config, url)
+            result = run_compact(engine)
+        except InputError as exc:
+            _fail(exc)
+        except (SQLAlchemyError, OSError) as exc:
+            _fail(RuntimeError(f"compacting failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
+        out.print(f"database {_safe(target)} compacted: {_mib(result.bytes_before)} → {_mib(result.bytes_after)}", soft_wrap=True)
+
     app.add_typer(db, name="db")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"

@@ -1,8 +1,10 @@
 """What the bot earned: tracked-link clicks and CTR per reply template and variant, comment→DM conversion,
 enrolments attributed to bot replies, and A/B comparisons between template variants.
 
-- CTR of a template variant: tracked links it sent that day that were clicked at least once (any time
-  since) ÷ links it sent that day. Clicks of the day are also counted raw.
+- unique clicks: one per visitor, link and creator-local day, people only — a reload, a second tab or a
+  link-preview fetcher (bot/web/visitors.py) adds a raw click, never a unique one. Both are shown.
+- CTR of a template variant: tracked links it sent that day that got at least one unique click (any time
+  since) ÷ links it sent that day.
 - comment→DM: viewers who commented publicly that day and then wrote the bot a DM the same day ÷ commenters.
 - attributed conversion: a conversion whose tracked link id came from a bot reply.
 - A/B: for each template, every variant against the variant with the most links sent (the control), on
@@ -23,8 +25,9 @@ class VariantStats:
     template_id: str
     variant: str
     links_sent: int
-    links_clicked: int
-    clicks: int  # all clicks on these links, repeat clicks included
+    links_clicked: int  # links with at least one unique click
+    clicks: int  # all clicks on these links, repeat clicks and preview fetchers included
+    unique_clicks: int = 0  # one per visitor, link and day, people only
 
     @property
     def ctr(self) -> float | None:
@@ -43,7 +46,8 @@ class VariantComparison:
 class Business:
     links_sent: int = 0
     links_clicked: int = 0
-    clicks_today: int = 0
+    clicks_today: int = 0  # raw
+    unique_clicks_today: int = 0
     variants: list[VariantStats] = field(default_factory=list)
     ab_tests: list[VariantComparison] = field(default_factory=list)
     commenters: int = 0
@@ -64,14 +68,19 @@ class Business:
 
 def variant_stats(activity: Activity) -> list[VariantStats]:
     clicks_per_link: dict[str, int] = defaultdict(int)
+    unique_per_link: dict[str, set[tuple]] = defaultdict(set)
     for click in activity.link_clicks:
         clicks_per_link[click.link_id] += 1
-    grouped: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        if (key := click.unique_key) is not None:
+            unique_per_link[click.link_id].add(key)
+    grouped: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for link in activity.links:
         stats = grouped[(link.template_id or "-", link.variant or "-")]
+        unique = len(unique_per_link[link.id])
         stats[0] += 1
-        stats[1] += clicks_per_link[link.id] > 0
+        stats[1] += unique > 0
         stats[2] += clicks_per_link[link.id]
+        stats[3] += unique
     return [VariantStats(t, v, *counts) for (t, v), counts in sorted(grouped.items())]
 
 
@@ -103,7 +112,7 @@ def business(activity: Activity) -> Business:
     attributed = [c for c in activity.conversions if c.link_id and c.link_id in activity.bot_links]
     return Business(
         links_sent=sum(v.links_sent for v in variants), links_clicked=sum(v.links_clicked for v in variants),
-        clicks_today=activity.clicks, variants=variants, ab_tests=ab_tests(variants),
+        clicks_today=activity.clicks, unique_clicks_today=activity.unique_clicks, variants=variants, ab_tests=ab_tests(variants),
         commenters=commenters, commenters_who_dmed=dmed,
         conversions=len(activity.conversions), conversions_attributed=len(attributed),
         revenue=round(sum(c.amount for c in activity.conversions), 2), revenue_attributed=round(sum(c.amount for c in attributed), 2),

@@ -4,7 +4,8 @@ The platforms do not tell a bot about likes or shares, so the terms are mapped o
 - I (interactions): every viewer action of the day — comments, replies, DMs, link clicks, conversions;
 - T: the length of the day in hours (23 or 25 on a daylight-saving switch day);
 - C (conversation): replies inside a thread and DMs — talk that goes beyond a first comment;
-- P (propagation): tracked-link clicks and conversions — interest carried beyond the comment section.
+- P (propagation): unique tracked-link clicks and conversions — interest carried beyond the comment section
+  (a reload is not more interest).
 So F is interactions per hour and D the share of interactions that went deeper than a top-level comment.
 """
 
@@ -48,7 +49,7 @@ class EngagedViewer:
 
 def day_engagement(activity: Activity, hours: float, *, weight_frequency: float, weight_depth: float) -> Engagement:
     conversation = sum(b.count for b in activity.buckets if b.kind in {"reply", "dm"})
-    propagation = activity.clicks + len(activity.conversions)
+    propagation = activity.unique_clicks + len(activity.conversions)
     interactions = activity.event_count + propagation
     return engagement(interactions, conversation, propagation, hours, weight_frequency=weight_frequency, weight_depth=weight_depth)
 

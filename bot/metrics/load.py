@@ -18,7 +18,7 @@ from bot.metrics.rows import (
     ViewerDay,
 )
 from bot.metrics.scan import Day, ViewerTally, scan_events
-from bot.metrics.window import DayWindow
+from bot.metrics.window import DayWindow, as_utc
 from bot.store import models as m
 
 EVENTS = m.EventRecord.__table__
@@ -45,10 +45,11 @@ def _viewers(day: Day, activity: Activity, tallies: dict[int, ViewerTally]) -> N
 
 
 def _clicks_and_orders_by_viewer(day: Day) -> dict[str, tuple[int, int]]:
+    """Per viewer: unique clicks of the day (the links they opened, reloads and preview fetchers not counted) and orders."""
     window = day.window
-    clicks = (sa.select(VIEWERS.c.pseudonym, sa.func.count())
+    clicks = (sa.select(VIEWERS.c.pseudonym, sa.func.count(sa.distinct(CLICKS.c.link_id)))
               .select_from(CLICKS.join(LINKS, LINKS.c.id == CLICKS.c.link_id).join(VIEWERS, VIEWERS.c.id == CLICKS.c.viewer_id))
-              .where(CLICKS.c.clicked_at >= window.start, CLICKS.c.clicked_at < window.end))
+              .where(CLICKS.c.clicked_at >= window.start, CLICKS.c.clicked_at < window.end, sa.not_(CLICKS.c.automated)))
     orders = (sa.select(VIEWERS.c.pseudonym, sa.func.count())
               .select_from(CONVERSIONS.outerjoin(LINKS, LINKS.c.id == CONVERSIONS.c.link_id).join(VIEWERS, VIEWERS.c.id == CONVERSIONS.c.viewer_id))
               .where(CONVERSIONS.c.occurred_at >= window.start, CONVERSIONS.c.occurred_at < window.end))
@@ -74,15 +75,21 @@ def _links(day: Day, activity: Activity) -> None:
     if day.platforms:
         links = links.where(LINKS.c.platform.in_(day.platforms))
     activity.links = [TrackedLink(*row) for row in day.conn.execute(links)]
-    clicks = (sa.select(CLICKS.c.link_id, CLICKS.c.clicked_at).select_from(CLICKS.join(LINKS, LINKS.c.id == CLICKS.c.link_id))
+    clicks = (sa.select(CLICKS.c.link_id, CLICKS.c.clicked_at, CLICKS.c.visitor, CLICKS.c.automated, CLICKS.c.id)
+              .select_from(CLICKS.join(LINKS, LINKS.c.id == CLICKS.c.link_id))
               .where(LINKS.c.created_at >= window.start, LINKS.c.created_at < window.end))
     known = {link.id for link in activity.links}
-    activity.link_clicks = [LinkClick(link_id, at) for link_id, at in day.conn.execute(clicks) if link_id in known]
+    activity.link_clicks = [LinkClick(link_id, at, None, visitor or f"#{pk}", bool(automated), as_utc(at).astimezone(window.tz).date())
+                            for link_id, at, visitor, automated, pk in day.conn.execute(clicks) if link_id in known]
 
 
 def _clicks_and_conversions(day: Day, activity: Activity) -> None:
     window = day.window
-    clicks = (sa.select(sa.func.count()).select_from(CLICKS.join(LINKS, LINKS.c.id == CLICKS.c.link_id))
+    # one window is one day: unique clicks of the day are the distinct (link, visitor) pairs of people's clicks
+    visitor = sa.func.coalesce(CLICKS.c.visitor, sa.literal("#") + sa.cast(CLICKS.c.id, sa.String))
+    person = sa.case((sa.not_(CLICKS.c.automated), CLICKS.c.link_id + sa.literal(" ") + visitor))  # NULL for a fetcher
+    clicks = (sa.select(sa.func.count(), sa.func.count(sa.distinct(person)))
+              .select_from(CLICKS.join(LINKS, LINKS.c.id == CLICKS.c.link_id))
               .where(CLICKS.c.clicked_at >= window.start, CLICKS.c.clicked_at < window.end))
     conversions = (
         sa.select(CONVERSIONS.c.occurred_at, CONVERSIONS.c.link_id, VIEWERS.c.pseudonym, CONVERSIONS.c.amount, LINKS.c.decision_id)
@@ -93,7 +100,8 @@ def _clicks_and_conversions(day: Day, activity: Activity) -> None:
     if day.platforms:
         clicks = clicks.where(LINKS.c.platform.in_(day.platforms))
         conversions = conversions.where(sa.or_(CONVERSIONS.c.platform.in_(day.platforms), LINKS.c.platform.in_(day.platforms)))
-    activity.clicks = int(day.conn.execute(clicks).scalar_one())
+    raw, unique_clicks = day.conn.execute(clicks).one()
+    activity.clicks, activity.unique_clicks = int(raw), int(unique_clicks)
     bot_links = set()
     for occurred_at, link_id, viewer, amount, decision_id in day.conn.execute(conversions):
         activity.conversions.append(Conversion(occurred_at, link_id, viewer, float(amount or 0.0)))

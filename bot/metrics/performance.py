@@ -3,7 +3,10 @@
 Definitions (stated in docs/summary.md, so creators can check them):
 - reply-worthy: a viewer event that needs an answer (`ViewerEvent.reply_worthy`, the same rule in SQL);
 - replied: a reply-worthy event answered by a sent bot message or by a human through a handoff;
-- first-response time: from the event to the first sent bot message or human resolution, in seconds;
+- first-response time: from when the viewer wrote it (the platform's time) to the first sent bot message or
+  human resolution, in seconds — only for events coursebot received within `late_after` of being written;
+  the others (an import, a backfill, a backlog after downtime) are counted as `late` instead, because their
+  wait says when they were fed in, not how fast the bot answered;
 - abstain rate: reply-worthy events the bot did not answer itself (handed off or ignored) ÷ reply-worthy;
 - handoff rate: reply-worthy events handed to a human ÷ reply-worthy; "open" = not resolved yet;
 - containment: reply-worthy events answered by the bot with no human handoff ÷ reply-worthy;
@@ -35,6 +38,7 @@ class BotPerformance:
     pending: int = 0
     first_response_p50_s: float | None = None
     first_response_p90_s: float | None = None
+    late: int = 0  # replied events received more than `late_after` after they were written: not in the percentiles
     failure_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -54,8 +58,11 @@ class BotPerformance:
         return ratio(self.contained, self.reply_worthy)
 
 
-def bot_performance(activity: Activity) -> BotPerformance:
-    worthy = replied = by_bot = by_human = abstained = handed = still_open = contained = 0
+DEFAULT_LATE_AFTER_S = 3600.0
+
+
+def bot_performance(activity: Activity, *, late_after_s: float = DEFAULT_LATE_AFTER_S) -> BotPerformance:
+    worthy = replied = by_bot = by_human = abstained = handed = still_open = contained = late = 0
     response_seconds: list[float] = []
     for event in activity.worthy:
         worthy += 1
@@ -74,6 +81,9 @@ def bot_performance(activity: Activity) -> BotPerformance:
         replied += 1
         by_bot += answered_at == bot_at
         by_human += answered_at != bot_at
+        if event.received_at is not None and event.received_at - event.created_at > late_after_s:
+            late += 1
+            continue
         response_seconds.append(max(0.0, answered_at - event.created_at))
 
     states: Counter[str] = Counter()
@@ -86,6 +96,6 @@ def bot_performance(activity: Activity) -> BotPerformance:
         reply_worthy=worthy, replied=replied, replied_by_bot=by_bot, replied_by_human=by_human, abstained=abstained,
         handed_off=handed, handoffs_open=still_open, contained=contained,
         sent=states["sent"], failed=states["failed"], dead=states["dead"], pending=states["pending"] + states["sending"],
-        first_response_p50_s=percentile(response_seconds, 50), first_response_p90_s=percentile(response_seconds, 90),
+        first_response_p50_s=percentile(response_seconds, 50), first_response_p90_s=percentile(response_seconds, 90), late=late,
         failure_reasons=dict(reasons.most_common(5)),
     )

@@ -9,7 +9,7 @@ build one by hand. Viewers appear only as pseudonyms — raw platform ids never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from retrieval.intents import QUESTION_INTENTS
 
@@ -66,6 +66,16 @@ class LinkClick:
     link_id: str
     clicked_at: datetime
     viewer: str | None = None
+    visitor: str | None = None  # who clicked (pseudonymised); None: unknown, the click counts on its own
+    automated: bool = False  # a link-preview fetcher or crawler: raw click only
+    day: date | None = None  # the creator-local day of the click (unique clicks are per visitor, link and day)
+
+    @property
+    def unique_key(self) -> tuple | None:
+        """Clicks with the same key are one unique click; None: not a person's click."""
+        if self.automated:
+            return None
+        return (self.link_id, self.visitor or ("click", self.clicked_at), self.day or self.clicked_at.date())
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +105,12 @@ class WorthyEvent:
     """A reply-worthy event and how it was answered; times are seconds since the epoch (UTC)."""
 
     event_id: int
-    created_at: float
+    created_at: float  # when the viewer wrote it (the platform's time)
     action: str | None
     first_bot_reply: float | None = None  # first bot message for it that was actually sent
     handed_off: bool = False
     resolved_at: float | None = None  # when a human resolved the handoff
+    received_at: float | None = None  # when coursebot accepted it; None: as soon as it was written
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +118,7 @@ class ViewerDay:
     """One viewer's day: what they did and when they first commented / last wrote a DM (epoch seconds)."""
 
     viewer: str  # pseudonym
-    new: bool  # first seen by coursebot on this day
+    new: bool  # wrote for the first time on this day (by the platform's time of their earliest comment)
     comments: int = 0  # public comments and replies
     replies: int = 0  # of which replies inside a thread
     dms: int = 0
@@ -122,8 +133,8 @@ class Activity:
     """Everything one day's metrics need (see the module docstring).
 
     `links` were created that day in replies that were sent; `link_clicks` are all clicks ever made on them
-    (for CTR); `clicks` and `conversions` happened that day; `questions` are the day's questions the bot
-    did not answer itself, with their text.
+    (for CTR); `clicks` (raw), `unique_clicks` (one per visitor, link and day, people only) and `conversions`
+    happened that day; `questions` are the day's questions the bot did not answer itself, with their text.
     """
 
     buckets: list[Bucket] = field(default_factory=list)
@@ -137,6 +148,7 @@ class Activity:
     links: list[TrackedLink] = field(default_factory=list)
     link_clicks: list[LinkClick] = field(default_factory=list)
     clicks: int = 0
+    unique_clicks: int = 0
     conversions: list[Conversion] = field(default_factory=list)
     bot_links: frozenset[str] = frozenset()  # ids of tracked links (any day) that appeared in a bot reply
 

@@ -109,7 +109,7 @@ def _day_rows(day: Day) -> sa.Select:
         EVENTS.c.id, day.epoch(EVENTS.c.created_at), EVENTS.c.kind, EVENTS.c.platform, EVENTS.c.thread_id,
         EVENTS.c.viewer_id, VIEWERS.c.pseudonym, new_viewer,
         UNDERSTANDINGS.c.intent, UNDERSTANDINGS.c.sentiment, sa.cast(UNDERSTANDINGS.c.topics, sa.Text), question_text,
-        DECISIONS.c.action, HANDOFFS.c.id, day.epoch(HANDOFFS.c.resolved_at),
+        DECISIONS.c.action, HANDOFFS.c.id, day.epoch(HANDOFFS.c.resolved_at), day.epoch(EVENTS.c.received_at),
         OUTBOX.c.state, OUTBOX.c.last_error, day.epoch(OUTBOX.c.sent_at),
     ).select_from(rows))
 
@@ -125,10 +125,10 @@ def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[i
     viewers: dict[int, ViewerTally] = {}
     first_sent: dict[int, int] = {}
     handed: dict[int, int | None] = {}
-    worthy: list[tuple[int, int, str | None]] = []
+    worthy: list[tuple[int, int, str | None, int | None]] = []
     seen: set[int] = set()
     for (pk, at, kind, platform, thread, viewer, pseudonym, new, intent, sentiment, topic_text, text, action,
-         handoff, resolved, state, error, sent) in day.conn.execute(_day_rows(day)):
+         handoff, resolved, received, state, error, sent) in day.conn.execute(_day_rows(day)):
         if state is not None:
             outbox[(state, error)] += 1
             if state == "sent" and sent is not None and (pk not in first_sent or sent < first_sent[pk]):
@@ -146,7 +146,7 @@ def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[i
             if topic_text and topic_text != "[]":
                 topics[topic_text] += 1
             if intent in NEEDS_ANSWER or action in ANSWERING_ACTIONS:
-                worthy.append((pk, at, action))
+                worthy.append((pk, at, action, received))
         if text is not None and action not in BOT_REPLY_ACTIONS:
             activity.questions.append(ViewerEvent(pk, platform, kind, datetime.fromtimestamp(at, UTC), pseudonym, thread, text, intent,
                                                   sentiment, tuple(json.loads(topic_text or "[]")), action))
@@ -164,8 +164,8 @@ def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[i
         merged[tuple(json.loads(topic_list))] += count
     activity.topic_lists = dict(merged)
     activity.outbox = dict(outbox)
-    activity.worthy = [WorthyEvent(pk, float(at), action, _float(first_sent.get(pk)), pk in handed, _float(handed.get(pk)))
-                       for pk, at, action in worthy]
+    activity.worthy = [WorthyEvent(pk, float(at), action, _float(first_sent.get(pk)), pk in handed, _float(handed.get(pk)), _float(received))
+                       for pk, at, action, received in worthy]
     return viewers
 
 

@@ -29,6 +29,7 @@ from bot.store.models import (
 )
 from bot.store.queue import NewMessage
 from bot.store.rows import clean_json, clean_text
+from bot.web.visitors import is_automated
 
 PAUSED = "paused"
 
@@ -215,8 +216,10 @@ class AdminStore:
             link = session.get(TrackedLink, link_id)
             if link is None:
                 return False
+            viewer = session.get(Viewer, link.viewer_id) if link.viewer_id else None
             session.add(LinkClick(link_id=link_id, viewer_id=link.viewer_id, clicked_at=at or utcnow(),
-                                  user_agent=clean_text(user_agent, 400) or None, referrer=clean_text(referrer, 400) or None))
+                                  user_agent=clean_text(user_agent, 400) or None, referrer=clean_text(referrer, 400) or None,
+                                  visitor=viewer.pseudonym if viewer else None, automated=is_automated(user_agent)))
             return True
 
     def record_conversion(self, platform: str, external_id: str, *, link_id: str | None = None, course_id: str | None = None,
@@ -238,6 +241,7 @@ class AdminStore:
             viewers = self._viewers_for_ref(session, ref)
             if not viewers:
                 raise NotFound(f"no viewer {ref!r} (give a pseudonym v_… or platform:author_id)")
+            _pseudonymise_event_ids(session, viewers)
             return _forget(session, [v.id for v in viewers])  # type: ignore[misc]
 
     def _viewers_for_ref(self, session: Session, ref: str) -> list[Viewer]:
@@ -248,6 +252,23 @@ class AdminStore:
             found = list(session.exec(select(Viewer).where(Viewer.platform == platform,
                                                            Viewer.pseudonym == self.pseudonym(platform, author_id))))  # type: ignore[attr-defined]
         return found
+
+
+def _pseudonymise_event_ids(session: Session, viewers: list[Viewer]) -> None:
+    """Event ids that begin with the viewer's raw id (Telegram DMs stored before DM ids were pseudonymised:
+    `<chat id>:<message id>`, and a private chat's id is the user id) get the pseudonym in its place."""
+    for viewer in viewers:
+        if not viewer.author_id:
+            continue
+        prefix = f"{viewer.author_id}:"
+        rows = session.exec(select(EventRecord.id, EventRecord.event_id).where(  # type: ignore[call-overload]
+            EventRecord.viewer_id == viewer.id, EventRecord.platform == viewer.platform,
+            sa.func.substr(EventRecord.event_id, 1, len(prefix)) == prefix)).all()
+        for pk, event_id in rows:
+            new_id = f"{viewer.pseudonym}:{event_id[len(prefix):]}"
+            taken = session.exec(select(EventRecord.id).where(EventRecord.platform == viewer.platform, EventRecord.event_id == new_id)).first()
+            session.execute(sa.update(EventRecord).where(EventRecord.id == pk).values(  # type: ignore[arg-type]
+                event_id=clean_text(f"{new_id}:{pk}" if taken else new_id, 200)))
 
 
 def _forget(session: Session, ids: list[int]) -> dict[str, int]:

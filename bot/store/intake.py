@@ -185,23 +185,32 @@ class IntakeStore:
         return found
 
     def _upsert_viewers(self, session: Session, events: Sequence[Event], pseudonyms: Sequence[str | None], now: datetime) -> dict:
-        """(platform, pseudonym) → (viewer id, dm_reachable); new viewers inserted, last_seen/name refreshed."""
+        """(platform, pseudonym) → (viewer id, dm_reachable); new viewers inserted, last_seen/name refreshed.
+
+        `first_seen` is when the viewer first wrote, by the platform's time (never later than now), so an import or a
+        backfill of old comments counts its viewers as new on the day they really came, not on the day of the import."""
         latest: dict[tuple[str, str], Event] = {}
+        earliest: dict[tuple[str, str], datetime] = {}
         for event, pseudonym in zip(events, pseudonyms):
             if pseudonym:
-                latest[(event.platform, pseudonym)] = event
+                key = (event.platform, pseudonym)
+                latest[key] = event
+                earliest[key] = min(earliest.get(key, now), aware(event.created_at))
         if not latest:
             return {}
         rows = [{"platform": p, "pseudonym": ps, "author_id": clean_text(str(e.author_id), 128),
-                 "display_name": clean_text(e.author_name, 200) or None, "first_seen": now, "last_seen": now,
+                 "display_name": clean_text(e.author_name, 200) or None, "first_seen": earliest[(p, ps)], "last_seen": now,
                  "interests": [], "attribution": {}, "dm_reachable": True if e.kind == "dm" else None}
                 for (p, ps), e in latest.items()]
         insert_ignore(session, self.dialect, Viewer, rows, ["platform", "pseudonym"])
-        found, changes = {}, []
-        columns = (Viewer.id, Viewer.platform, Viewer.pseudonym, Viewer.display_name, Viewer.author_id, Viewer.dm_reachable)
+        found, changes, earlier = {}, [], []
+        columns = (Viewer.id, Viewer.platform, Viewer.pseudonym, Viewer.display_name, Viewer.author_id, Viewer.dm_reachable,
+                   Viewer.first_seen)
         for part in chunks(sorted(latest)):
             query = select(*columns).where(pairs_in(Viewer.platform, Viewer.pseudonym, set(part)))
-            for pk, platform, pseudonym, name, author_id, dm_reachable in session.exec(query):
+            for pk, platform, pseudonym, name, author_id, dm_reachable, first_seen in session.exec(query):
+                if earliest[(platform, pseudonym)] < first_seen:  # an older comment of theirs came in late (import, backfill)
+                    earlier.append((pk, earliest[(platform, pseudonym)]))
                 event = latest[(platform, pseudonym)]
                 new_name = clean_text(event.author_name, 200) or name
                 # A forgotten viewer writing again gets their id back (needed to reply); writing to the bot
@@ -214,6 +223,8 @@ class IntakeStore:
         for part in chunks([pk for pk, _ in found.values()]):
             session.execute(sa.update(Viewer).where(Viewer.id.in_(part)).values(last_seen=now))  # type: ignore[union-attr]
         update_rows(session.connection(), self.dialect, Viewer, changes)
+        for pk, first_seen in earlier:
+            session.execute(sa.update(Viewer).where(Viewer.id == pk, Viewer.first_seen > first_seen).values(first_seen=first_seen))  # type: ignore[arg-type]
         return found
 
     def _upsert_threads(self, session: Session, events: Sequence[Event], now: datetime) -> None:

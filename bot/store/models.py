@@ -237,6 +237,10 @@ class LinkClick(SQLModel, table=True):
     viewer_id: int | None = Field(default=None, foreign_key="viewers.id")
     user_agent: str | None = Field(default=None, max_length=400)
     referrer: str | None = Field(default=None, max_length=400)
+    # Who clicked, for unique clicks: the link's viewer (pseudonym), else `c_` + a keyed hash of the client's
+    # address and user agent; None on clicks recorded before it was kept (each then counts on its own).
+    visitor: str | None = Field(default=None, max_length=64)
+    automated: bool = False  # a link-preview fetcher or crawler by its user agent: a raw click, never a unique one
 
 
 class Conversion(SQLModel, table=True):

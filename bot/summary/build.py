@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from bot.metrics.audience import mood, top_keywords, volume
 from bot.metrics.business import business
 from bot.metrics.engagement import day_engagement, most_engaged
-from bot.metrics.performance import bot_performance
+from bot.metrics.performance import DEFAULT_LATE_AFTER_S, bot_performance
 from bot.metrics.questions import (
     cluster_questions,
     group_by_keyword,
@@ -38,12 +38,13 @@ class SummaryOptions:
     top_viewers: int = 5
     question_similarity: float = 0.85
     max_question_texts: int = 400
+    late_after_s: float = DEFAULT_LATE_AFTER_S
 
     @classmethod
     def from_settings(cls, settings) -> SummaryOptions:
         summary, metrics = settings.summary, settings.metrics
         return cls(metrics.weight_frequency, metrics.weight_depth, summary.top_keywords, summary.top_questions,
-                   summary.top_viewers, summary.question_similarity, summary.max_question_texts)
+                   summary.top_viewers, summary.question_similarity, summary.max_question_texts, metrics.late_after_minutes * 60)
 
 
 def summarize(activity: Activity, window: DayWindow, *, options: SummaryOptions = SummaryOptions(), encoder: Encoder | None = None,
@@ -60,7 +61,7 @@ def summarize(activity: Activity, window: DayWindow, *, options: SummaryOptions 
     return DailySummary(
         day=window.day, timezone=window.tz.key, hours=window.hours, start_utc=window.start, end_utc=window.end,
         generated_at=now or datetime.now(UTC), platforms=tuple(platforms),
-        volume=volume(activity), performance=bot_performance(activity), mood=mood(activity, previous_sentiments),
+        volume=volume(activity), performance=bot_performance(activity, late_after_s=options.late_after_s), mood=mood(activity, previous_sentiments),
         keywords=top_keywords(activity, limit=options.top_keywords),
         questions=questions, question_grouping="embeddings" if encoder is not None else "keywords",
         engaged_viewers=most_engaged(activity, window.hours, limit=options.top_viewers, **weights),

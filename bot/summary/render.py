@@ -61,7 +61,8 @@ def _lines(summary: DailySummary) -> list[tuple[str, list[str]]]:
         ("互动", [f"评论 {v.comments} · 私信 {v.dms} · 观众 {v.unique_viewers}（新 {v.new_viewers} / 回访 {v.returning_viewers}）"]),
         ("机器人表现", [
             f"需回复 {p.reply_worthy} · 已回复 {p.replied}（{pct(p.reply_rate)}；机器人 {p.replied_by_bot}，人工 {p.replied_by_human}）",
-            f"首次响应 p50 {duration(p.first_response_p50_s)} · p90 {duration(p.first_response_p90_s)}",
+            f"首次响应 p50 {duration(p.first_response_p50_s)} · p90 {duration(p.first_response_p90_s)}"
+            + (f"（另有 {p.late} 条是写下很久后才收到的（导入/补录/积压），不计入）" if p.late else ""),
             f"自动解决 {pct(p.containment)} · 未作答 {pct(p.abstain_rate)} · 转人工 {p.handed_off}（{pct(p.handoff_rate)}，仍待处理 {p.handoffs_open}）",
             f"发送成功 {p.sent} · 重试中 {p.failed} · 失败放弃 {p.dead} · 排队 {p.pending}"
             + (f"（原因：{'、'.join(f'{k}×{n}' for k, n in p.failure_reasons.items())}）" if p.failure_reasons else ""),
@@ -83,11 +84,12 @@ def _lines(summary: DailySummary) -> list[tuple[str, list[str]]]:
             for f in summary.engaged_viewers]
     sections.append(("最活跃的观众", fans or ["无"]))
     business = [
-        f"回复中的链接 {b.links_sent} · 被点击 {b.links_clicked}（CTR {pct(b.ctr)}）· 当天点击 {b.clicks_today}",
+        f"回复中的链接 {b.links_sent} · 被点击 {b.links_clicked}（CTR {pct(b.ctr)}）· 当天点击 {b.unique_clicks_today} 人次（原始 {b.clicks_today} 次）",
         f"评论→私信 {b.commenters_who_dmed}/{b.commenters}（{pct(b.comment_to_dm)}）",
         f"成交 {b.conversions}（机器人回复带来 {b.conversions_attributed}）· 金额 ¥{b.revenue:.2f}（归因 ¥{b.revenue_attributed:.2f}）",
     ]
-    business += [f"模板 {s.template_id}/{s.variant}：链接 {s.links_sent} · 点击 {s.links_clicked} · CTR {pct(s.ctr)}" for s in b.variants]
+    business += [f"模板 {s.template_id}/{s.variant}：链接 {s.links_sent} · 被点击 {s.links_clicked} · CTR {pct(s.ctr)}"
+                 f" · 点击 {s.unique_clicks} 人次（原始 {s.clicks} 次）" for s in b.variants]
     for test in b.ab_tests:
         t = test.test
         verdict = "显著" if t.significant() else "不显著"

@@ -1,7 +1,8 @@
 """Tracked links and conversions over HTTP (aiohttp).
 
-- `GET /l/<id>`: records the click and redirects (302) to the course page the link was made for.
-  Unknown ids get 404; nothing about the viewer is revealed.
+- `GET /l/<id>`: records the click (with its pseudonymised visitor, for unique clicks: bot/web/visitors.py)
+  and redirects (302) to the course page the link was made for. Unknown ids get 404; nothing about the
+  viewer is revealed.
 - `POST <conversions_path>`: the shop reports orders as JSON (one object or a list). The request must
   carry the shared secret in `X-Coursebot-Secret` (compared in constant time); otherwise 401 and nothing
   is stored. Without a configured secret the endpoint answers 503.
@@ -14,6 +15,7 @@ import asyncio
 import hmac
 import json
 import logging
+import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -22,25 +24,34 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot.metrics.conversions import parse_conversion, record_conversions
-from bot.store.models import LinkClick, TrackedLink
+from bot.privacy import Pseudonymizer
+from bot.store.models import LinkClick, TrackedLink, Viewer
+from bot.web.visitors import client_address, is_automated, visitor
 from retrieval.errors import InputError
 
 log = logging.getLogger(__name__)
 LINKS = TrackedLink.__table__
 CLICKS = LinkClick.__table__
+VIEWERS = Viewer.__table__
 SECRET_HEADER = "X-Coursebot-Secret"
 MAX_BODY = 256 * 1024
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
+PSEUDONYMIZER: web.AppKey[Pseudonymizer] = web.AppKey("pseudonymizer", Pseudonymizer)
 
 
-def follow_link(engine: Engine, link_id: str, *, user_agent: str | None, referrer: str | None, now: datetime | None = None) -> str | None:
+def follow_link(engine: Engine, link_id: str, *, user_agent: str | None, referrer: str | None, now: datetime | None = None,
+                pseudonymizer: Pseudonymizer | None = None, client: str | None = None) -> str | None:
     """The link's target URL, after recording the click; None for an unknown link."""
+    pseudonymizer = pseudonymizer or Pseudonymizer(secrets.token_bytes(32))
     with engine.begin() as conn:
-        link = conn.execute(sa.select(LINKS.c.url, LINKS.c.viewer_id).where(LINKS.c.id == link_id)).first()
+        link = conn.execute(sa.select(LINKS.c.url, LINKS.c.viewer_id, VIEWERS.c.pseudonym)
+                            .select_from(LINKS.outerjoin(VIEWERS, VIEWERS.c.id == LINKS.c.viewer_id)).where(LINKS.c.id == link_id)).first()
         if link is None:
             return None
         conn.execute(sa.insert(CLICKS).values(link_id=link_id, viewer_id=link.viewer_id, clicked_at=now or datetime.now(UTC),
-                                              user_agent=(user_agent or "")[:400] or None, referrer=(referrer or "")[:400] or None))
+                                              user_agent=(user_agent or "")[:400] or None, referrer=(referrer or "")[:400] or None,
+                                              visitor=visitor(pseudonymizer, link.pseudonym, client, user_agent),
+                                              automated=is_automated(user_agent)))
         return link.url
 
 
@@ -48,8 +59,9 @@ async def _redirect(request: web.Request) -> web.StreamResponse:
     link_id = request.match_info["link_id"]
     if len(link_id) > 32:
         raise web.HTTPNotFound(text="unknown link")
+    client = client_address(request.headers.get("X-Forwarded-For"), request.remote)
     url = await asyncio.to_thread(follow_link, request.app[ENGINE], link_id, user_agent=request.headers.get("User-Agent"),
-                                  referrer=request.headers.get("Referer"))
+                                  referrer=request.headers.get("Referer"), pseudonymizer=request.app[PSEUDONYMIZER], client=client)
     if url is None:
         raise web.HTTPNotFound(text="unknown link")
     raise web.HTTPFound(url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
@@ -75,9 +87,12 @@ def _conversions_handler(secret: str | None, tz: ZoneInfo):
     return handle
 
 
-def links_app(engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo, conversions_path: str = "/conversions") -> web.Application:
+def links_app(engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo, conversions_path: str = "/conversions",
+              pseudonymizer: Pseudonymizer | None = None) -> web.Application:
+    """`pseudonymizer`: keys the visitor hash; without it a key per process (a restart splits a visitor in two)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[ENGINE] = engine
+    app[PSEUDONYMIZER] = pseudonymizer or Pseudonymizer(secrets.token_bytes(32))
     app.router.add_get("/l/{link_id}", _redirect)
     app.router.add_post(conversions_path, _conversions_handler(conversion_secret, tz))
     return app
@@ -85,7 +100,9 @@ def links_app(engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo, co
 
 def links_app_from_settings(engine: Engine, settings) -> web.Application:
     from bot.metrics.window import zone
+    from bot.privacy import pseudonymizer_for
 
     secret = settings.web.conversion_secret.get_secret_value() if settings.web.conversion_secret else None
     tz = zone(settings.summary.timezone or settings.policy.timezone)
-    return links_app(engine, conversion_secret=secret, tz=tz, conversions_path=settings.web.conversions_path)
+    return links_app(engine, conversion_secret=secret, tz=tz, conversions_path=settings.web.conversions_path,
+                     pseudonymizer=pseudonymizer_for(settings))

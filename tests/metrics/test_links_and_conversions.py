@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from bot.metrics.conversions import read_conversions_csv, record_conversions
 from bot.store.models import Conversion, LinkClick
 from bot.summary.build import daily_summary
+from bot.summary.render import render_text
 from bot.web.links import SECRET_HEADER, links_app
 from retrieval.errors import InputError
 
@@ -130,3 +131,51 @@ def test_csv_errors_name_the_line_and_column(tmp_path: Path) -> None:
     no_header.write_text("id,amount\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="header must include order_id"):
         read_conversions_csv(no_header)
+
+
+BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 BiliApp/7.0"
+PREVIEW = "TelegramBot (like TwitterBot)"
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def three_links(engine: Engine) -> AsyncIterator[tuple[str, Engine]]:
+    """L1 answers viewer A (price-b); L2 and L3 answer anonymous comments (price-a). All sent on June 1."""
+    seed = Seeder(engine)
+    at = datetime(2024, 6, 1, 2, tzinfo=UTC)
+    seed.viewer("A", at)
+    for link_id, viewer, variant in (("L1", "A", "price-b"), ("L2", None, "price-a"), ("L3", None, "price-a")):
+        _, decision = seed.event(at, viewer, text="多少钱", intent="ask_price", action="reply_public", template="ask_price", variant=variant)
+        seed.outbox(decision, "sent", at, at)
+        seed.link(link_id, decision, at, template="ask_price", variant=variant, viewer=viewer)
+    runner = web.AppRunner(links_app(engine, conversion_secret=SECRET, tz=SHANGHAI))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", engine
+    await runner.cleanup()
+
+
+async def test_reloads_and_link_previews_add_raw_clicks_but_unique_clicks_count_each_visitor_once_a_day(three_links) -> None:
+    base, engine = three_links
+    async with httpx.AsyncClient() as client:
+        for _ in range(5):  # viewer A reloads
+            await client.get(f"{base}/l/L1", headers={"User-Agent": BROWSER})
+        await client.get(f"{base}/l/L1", headers={"User-Agent": PREVIEW})  # Telegram unfurls the link
+        await client.get(f"{base}/l/L2", headers={"User-Agent": PREVIEW})  # nobody opened L2
+        for address in ("203.0.113.7", "198.51.100.9"):  # two people open L3, three times each
+            for _ in range(3):
+                await client.get(f"{base}/l/L3", headers={"User-Agent": BROWSER, "X-Forwarded-For": f"{address}, 10.0.0.1"})
+    with engine.begin() as conn:
+        visitors = conn.execute(sa.select(LinkClick.__table__.c.visitor).where(LinkClick.__table__.c.link_id == "L3")).scalars().all()
+        conn.execute(sa.update(LinkClick.__table__).values(clicked_at=datetime(2024, 6, 1, 3, tzinfo=UTC)))  # on the seeded day
+    assert len(set(visitors)) == 2 and all(v.startswith("c_") and "203.0" not in v for v in visitors)  # pseudonymised
+
+    summary = daily_summary(engine, DAY, SHANGHAI)
+    biz = summary.business
+    assert (biz.clicks_today, biz.unique_clicks_today) == (13, 3)
+    per_variant = {v.variant: (v.links_sent, v.links_clicked, v.clicks, v.unique_clicks) for v in biz.variants}
+    assert per_variant == {"price-a": (2, 1, 7, 2), "price-b": (1, 1, 6, 1)}  # L2's preview fetch is not a click
+    assert biz.ctr == pytest.approx(2 / 3)
+    assert [(f.viewer, f.clicks) for f in summary.engaged_viewers] == [("p-A", 1)]
+    assert summary.engagement.propagation == 3
+    assert "当天点击 3 人次（原始 13 次）" in render_text(summary)

@@ -67,6 +67,18 @@ async def test_course_links_in_replies_are_tracked_and_clicks_count(store: Store
     assert not store.record_conversion("shop", "order-1", link_id=link.id, amount=199)  # the shop notified twice
 
 
+async def test_a_viewers_display_name_reaches_a_public_reply_only_cleaned_or_not_at_all(store: Store, make_runner, comment) -> None:
+    runner = make_runner(store, policy={"rate_limits": {"per_thread_per_hour": 100, "per_viewer_per_day": 100, "per_platform_per_day": 100}})
+    ads = await runner.process([comment("这个课多少钱", author=f"ad-{i}", name="加V领免费课 evil.example/x") for i in range(12)])
+    tricks = await runner.process([comment("这个课多少钱", author=f"rtl-{i}", name="小\u202e明<b>") for i in range(12)])
+    ad_texts = [o.decision.text or "" for o in ads]
+    trick_texts = [o.decision.text or "" for o in tricks]
+    assert all(ad_texts) and all(trick_texts)
+    assert not any("evil" in t or "加V" in t for t in ad_texts), ad_texts  # answered, without the advert
+    assert not any("\u202e" in t or "<b>" in t for t in trick_texts), trick_texts
+    assert any("小明" in t for t in trick_texts), trick_texts  # what is left of a name is still used
+
+
 def test_a_template_with_an_unknown_variable_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "templates.yaml"
     path.write_text("templates:\n  faq:\n    - id: faq-a\n      text: '{answr}'\n", encoding="utf-8")

@@ -17,9 +17,10 @@ from sqlmodel import SQLModel, select
 
 from bot.decision import Decision, Outcome
 from bot.store import NotFound, Store
+from bot.store.compact import compact
 from bot.store.engine import make_engine
 from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
-from bot.store.models import DecisionRecord, EventRecord, OutboxMessage, Viewer, utcnow
+from bot.store.models import DecisionRecord, EventRecord, LinkClick, OutboxMessage, TrackedLink, Viewer, utcnow
 from bot.store.rows import insert_ignore, insert_rows, update_rows
 
 
@@ -34,6 +35,34 @@ def test_migrations_create_exactly_the_models_schema_and_downgrade_cleanly(db_ur
     engine.dispose()
 
 
+def test_migration_0003_dates_viewers_by_their_first_comment_and_names_the_visitor_of_old_clicks(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0002")
+    now, then = utcnow(), utcnow() - timedelta(days=3)
+    with engine.begin() as conn:
+        viewer = m_insert(conn, Viewer.__table__, id=1, platform="bilibili", pseudonym="v_old", first_seen=now, last_seen=now,
+                          interests=[], attribution={})
+        m_insert(conn, EventRecord.__table__, platform="bilibili", event_id="e1", kind="comment", viewer_id=viewer, text="",
+                 created_at=then, received_at=now, status="decided", raw={})
+        m_insert(conn, TrackedLink.__table__, id="L1", url="https://x.example/c", platform="bilibili", viewer_id=viewer, created_at=now)
+        m_insert(conn, LinkClick.__table__, link_id="L1", clicked_at=now, viewer_id=viewer)
+    upgrade(engine, "0003_creator_view")
+    with engine.connect() as conn:
+        first_seen = conn.execute(sa.select(Viewer.__table__.c.first_seen)).scalar_one()
+        clicks = conn.execute(sa.select(LinkClick.__table__.c.visitor, LinkClick.__table__.c.automated)).all()
+    assert abs((first_seen - then).total_seconds()) < 1
+    assert [tuple(c) for c in clicks] == [("v_old", False)]
+    assert downgrade(engine, "0002") == "0002"
+    engine.dispose()
+
+
+def m_insert(conn: sa.Connection, table: sa.Table, **values) -> int | None:
+    """Insert with only the given columns (the table may be older than the model); returns the given id."""
+    columns = [table.c[name] for name in values]
+    conn.execute(sa.insert(sa.table(table.name, *[sa.column(c.name, c.type) for c in columns])).values(**values))
+    return values.get("id")
+
+
 def test_db_upgrade_command_migrates_the_given_database(db_url: str, tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "coursebot"
     result = subprocess.run([str(script), "db", "upgrade", "--url", db_url], capture_output=True, text=True, cwd=tmp_path,
@@ -45,6 +74,14 @@ def test_db_upgrade_command_migrates_the_given_database(db_url: str, tmp_path: P
                            timeout=120, check=False)
     assert f"{head_revision()} → {head_revision()}" in again.stdout
     assert current_revision(make_engine(db_url)) == head_revision()
+
+
+def test_db_compact_command_rewrites_the_given_database(store: Store, db_url: str, tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "coursebot"
+    result = subprocess.run([str(script), "db", "compact", "--url", db_url], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert " compacted: " in result.stdout and " MiB → " in result.stdout
 
 
 def test_db_upgrade_on_an_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
@@ -168,6 +205,42 @@ def test_forgetting_a_viewer_removes_their_data_but_still_blocks_a_second_reply(
     assert store.record_event(event).decided  # redelivered after forgetting: still never answered twice
     store.forget_viewer(theirs.pseudonym or "")
     assert store.list_handoffs() == []
+
+
+def test_forgetting_a_viewer_leaves_no_raw_user_id_in_the_ids_of_their_direct_messages(store: Store, comment) -> None:
+    # Telegram stored a DM as `<private chat id>:<message id>` before DM ids were pseudonymised; a private chat's id is the user id.
+    old_dm, other = store.record_events([comment("还在吗", author="4242", platform="telegram", kind="dm", thread=None, event_id="4242:17"),
+                                         comment("多少钱", author="5151", platform="telegram", kind="dm", thread=None, event_id="5151:3")])
+    store.save_outcomes([Outcome(old_dm, None, Decision("ignore", "t")), Outcome(other, None, Decision("ignore", "t"))])
+    store.forget_viewer("telegram:4242")
+    with store.session(write=False) as session:
+        ids = sorted(session.exec(select(EventRecord.event_id)).all())
+    assert ids == sorted([f"{old_dm.pseudonym}:17", "5151:3"])  # another viewer's row is not theirs to rewrite
+    assert not [i for i in ids if "4242" in i]
+    # the id the Telegram intake now gives that message: a redelivery is still recognised, never answered twice
+    assert store.record_event(comment("还在吗", author="4242", platform="telegram", kind="dm", thread=None,
+                                      event_id=f"{old_dm.pseudonym}:17")).decided
+
+
+def test_compacting_after_forget_rewrites_the_tables_so_deleted_text_leaves_the_data_files(store: Store, comment) -> None:
+    secret = "我的手机号是13800138000-FORGET-ME"
+    [accepted] = store.record_events([comment(secret, author="6060", name="FORGET-ME-NAME")])
+    store.save_outcomes([Outcome(accepted, None, Decision("handoff", "t"))])
+    store.forget_viewer("bilibili:6060")
+    if store.dialect == "sqlite":
+        files = [Path(store.engine.url.database), Path(f"{store.engine.url.database}-wal")]
+        assert any(b"FORGET-ME" in f.read_bytes() for f in files if f.exists())  # deleted, not gone
+        compact(store.engine)
+        assert not any(b"FORGET-ME" in f.read_bytes() for f in files if f.exists())
+    else:  # the server's files are not ours to read: VACUUM FULL writes each table to a new file
+        def files() -> list[str]:
+            with store.engine.connect() as conn:
+                return [conn.execute(sa.text(f"SELECT pg_relation_filepath('{t}')")).scalar_one() for t in ("events", "viewers", "handoffs")]
+        before = files()
+        result = compact(store.engine)
+        assert all(a != b for a, b in zip(before, files())) and result.bytes_after > 0
+    with store.session(write=False) as session:
+        assert session.exec(select(EventRecord.text)).all() == [""]  # the bot's own rows survive compaction
 
 
 def test_bulk_written_rows_read_back_exactly_and_conflicts_are_skipped(store: Store) -> None:

@@ -105,6 +105,17 @@ async def test_start_with_deep_link_payload_is_an_attributed_dm(telegram, world)
     assert await bot.contacts.can_message(str(VIEWER_ID))
 
 
+async def test_a_dms_event_id_carries_the_viewers_pseudonym_not_their_user_id_and_is_stable(telegram, world, api):
+    bot, feed = telegram
+    message = world.dm(world.user(VIEWER_ID, "小明"), "请问有优惠吗")
+    api.push(message)  # Telegram delivers it again
+
+    first, again = await feed.next(), await feed.next()
+
+    assert str(VIEWER_ID) not in first.event_id  # a private chat's id is the user id
+    assert first.event_id == again.event_id == f"{bot.pseudonymise(str(VIEWER_ID))}:{message['message_id']}"
+
+
 async def test_update_is_delivered_again_after_a_crash_before_the_pipeline_finished(make_settings, world):
     post = world.channel_post("第 7 课：异常处理")
     comment = world.comment(world.user(VIEWER_ID), post, "try 和 except 怎么用")

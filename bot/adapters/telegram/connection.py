@@ -99,7 +99,7 @@ class TelegramBot:
             self.username = self.username or me.username
             self.intake = Intake(Audience(bot_id=me.id, admin_ids=frozenset(self.settings.admin_ids),
                                           channel_id=self.settings.channel_id, group_id=self.settings.discussion_group_id,
-                                          bot_username=self.username))
+                                          bot_username=self.username), self.pseudonymise)
             self._dispatcher = self._build_dispatcher(self.intake)
         except BaseException:
             await self.bot.session.close()

@@ -4,12 +4,15 @@ A channel's comments live in its linked discussion group: each post is auto-forw
 the root of a thread (`message_thread_id` = the forwarded copy's id); viewer comments reply to it or to
 one another inside that thread. The thread — and so replies, metrics and human takeover — is the post:
 `<group chat id>:<root message id>`. Event ids are `<chat id>:<message id>`, unique and stable, so a
-redelivered update is recognised downstream.
+redelivered update is recognised downstream. A private chat's id is the viewer's own user id, so a DM's
+event id is `<viewer pseudonym>:<message id>` instead: just as stable (the pseudonym is keyed with the
+installation's secret key), and the raw user id never reaches events, logs or what `forget` leaves behind.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -52,6 +55,7 @@ class _Post:
 @dataclass
 class Intake:
     audience: Audience
+    pseudonymise: Callable[[str], str]  # raw user id → the viewer's pseudonym (the store's, when there is one)
     cache_size: int = 4096
     _posts: OrderedDict[str, _Post] = field(default_factory=OrderedDict)
 
@@ -109,7 +113,7 @@ class Intake:
             return Skipped("a command")
         return Event(
             platform=PLATFORM,
-            event_id=f"{message.chat.id}:{message.message_id}",
+            event_id=f"{self.pseudonymise(str(sender.id))}:{message.message_id}",
             text=text,
             kind="dm",
             author_id=str(sender.id),

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.catalog import Course
+from bot.names import display_name
 
 FALLBACK = "你好{viewer_name}👋 我是课程助手，想了解课程的价格、链接或内容，直接发消息问我就好。"
 
 
 def welcome_text(templates: Any, viewer_name: str | None, course: Course | None, post_title: str | None, *, pick: int = 0) -> str:
     """`templates`: bot.compose.Templates (its `welcome` variants, the `pick`-th first); None: a built-in text."""
-    values = {"viewer_name": (viewer_name or "").strip()[:30] or "同学"}
+    values = {"viewer_name": display_name(viewer_name) or "同学"}
     variants = templates.variants("welcome") if templates is not None else []
     rotated = variants[pick % len(variants):] + variants[: pick % len(variants)] if variants else []
     text = next((t for v in rotated if (t := v.render(values))), None) or FALLBACK.format_map(values)
