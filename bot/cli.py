@@ -11,17 +11,35 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from retrieval.errors import InputError
+
+# Piped help is not wrapped at all (a pipe has no width; click would assume 80 and break words).
+_HELP_WIDTH = {} if sys.stdout.isatty() else {"terminal_width": 100_000, "max_content_width": 100_000}
 
 app = typer.Typer(
     help="coursebot: answers viewer comments under online-course videos from the creator's catalog and FAQ.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts name config sections ("[summary] timezone"): markup would eat them
+    context_settings=_HELP_WIDTH,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """Plain text by default: messages carry `[section]` names, file paths and viewers' comments, which rich
+    markup would eat. Piped (not a terminal), nothing is wrapped: a pipe has no width, rich would assume 80."""
+    console = Console(stderr=stderr, highlight=False, markup=False)
+    if not console.is_terminal:
+        console.soft_wrap = True
+        console.width = 100_000  # tables too: natural width, no column squeezed to a few characters
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml, or $COURSEBOT_CONFIG)")]
 CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="courses file (.yaml/.json/.csv), overrides the config")]
@@ -50,7 +68,7 @@ def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -207,6 +225,9 @@ def _register_feature_commands() -> None:
     from bot.commands import register_all
 
     register_all(app)
+    for group in app.registered_groups:  # `db`, `handoff`, `summaries`…: the same plain help as the top level
+        if group.typer_instance is not None:
+            group.typer_instance.rich_markup_mode = None
 
 
 _register_feature_commands()

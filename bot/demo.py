@@ -73,15 +73,16 @@ def print_demo(out: Console, result: DemoResult) -> None:
     for outcome in result.outcomes:
         event, d = outcome.accepted.event, outcome.decision
         title = event.thread.title if event.thread else ""
-        out.print(f"[bold]{escape(event.event_id)}[/] [dim]{escape(event.platform)} · {escape(title[:40])}[/]")
-        out.print(f"  💬 {escape(event.text)}")
-        out.print(f"  {_MARKS[d.action]} [dim]{escape(d.reason)}[/]")
+        # Markup on purpose here, every piece of outside text escaped (the console's default is plain text).
+        out.print(f"[bold]{escape(event.event_id)}[/] [dim]{escape(event.platform)} · {escape(title[:40])}[/]", markup=True)
+        out.print(f"  💬 {escape(event.text)}", markup=True)
+        out.print(f"  {_MARKS[d.action]} [dim]{escape(d.reason)}[/]", markup=True)
         if d.text:
-            out.print(f"  [green]↳ {escape(d.text)}[/]")
+            out.print(f"  [green]↳ {escape(d.text)}[/]", markup=True)
         if d.dm_text:
-            out.print(f"  [green]✉ {escape(d.dm_text)}[/]")
+            out.print(f"  [green]✉ {escape(d.dm_text)}[/]", markup=True)
     out.print()
-    out.print(summary_line(result))
+    out.print(summary_line(result), markup=True)
 
 
 def summary_line(result: DemoResult) -> str:

@@ -72,3 +72,46 @@ def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli) -> 
     result = cli("index", env={"COURSEBOT_MATCHING__MIN_DENSE": "abc"})
     assert result.returncode == 2
     assert "COURSEBOT_MATCHING__MIN_DENSE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- output: plain text, whole lines when piped (no model: these run in about a second) ------------------------
+
+PIPED = {"COLUMNS": ""}  # no width from the environment: what a real pipe (`coursebot … | less`) gets
+
+
+def test_help_and_errors_keep_the_config_section_names_they_mention(cli) -> None:
+    help_ = cli("summary", "--help", env=PIPED)
+    assert help_.returncode == 0, help_.stderr
+    assert "(default: [summary] timezone, else [policy] timezone)" in help_.stdout
+    error = cli("run", "--platform", "telegram", env=PIPED)
+    assert error.returncode == 2
+    assert error.stderr.strip() == ("error: telegram.token: not set; put it in COURSEBOT_TELEGRAM__TOKEN or under [telegram] "
+                                    "in the secrets file")
+
+
+def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
+    missing = tmp_path / ("a-long-directory-name-" * 5) / "comments-of-the-week.jsonl"
+    result = cli("replay", "--input", str(missing), env=PIPED)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {missing}: file not found\n"
+    help_ = cli("route", "--help", env=PIPED)
+    assert any(len(line) > 80 and "one JSON object per line: {id, text, ...}" in line for line in help_.stdout.splitlines())
+
+
+def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, settings_factory) -> None:
+    from bot.events import Event, Thread
+    from bot.store import Store
+
+    settings = settings_factory()
+    comment = "老师请问这门课适合完全没有编程基础的文科生吗？[担心跟不上]\t另外有没有答疑群，群里老师多久回复一次呀"
+    store = Store.open(settings)
+    accepted = store.record_event(Event(platform="bilibili", event_id="c1", text=comment, author_id="42", author_name="小明",
+                                        thread=Thread("BV1xx411c7mD", "Python 零基础入门第一课：安装与环境配置")))
+    store.open_handoff(accepted.event_pk, "question the catalog can't answer: no answer above threshold [faq]")
+    store.close()
+    result = cli("handoffs", env=PIPED | {"COURSEBOT_STATE_DIR": str(settings.state_dir)})
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split("\t") == ["id", "state", "platform", "thread", "viewer", "comment", "reason"]
+    assert row.split("\t")[3:] == ["Python 零基础入门第一课：安装与环境配置", "小明", " ".join(comment.split()),
+                                   "question the catalog can't answer: no answer above threshold [faq]"]
