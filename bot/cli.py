@@ -47,6 +47,46 @@ FaqOption = Annotated[Path | None, typer.Option("--faq", help="FAQ file (.yaml/.
 StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the index (and database) live, overrides the config")]
 
 
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"coursebot {version('coursebot')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("coursebot (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", help="print the version and exit", callback=_version, is_eager=True)] = False) -> None:
+    """coursebot: answers viewer comments under online-course videos from the creator's catalog and FAQ."""
+
+
+# Every command checks its arguments and files with these BEFORE importing the model, jieba or the store
+# (10-15 s): a typo must cost a second, not a model load.
+def require_file(path: Path, what: str = "file") -> None:
+    """A one-line InputError unless `path` is an existing file."""
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise InputError(f"{path}: is a directory, expected a {what}")
+
+
+def require_writable(path: Path) -> None:
+    """An output file's directory must exist ('-' is stdout)."""
+    if str(path) != "-" and not path.parent.is_dir():
+        raise InputError(f"{path}: directory {path.parent} not found")
+
+
+def require_catalog_files(settings) -> None:
+    """The catalog, FAQ, intent, sentiment and template files (and the optional ones configured) exist."""
+    cat = settings.catalog
+    for path in (cat.courses, cat.faq, cat.intents, cat.sentiment, cat.templates, cat.user_dictionary, cat.threads):
+        if path is not None:
+            require_file(Path(path))
+
+
 def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None = None, state_dir: Path | None = None):
     from bot.config import load_settings
 
@@ -61,6 +101,7 @@ def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None
 
 
 def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
+    require_catalog_files(settings)
     from bot.analysis import Analyzer
     from bot.knowledge import Knowledge
 
@@ -109,14 +150,14 @@ def ask(
     state_dir: StateOption = None,
 ) -> None:
     """Show how one comment is understood and answered."""
-    from bot.answers import answer_text
-    from bot.comments_io import decision_record
-    from bot.events import Event, Thread
-
     try:
         analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
     except InputError as exc:
         _fail(exc)
+    from bot.answers import answer_text
+    from bot.comments_io import decision_record
+    from bot.events import Event, Thread
+
     thread = Thread(id=thread_id or f"title:{thread_title}", title=thread_title or "") if (thread_id or thread_title) else None
     analysis = analyzer.analyze([Event(platform="cli", event_id="ask", text=text, thread=thread)])[0]
     if as_json:
@@ -182,11 +223,14 @@ def route(
     batch_size: Annotated[int, typer.Option(help="comments encoded per model call")] = 256,
 ) -> None:
     """Decide, for every comment in a JSONL file, its intent and the answer or no match."""
-    from bot.comments_io import open_input
-    from bot.route_decisions import RouteDecisions
-
     try:
+        require_file(input)
+        require_writable(output)
         settings = _settings(config, catalog, faq, state_dir)
+        require_catalog_files(settings)
+        from bot.comments_io import open_input
+        from bot.route_decisions import RouteDecisions
+
         analyzer = _analyzer(settings)
         source = open_input(input)
         decisions = RouteDecisions(settings, analyzer)
@@ -209,16 +253,18 @@ def demo(config: ConfigOption = None, state_dir: StateOption = None) -> None:
     """Replay the bundled sample comments through the whole bot (fresh SQLite database) and show what it does."""
     import asyncio
 
-    from bot.demo import print_demo, run_demo
-
     try:
         settings = _settings(config, state_dir=state_dir)
         samples = (settings.config_path.parent if settings.config_path else Path("config")) / "samples" / "comments.jsonl"
+        require_file(samples, "sample comments file")
+        require_catalog_files(settings)
+        from bot.demo import follow_up_commands, print_demo, run_demo
+
         analyzer = _analyzer(settings, progress=sys.stderr.isatty())
         result = asyncio.run(run_demo(settings, analyzer, samples))
     except InputError as exc:
         _fail(exc)
-    print_demo(out, result)
+    print_demo(out, result, follow_up_commands(result, settings, config))
 
 
 def _register_feature_commands() -> None:
@@ -231,3 +277,8 @@ def _register_feature_commands() -> None:
 
 
 _register_feature_commands()
+
+if __name__ == "__main__":  # `python -m bot.cli`: run the module as imported by name, which the commands import
+    from bot.cli import app as _app
+
+    _app()

@@ -12,13 +12,21 @@ StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the
 
 
 def open_store(config: Path | None, state_dir: Path | None):
-    """The configured Store, or a one-line error and exit 2 (bad config, database unreachable)."""
+    """The configured Store, or a one-line error and exit 2 (bad config, database unreachable or not there:
+    these commands never create one)."""
     from bot.cli import _fail, _settings
-    from bot.store import Store, StoreUnavailable
+    from bot.store.engine import database_url, require_sqlite_file
     from retrieval.errors import InputError
 
     try:
-        return Store.open(_settings(config, state_dir=state_dir))
+        settings = _settings(config, state_dir=state_dir)
+        require_sqlite_file(database_url(settings))  # before the Store's imports: a wrong path answers at once
+    except InputError as exc:
+        _fail(exc)
+    from bot.store import Store, StoreUnavailable
+
+    try:
+        return Store.open_existing(settings)
     except (InputError, StoreUnavailable) as exc:
         _fail(exc)
 
