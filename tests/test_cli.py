@@ -159,6 +159,7 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
         (["index", "--faq", str(tmp_path / "faq.yaml")], f"{tmp_path / 'faq.yaml'}: file not found"),
         (["summary", "--date", "2024-13-01"], "expected YYYY-MM-DD"),
         (["summary", "--format", "pdf"], "--format 'pdf': expected text, markdown or json"),
+        (["summary", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
         (["conversions", "import", "-i", str(tmp_path / "orders.csv")], f"{tmp_path / 'orders.csv'}: file not found"),
         (["run", "-p", "weibo"], "--platform 'weibo': expected one of telegram, bilibili, douyin"),
         (["run", "-p", "telegram"], "telegram.token: not set"),
@@ -170,6 +171,13 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
         assert len(messages) == 1 and messages[0].startswith("error: ") and expected in messages[0], (args, messages)
         assert heavy == "", f"{args}: imported {heavy} before failing"
     assert not (tmp_path / "state" / "coursebot.db").exists()
+
+
+def test_run_knows_the_platforms_the_adapters_serve() -> None:
+    from bot.adapters.serve import PLATFORMS
+    from bot.commands.platforms import RUN_PLATFORMS
+
+    assert RUN_PLATFORMS == PLATFORMS
 
 
 def test_version_is_printed_without_loading_anything(tmp_path: Path) -> None:

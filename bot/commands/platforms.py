@@ -17,8 +17,13 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cours
 StateOption = Annotated[Path | None, typer.Option("--state-dir", help="index and database directory, overrides the config")]
 
 
+# bot.adapters.serve.PLATFORMS (a test keeps them equal): importing that module loads every adapter, seconds
+# a mistyped --platform should not cost.
+RUN_PLATFORMS = ("telegram", "bilibili", "douyin")
+
+
 def _enabled(settings) -> list[str]:
-    return [p for p in ("telegram", "bilibili", "douyin") if getattr(settings, p).enabled]
+    return [p for p in RUN_PLATFORMS if getattr(settings, p).enabled]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +44,9 @@ def register(app: typer.Typer) -> None:
             if not platforms:
                 raise InputError("no platform to run: pass --platform telegram|bilibili|douyin, or set enabled = true "
                                  "in its config section")
+            unknown = [p for p in platforms if p not in RUN_PLATFORMS]
+            if unknown:
+                raise InputError(f"--platform {unknown[0]!r}: expected one of {', '.join(RUN_PLATFORMS)}")
             require_catalog_files(settings)
         except InputError as exc:
             _fail(exc)

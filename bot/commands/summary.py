@@ -36,7 +36,7 @@ def _encoder(settings, grouping: Grouping):
 
 
 def _timezone(settings, tz: str | None):
-    from bot.metrics.window import zone
+    from bot.local_days import zone
 
     return zone(tz or settings.summary.timezone or settings.policy.timezone)
 
@@ -69,9 +69,11 @@ def _summary_command(app: typer.Typer) -> None:
                 raise InputError(f"--format {fmt!r}: expected text, markdown or json")
             if group_by not in ("meaning", "keywords"):
                 raise InputError(f"--group-questions-by {group_by!r}: expected meaning or keywords")
-            from bot.metrics.window import parse_day
+            from bot.local_days import parse_day, zone
 
             given_day = parse_day(date) if date else None
+            if tz is not None:
+                zone(tz)
             settings, engine = _open(config, state_dir)
             from bot.summary.build import SummaryOptions, daily_summary
             from bot.summary.chart import render_chart
