@@ -116,7 +116,7 @@ def summary_line(result: DemoResult) -> str:
         f"[bold]{len(result.outcomes)} comments[/]: {replied} answered ({with_dm} with details by DM), "
         f"{actions['handoff']} handed to you, {actions['ignore']} left alone ("
         + ", ".join(f"{kind} {n}" for kind, n in silent.most_common())
-        + f"); {result.sent} messages sent to the recording sink. Database: {result.database}"
+        + f"); {result.sent} messages sent to the recording sink. Database: {escape(str(result.database))}"
     )
 
 
