@@ -76,6 +76,14 @@ class Analysis:
     match: Match
 
 
+def wants_answer(understanding: Understanding) -> bool:
+    """Whether the comment wants something answered (an answer is looked up): a question intent, or a
+    question-shaped complaint/opinion ("课跟宣传的不一样 怎么退款"). Praise with a question mark does not."""
+    if understanding.intent in QUESTION_INTENTS:
+        return True
+    return understanding.intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text))
+
+
 class Analyzer:
     def __init__(self, knowledge: Knowledge, *, thread_cache_size: int = 4096) -> None:
         self.knowledge = knowledge
@@ -199,11 +207,7 @@ class Analyzer:
         return named, thread_course
 
     def _asks(self, understanding: Understanding) -> bool:
-        """Whether the comment wants something answered: a question intent, or a question-shaped
-        complaint/opinion ("课跟宣传的不一样 怎么退款")."""
-        if understanding.intent in QUESTION_INTENTS:
-            return True
-        return understanding.intent in {"other", "complaint"} and looks_like_question(normalize(understanding.text))
+        return wants_answer(understanding)
 
     def _faq_fits(self, understanding: Understanding, hit: Hit) -> bool:
         """A price or link question its pattern recognised (多少钱, 链接在哪) takes an FAQ answer only from an

@@ -11,22 +11,80 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from retrieval.errors import InputError
+
+# Piped help is not wrapped at all (a pipe has no width; click would assume 80 and break words).
+_HELP_WIDTH = {} if sys.stdout.isatty() else {"terminal_width": 100_000, "max_content_width": 100_000}
 
 app = typer.Typer(
     help="coursebot: answers viewer comments under online-course videos from the creator's catalog and FAQ.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts name config sections ("[summary] timezone"): markup would eat them
+    context_settings=_HELP_WIDTH,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """Plain text by default: messages carry `[section]` names, file paths and viewers' comments, which rich
+    markup would eat. Piped (not a terminal), nothing is wrapped: a pipe has no width, rich would assume 80."""
+    console = Console(stderr=stderr, highlight=False, markup=False)
+    if not console.is_terminal:
+        console.soft_wrap = True
+        console.width = 100_000  # tables too: natural width, no column squeezed to a few characters
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml, or $COURSEBOT_CONFIG)")]
 CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="courses file (.yaml/.json/.csv), overrides the config")]
 FaqOption = Annotated[Path | None, typer.Option("--faq", help="FAQ file (.yaml/.json/.csv), overrides the config")]
 StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the index (and database) live, overrides the config")]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"coursebot {version('coursebot')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("coursebot (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", help="print the version and exit", callback=_version, is_eager=True)] = False) -> None:
+    """coursebot: answers viewer comments under online-course videos from the creator's catalog and FAQ."""
+
+
+# Every command checks its arguments and files with these BEFORE importing the model, jieba or the store
+# (10-15 s): a typo must cost a second, not a model load.
+def require_file(path: Path, what: str = "file") -> None:
+    """A one-line InputError unless `path` is an existing file."""
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise InputError(f"{path}: is a directory, expected a {what}")
+
+
+def require_writable(path: Path) -> None:
+    """An output file's directory must exist ('-' is stdout)."""
+    if str(path) != "-" and not path.parent.is_dir():
+        raise InputError(f"{path}: directory {path.parent} not found")
+
+
+def require_catalog_files(settings) -> None:
+    """The catalog, FAQ, intent, sentiment and template files (and the optional ones configured) exist."""
+    cat = settings.catalog
+    for path in (cat.courses, cat.faq, cat.intents, cat.sentiment, cat.templates, cat.user_dictionary, cat.threads):
+        if path is not None:
+            require_file(Path(path))
 
 
 def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None = None, state_dir: Path | None = None):
@@ -43,6 +101,7 @@ def _settings(config: Path | None, catalog: Path | None = None, faq: Path | None
 
 
 def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
+    require_catalog_files(settings)
     from bot.analysis import Analyzer
     from bot.knowledge import Knowledge
 
@@ -50,7 +109,7 @@ def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -91,14 +150,14 @@ def ask(
     state_dir: StateOption = None,
 ) -> None:
     """Show how one comment is understood and answered."""
-    from bot.answers import answer_text
-    from bot.comments_io import decision_record
-    from bot.events import Event, Thread
-
     try:
         analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
     except InputError as exc:
         _fail(exc)
+    from bot.answers import answer_text
+    from bot.comments_io import decision_record
+    from bot.events import Event, Thread
+
     thread = Thread(id=thread_id or f"title:{thread_title}", title=thread_title or "") if (thread_id or thread_title) else None
     analysis = analyzer.analyze([Event(platform="cli", event_id="ask", text=text, thread=thread)])[0]
     if as_json:
@@ -164,11 +223,14 @@ def route(
     batch_size: Annotated[int, typer.Option(help="comments encoded per model call")] = 256,
 ) -> None:
     """Decide, for every comment in a JSONL file, its intent and the answer or no match."""
-    from bot.comments_io import open_input
-    from bot.route_decisions import RouteDecisions
-
     try:
+        require_file(input)
+        require_writable(output)
         settings = _settings(config, catalog, faq, state_dir)
+        require_catalog_files(settings)
+        from bot.comments_io import open_input
+        from bot.route_decisions import RouteDecisions
+
         analyzer = _analyzer(settings)
         source = open_input(input)
         decisions = RouteDecisions(settings, analyzer)
@@ -191,22 +253,32 @@ def demo(config: ConfigOption = None, state_dir: StateOption = None) -> None:
     """Replay the bundled sample comments through the whole bot (fresh SQLite database) and show what it does."""
     import asyncio
 
-    from bot.demo import print_demo, run_demo
-
     try:
         settings = _settings(config, state_dir=state_dir)
         samples = (settings.config_path.parent if settings.config_path else Path("config")) / "samples" / "comments.jsonl"
+        require_file(samples, "sample comments file")
+        require_catalog_files(settings)
+        from bot.demo import follow_up_commands, print_demo, run_demo
+
         analyzer = _analyzer(settings, progress=sys.stderr.isatty())
         result = asyncio.run(run_demo(settings, analyzer, samples))
     except InputError as exc:
         _fail(exc)
-    print_demo(out, result)
+    print_demo(out, result, follow_up_commands(result, settings, config))
 
 
 def _register_feature_commands() -> None:
     from bot.commands import register_all
 
     register_all(app)
+    for group in app.registered_groups:  # `db`, `handoff`, `summaries`…: the same plain help as the top level
+        if group.typer_instance is not None:
+            group.typer_instance.rich_markup_mode = None
 
 
 _register_feature_commands()
+
+if __name__ == "__main__":  # `python -m bot.cli`: run the module as imported by name, which the commands import
+    from bot.cli import app as _app
+
+    _app()

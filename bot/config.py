@@ -369,7 +369,8 @@ def _secrets_path(config: Path | None, data: dict[str, Any]) -> Path | None:
     explicit = os.environ.get(SECRETS_ENV) or data.get("secrets_file")
     if explicit:
         candidate = Path(explicit)
-        return candidate if candidate.is_absolute() else base / candidate
+        # As for every path: relative to the file that names it, or to the shell's directory for the variable.
+        return candidate if candidate.is_absolute() else (Path.cwd() if os.environ.get(SECRETS_ENV) else base) / candidate
     default = base / "secrets.toml"
     return default if config is not None and default.exists() else None
 
@@ -432,13 +433,16 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             got = ""  # never echo a secret, not even a malformed one
         message = error["msg"][:1].lower() + error["msg"][1:]  # not .lower(): a pattern's \S would read \s
         raise InputError(f"{where}: {dotted}: {message}{got}") from None
-    base = path.parent.resolve() if path is not None else Path.cwd()
+    file_base = path.parent.resolve() if path is not None else Path.cwd()
+    # A relative path written in the file is relative to the file; one typed in the shell
+    # (COURSEBOT_STATE_DIR=var/demo) is relative to where it was typed, as every other shell path is.
+    base = lambda *loc: Path.cwd() if _env_variable(loc) else file_base
     settings.config_path = path
-    settings.state_dir = _resolve(base, settings.state_dir)  # type: ignore[assignment]
+    settings.state_dir = _resolve(base("state_dir"), settings.state_dir)  # type: ignore[assignment]
     catalog = settings.catalog
     for name in ("courses", "faq", "intents", "sentiment", "templates", "user_dictionary", "threads"):
-        setattr(catalog, name, _resolve(base, getattr(catalog, name)))
-    settings.model.path = _resolve(base, settings.model.path)
-    settings.summary.chart_font = _resolve(base, settings.summary.chart_font)
-    settings.store.secret_key_file = _resolve(base, settings.store.secret_key_file)
+        setattr(catalog, name, _resolve(base("catalog", name), getattr(catalog, name)))
+    settings.model.path = _resolve(base("model", "path"), settings.model.path)
+    settings.summary.chart_font = _resolve(base("summary", "chart_font"), settings.summary.chart_font)
+    settings.store.secret_key_file = _resolve(base("store", "secret_key_file"), settings.store.secret_key_file)
     return settings

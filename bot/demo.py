@@ -7,10 +7,13 @@ in-memory recording sink; the database stays behind for `coursebot handoffs` and
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +25,7 @@ from bot.config import Settings
 from bot.decision import Outcome
 from bot.events import Event
 from bot.outbox import ANY_PLATFORM
+from bot.privacy import KEY_FILE_NAME
 from bot.runner import Runner, event_clock
 from bot.store.engine import DEFAULT_DB_NAME
 from bot.store.store import Store
@@ -57,6 +61,8 @@ async def run_demo(settings: Settings, analyzer: Analyzer, samples: Path) -> Dem
     settings = settings.model_copy(deep=True)
     database = demo_database(settings)
     settings.store.url = f"sqlite:///{database}"
+    # The demo's pseudonym key lives beside its database, so `--state-dir <demo dir>` reads it with the same key.
+    settings.store.secret_key_file = settings.store.secret_key_file or database.parent / KEY_FILE_NAME
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     events = sample_events(samples, start)
     sink = RecordingSink()
@@ -69,19 +75,36 @@ async def run_demo(settings: Settings, analyzer: Analyzer, samples: Path) -> Dem
     return DemoResult(outcomes, sink.count, database)
 
 
-def print_demo(out: Console, result: DemoResult) -> None:
+def follow_up_commands(result: DemoResult, settings: Settings, config: Path | None = None) -> list[str]:
+    """Commands that read the demo's database, to be typed next exactly as printed (same shell and directory):
+    its handoffs, and the summary of the day most sample comments fall on."""
+    where = (["--config", str(config.resolve())] if config is not None else []) + ["--state-dir", str(result.database.parent)]
+    # A configured [store] url would win over --state-dir: name the demo's file instead.
+    env = f"COURSEBOT_STORE__URL={shlex.quote(f'sqlite:///{result.database}')} " if settings.store.url else ""
+    zone = ZoneInfo(settings.summary.timezone or settings.policy.timezone)
+    days = Counter(o.accepted.event.created_at.astimezone(zone).date() for o in result.outcomes)
+    summary = ["coursebot", "summary", *(["--date", days.most_common(1)[0][0].isoformat()] if days else []), *where]
+    return [env + shlex.join(["coursebot", "handoffs", *where]), env + shlex.join(summary)]
+
+
+def print_demo(out: Console, result: DemoResult, commands: Sequence[str] = ()) -> None:
     for outcome in result.outcomes:
         event, d = outcome.accepted.event, outcome.decision
         title = event.thread.title if event.thread else ""
-        out.print(f"[bold]{escape(event.event_id)}[/] [dim]{escape(event.platform)} · {escape(title[:40])}[/]")
-        out.print(f"  💬 {escape(event.text)}")
-        out.print(f"  {_MARKS[d.action]} [dim]{escape(d.reason)}[/]")
+        # Markup on purpose here, every piece of outside text escaped (the console's default is plain text).
+        out.print(f"[bold]{escape(event.event_id)}[/] [dim]{escape(event.platform)} · {escape(title[:40])}[/]", markup=True)
+        out.print(f"  💬 {escape(event.text)}", markup=True)
+        out.print(f"  {_MARKS[d.action]} [dim]{escape(d.reason)}[/]", markup=True)
         if d.text:
-            out.print(f"  [green]↳ {escape(d.text)}[/]")
+            out.print(f"  [green]↳ {escape(d.text)}[/]", markup=True)
         if d.dm_text:
-            out.print(f"  [green]✉ {escape(d.dm_text)}[/]")
+            out.print(f"  [green]✉ {escape(d.dm_text)}[/]", markup=True)
     out.print()
-    out.print(summary_line(result))
+    out.print(summary_line(result), markup=True)
+    if commands:
+        out.print("\nWhat the demo left for you (its own database; your own is untouched):")
+        for command in commands:
+            out.print(f"  {command}")
 
 
 def summary_line(result: DemoResult) -> str:
@@ -91,9 +114,9 @@ def summary_line(result: DemoResult) -> str:
     replied = actions["reply_public"] + actions["reply_dm"]
     return (
         f"[bold]{len(result.outcomes)} comments[/]: {replied} answered ({with_dm} with details by DM), "
-        f"{actions['handoff']} handed to you (coursebot handoffs), {actions['ignore']} left alone ("
+        f"{actions['handoff']} handed to you, {actions['ignore']} left alone ("
         + ", ".join(f"{kind} {n}" for kind, n in silent.most_common())
-        + f"); {result.sent} messages sent to the recording sink. Database: {result.database}"
+        + f"); {result.sent} messages sent to the recording sink. Database: {escape(str(result.database))}"
     )
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.analysis import Analysis
+from bot.analysis import Analysis, wants_answer
 from bot.config import PolicySettings, RateLimits, Settings
 from bot.decision import Channel, Facts, Verdict
 from retrieval.intents import QUESTION_INTENTS, looks_like_question
@@ -39,6 +39,15 @@ def _facts(data: dict[str, Any]) -> Facts:
 def asks_something(analysis: Analysis) -> bool:
     u = analysis.understanding
     return u.intent in QUESTION_INTENTS or (bool(u.text) and looks_like_question(normalize(u.text)))
+
+
+def unanswered_reason(analysis: Analysis) -> str:
+    """Why a question-shaped comment without an answer goes to the creator, as it really is."""
+    u = analysis.understanding
+    if wants_answer(u):
+        return f"question the catalog can't answer: {analysis.match.reason}"
+    # "老师讲得也太好了吧？": a question mark, but read as praise, so no answer was looked up at all.
+    return f"phrased as a question but read as {u.intent} ({u.intent_confidence:.2f}): for you to read"
 
 
 class DryRun:
@@ -215,7 +224,7 @@ class ChooseReply:
             if not analysis.understanding.text:
                 return Verdict("ignore", "nothing to answer (empty or emoji only)")
             if self.settings.handoff_unanswered_questions and asks_something(analysis):
-                return Verdict("handoff", f"question the catalog can't answer: {match.reason}", template="handoff_ack",
+                return Verdict("handoff", unanswered_reason(analysis), template="handoff_ack",
                                acknowledge=self.settings.acknowledge_handoffs)
             return Verdict("ignore", match.reason)
         template = TEMPLATE_FOR_ANSWER[match.answer_kind or "faq"]

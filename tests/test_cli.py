@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+DATA_FILE = Path(__file__).resolve().parent / "data" / "faq.csv"  # any existing file
 RECORD_FIELDS = {"id", "intent", "intent_confidence", "sentiment", "topics", "matches", "answer_id", "course_id"}
 
 
@@ -72,3 +73,162 @@ def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli) -> 
     result = cli("index", env={"COURSEBOT_MATCHING__MIN_DENSE": "abc"})
     assert result.returncode == 2
     assert "COURSEBOT_MATCHING__MIN_DENSE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- output: plain text, whole lines when piped (no model: these run in about a second) ------------------------
+
+PIPED = {"COLUMNS": ""}  # no width from the environment: what a real pipe (`coursebot … | less`) gets
+
+
+def test_help_and_errors_keep_the_config_section_names_they_mention(cli) -> None:
+    help_ = cli("summary", "--help", env=PIPED)
+    assert help_.returncode == 0, help_.stderr
+    assert "(default: [summary] timezone, else [policy] timezone)" in help_.stdout
+    error = cli("run", "--platform", "telegram", env=PIPED)
+    assert error.returncode == 2
+    assert error.stderr.strip() == ("error: telegram.token: not set; put it in COURSEBOT_TELEGRAM__TOKEN or under [telegram] "
+                                    "in the secrets file")
+
+
+def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
+    missing = tmp_path / ("a-long-directory-name-" * 5) / "comments-of-the-week.jsonl"
+    result = cli("replay", "--input", str(missing), env=PIPED)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {missing}: file not found\n"
+    help_ = cli("route", "--help", env=PIPED)
+    assert any(len(line) > 80 and "one JSON object per line: {id, text, ...}" in line for line in help_.stdout.splitlines())
+
+
+def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, settings_factory) -> None:
+    from bot.events import Event, Thread
+    from bot.store import Store
+
+    settings = settings_factory()
+    comment = "老师请问这门课适合完全没有编程基础的文科生吗？[担心跟不上]\t另外有没有答疑群，群里老师多久回复一次呀"
+    store = Store.open(settings)
+    accepted = store.record_event(Event(platform="bilibili", event_id="c1", text=comment, author_id="42", author_name="小明",
+                                        thread=Thread("BV1xx411c7mD", "Python 零基础入门第一课：安装与环境配置")))
+    store.open_handoff(accepted.event_pk, "question the catalog can't answer: no answer above threshold [faq]")
+    store.close()
+    result = cli("handoffs", env=PIPED | {"COURSEBOT_STATE_DIR": str(settings.state_dir)})
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split("\t") == ["id", "state", "platform", "thread", "viewer", "comment", "reason"]
+    assert row.split("\t")[3:] == ["Python 零基础入门第一课：安装与环境配置", "小明", " ".join(comment.split()),
+                                   "question the catalog can't answer: no answer above threshold [faq]"]
+
+
+# -- arguments and files are checked before anything heavy loads -----------------------------------------------
+
+# Run as the console script runs, then list what was imported: the model stack (torch, sentence-transformers)
+# costs 10-15 s, so an argument or file error must come before it. Modules, not wall-clock time, are asserted.
+IMPORT_PROBE = """
+import atexit, sys
+heavy = ("torch", "sentence_transformers")
+atexit.register(lambda: print("imported-heavy:", ",".join(m for m in heavy if m in sys.modules), file=sys.stderr))
+sys.argv = ["coursebot", *sys.argv[1:]]
+from bot.cli import app
+app()
+"""
+
+
+def _probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}
+    env |= {"COURSEBOT_CONFIG": str(Path(__file__).resolve().parent.parent / "config" / "coursebot.toml"),
+            "COURSEBOT_STATE_DIR": str(cwd / "state"), "PYTHONIOENCODING": "utf-8"}
+    result = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, encoding="utf-8",
+                            env=env, cwd=cwd, timeout=300, check=False)
+    *messages, probe = result.stderr.strip().splitlines()
+    return result.returncode, messages, probe.removeprefix("imported-heavy:").strip()
+
+
+def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexist.jsonl"
+    cases = [
+        (["route", "-i", str(missing)], f"{missing}: file not found"),
+        (["replay", "-i", str(missing)], f"{missing}: file not found"),
+        (["import", "-p", "douyin", "-i", str(missing)], f"{missing}: export file not found"),
+        (["import", "-p", "weibo", "-i", str(DATA_FILE)], "--platform 'weibo': expected one of kuaishou, douyin, bilibili"),
+        (["replay", "-i", str(DATA_FILE), "--clock", "later"], "--clock must be 'now' or 'event', got 'later'"),
+        (["route", "-i", str(DATA_FILE), "-o", str(tmp_path / "no-such-dir" / "out.jsonl")], "no-such-dir not found"),
+        (["ask", "多少钱", "--catalog", str(tmp_path / "courses.yaml")], f"{tmp_path / 'courses.yaml'}: file not found"),
+        (["index", "--faq", str(tmp_path / "faq.yaml")], f"{tmp_path / 'faq.yaml'}: file not found"),
+        (["summary", "--date", "2024-13-01"], "expected YYYY-MM-DD"),
+        (["summary", "--format", "pdf"], "--format 'pdf': expected text, markdown or json"),
+        (["summary", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["conversions", "import", "-i", str(tmp_path / "orders.csv")], f"{tmp_path / 'orders.csv'}: file not found"),
+        (["run", "-p", "weibo"], "--platform 'weibo': expected one of telegram, bilibili, douyin"),
+        (["run", "-p", "telegram"], "telegram.token: not set"),
+        (["handoffs"], f"no coursebot database at {tmp_path / 'state' / 'coursebot.db'}"),
+    ]
+    for args, expected in cases:
+        code, messages, heavy = _probe(args, tmp_path)
+        assert code == 2, (args, messages)
+        assert len(messages) == 1 and messages[0].startswith("error: ") and expected in messages[0], (args, messages)
+        assert heavy == "", f"{args}: imported {heavy} before failing"
+    assert not (tmp_path / "state" / "coursebot.db").exists()
+
+
+def test_run_knows_the_platforms_the_adapters_serve() -> None:
+    from bot.adapters.serve import PLATFORMS
+    from bot.commands.platforms import RUN_PLATFORMS
+
+    assert RUN_PLATFORMS == PLATFORMS
+
+
+def test_version_is_printed_without_loading_anything(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    code, messages, heavy = _probe(["--version"], tmp_path)
+    assert (code, messages, heavy) == (0, [], "")
+    import subprocess
+    import sys
+
+    printed = subprocess.run([sys.executable, "-m", "bot.cli", "--version"], capture_output=True, text=True, check=False)
+    assert printed.stdout == f"coursebot {version('coursebot')}\n", printed.stderr
+
+
+# -- the demo's database, and commands that only read one ------------------------------------------------------
+
+
+def test_the_demo_prints_commands_that_work_as_printed(cli, shared_state_dir: Path, tmp_path: Path) -> None:
+    import shlex
+    import shutil
+
+    state = tmp_path / "state"
+    if (shared_state_dir / "index").is_dir():  # the session's index: the demo need not encode the catalog again
+        shutil.copytree(shared_state_dir / "index", state / "index")
+    demo = cli("demo", "--state-dir", str(state), env=PIPED, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    lines = demo.stdout.splitlines()
+    commands = [line.strip() for line in lines[lines.index("What the demo left for you (its own database; your own is untouched):") + 1:]]
+    assert [c.split()[:2] for c in commands] == [["coursebot", "handoffs"], ["coursebot", "summary"]]
+    handed = [lines[i - 1].removeprefix("  💬 ") for i, line in enumerate(lines) if line.startswith("  🙋 to you")]
+    assert handed
+
+    listed = cli(*shlex.split(commands[0])[1:], env=PIPED, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = [row.split("\t") for row in listed.stdout.splitlines()[1:]]
+    assert len(rows) == min(len(handed), 50)
+    assert {row[5] for row in rows} <= {" ".join(text.split()) for text in handed}
+
+    summary = cli(*shlex.split(commands[1])[1:], env=PIPED, cwd=tmp_path)
+    assert summary.returncode == 0, summary.stderr
+    assert "这一天没有新的评论" not in summary.stdout and "评论" in summary.stdout
+    assert not (state / "coursebot.db").exists()  # the creator's own database was never created
+
+
+def test_commands_that_read_a_database_never_create_one(cli, tmp_path: Path) -> None:
+    state = tmp_path / "nothing-here"
+    database = state / "coursebot.db"
+    for args in (["handoffs"], ["handoff", "resolve", "1"], ["pause"], ["forget", "--viewer", "v_0123456789abcdef0123"],
+                 ["summary", "--group-questions-by", "keywords"], ["summaries", "run", "--once"], ["db", "current"]):
+        result = cli(*args, env=PIPED | {"COURSEBOT_STATE_DIR": str(state)})
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.startswith(f"error: no coursebot database at {database}: `coursebot db upgrade` creates it"), args
+        assert len(result.stderr.splitlines()) == 1
+    assert not state.exists()

@@ -84,6 +84,25 @@ def test_relative_paths_resolve_against_the_config_files_directory(
     assert settings.state_dir == (config_dir / "../var").resolve()  # state_dir = "../var" in the example
 
 
+def test_relative_paths_from_the_environment_resolve_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`COURSEBOT_STATE_DIR=var/demo coursebot …` means ./var/demo, where it was typed, not <config dir>/var/demo."""
+    shell = tmp_path / "project"
+    shell.mkdir()
+    monkeypatch.chdir(shell)
+    monkeypatch.setenv("COURSEBOT_STATE_DIR", "var/demo")
+    monkeypatch.setenv("COURSEBOT_CATALOG__FAQ", "mine/faq.yaml")
+    monkeypatch.setenv("COURSEBOT_SECRETS_FILE", "private/secrets.toml")
+    (shell / "private").mkdir()
+    (shell / "private" / "secrets.toml").write_text('[web]\nconversion_secret = "s3cret-value"\n', encoding="utf-8")
+    settings = load_settings(write_config(tmp_path / "conf"))
+    assert settings.state_dir == shell / "var" / "demo"
+    assert settings.catalog.faq == shell / "mine" / "faq.yaml"
+    assert settings.catalog.courses == tmp_path / "conf" / "catalog.yaml"  # from the file: beside the file
+    assert settings.web.conversion_secret is not None
+
+
 def test_absolute_paths_are_kept(tmp_path: Path) -> None:
     catalog = tmp_path / "shared" / "courses.csv"
     path = write_config(tmp_path / "conf", SMALL_CONFIG.replace('"catalog.yaml"', f'"{catalog.as_posix()}"'))

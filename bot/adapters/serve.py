@@ -35,6 +35,10 @@ def check_settings(settings: Settings, platforms: Sequence[str]) -> None:
     unknown = [p for p in platforms if p not in PLATFORMS]
     if unknown:
         raise InputError(f"--platform {unknown[0]!r}: expected one of {', '.join(PLATFORMS)}")
+    if "telegram" in platforms:
+        from bot.adapters.telegram.connection import bot_token
+
+        bot_token(settings.telegram)  # before the model loads: a missing token is a one-second error, not a 15-second one
     if "bilibili" in platforms:
         b = settings.bilibili
         for key in ("sessdata", "bili_jct"):

@@ -11,12 +11,14 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cours
 UrlOption = Annotated[str | None, typer.Option("--url", help="database URL, overrides [store] url (e.g. postgresql+psycopg://…)")]
 
 
-def _engine(config: Path | None, url: str | None):
+def _engine(config: Path | None, url: str | None, *, must_exist: bool = False):
     from bot.config import load_settings
-    from bot.store.engine import database_url, make_engine
+    from bot.store.engine import database_url, make_engine, require_sqlite_file
 
     settings = load_settings(config)
     target = url or database_url(settings)
+    if must_exist:  # reading must not leave an empty SQLite file (and its directory) behind
+        require_sqlite_file(target)
     return target, make_engine(target, busy_timeout=settings.store.busy_timeout)
 
 
@@ -60,7 +62,7 @@ def register(app: typer.Typer) -> None:
         from retrieval.errors import InputError
 
         try:
-            target, engine = _engine(config, url)
+            target, engine = _engine(config, url, must_exist=True)
             now = current_revision(engine)
         except InputError as exc:
             _fail(exc)

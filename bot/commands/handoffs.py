@@ -12,15 +12,48 @@ StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the
 
 
 def open_store(config: Path | None, state_dir: Path | None):
-    """The configured Store, or a one-line error and exit 2 (bad config, database unreachable)."""
+    """The configured Store, or a one-line error and exit 2 (bad config, database unreachable or not there:
+    these commands never create one)."""
     from bot.cli import _fail, _settings
-    from bot.store import Store, StoreUnavailable
+    from bot.store.engine import database_url, require_sqlite_file
     from retrieval.errors import InputError
 
     try:
-        return Store.open(_settings(config, state_dir=state_dir))
+        settings = _settings(config, state_dir=state_dir)
+        require_sqlite_file(database_url(settings))  # before the Store's imports: a wrong path answers at once
+    except InputError as exc:
+        _fail(exc)
+    from bot.store import Store, StoreUnavailable
+
+    try:
+        return Store.open_existing(settings)
     except (InputError, StoreUnavailable) as exc:
         _fail(exc)
+
+
+HANDOFF_COLUMNS = ("id", "state", "platform", "thread", "viewer", "comment", "reason")
+
+
+def _cells(h) -> tuple[str, ...]:
+    return (str(h.id), h.state, h.platform, h.thread_title or h.thread_id or "-", h.viewer_name or h.viewer or "-", h.text, h.reason)
+
+
+def print_handoffs(console, rows) -> None:
+    """On a terminal one block per handoff, the comment and reason whole on lines of their own (a seven-column
+    table left the comment ~5 characters at 80 columns); piped, tab-separated lines for grep/cut/a spreadsheet."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    if not console.is_terminal:
+        flat = lambda cell: " ".join(cell.split())  # a tab or newline inside a comment must not split its row
+        for line in (HANDOFF_COLUMNS, *(_cells(h) for h in rows)):
+            console.file.write("\t".join(flat(cell) for cell in line) + "\n")  # raw: rich would expand the tabs
+        return
+    for h in rows:
+        id_, state, platform, thread, viewer, text, reason = _cells(h)
+        console.print(Text.assemble((f"#{id_}", "bold"), f" {state} · {platform} · {thread} · {viewer}"))
+        console.print(Padding(Text(text), (0, 0, 0, 4)))
+        console.print(Padding(Text(reason, style="dim"), (0, 0, 0, 4)))
 
 
 def register(app: typer.Typer) -> None:
@@ -31,9 +64,7 @@ def register(app: typer.Typer) -> None:
         all_: Annotated[bool, typer.Option("--all", help="also show resolved handoffs")] = False,
         limit: Annotated[int, typer.Option(help="at most this many")] = 50,
     ) -> None:
-        """List comments handed to a human (the queue the bot did not answer)."""
-        from rich.table import Table
-
+        """List comments handed to a human (the queue the bot did not answer). Piped: tab-separated, one per line."""
         from bot.cli import out
 
         store = open_store(config, state_dir)
@@ -41,11 +72,7 @@ def register(app: typer.Typer) -> None:
         if not rows:
             out.print("no open handoffs" if not all_ else "no handoffs")
             return
-        table = Table("id", "state", "platform", "thread", "viewer", "comment", "reason", show_lines=False)
-        for h in rows:
-            table.add_row(str(h.id), h.state, h.platform, h.thread_title or h.thread_id or "-", h.viewer_name or h.viewer or "-",
-                          h.text[:80], h.reason[:60])
-        out.print(table)
+        print_handoffs(out, rows)
 
     handoff = typer.Typer(help="Work on one handoff.", no_args_is_help=True)
 

@@ -17,8 +17,13 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cours
 StateOption = Annotated[Path | None, typer.Option("--state-dir", help="index and database directory, overrides the config")]
 
 
+# bot.adapters.serve.PLATFORMS (a test keeps them equal): importing that module loads every adapter, seconds
+# a mistyped --platform should not cost.
+RUN_PLATFORMS = ("telegram", "bilibili", "douyin")
+
+
 def _enabled(settings) -> list[str]:
-    return [p for p in ("telegram", "bilibili", "douyin") if getattr(settings, p).enabled]
+    return [p for p in RUN_PLATFORMS if getattr(settings, p).enabled]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,20 +35,29 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
     ) -> None:
         """Run the bot: read viewer comments and DMs, reply when confident, hand the rest to you. Stop with Ctrl-C."""
-        from bot.adapters.serve import check_settings
-        from bot.cli import _fail, _settings
-        from bot.store import StoreUnavailable
+        from bot.cli import _fail, _settings, require_catalog_files
         from retrieval.errors import InputError
 
-        logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:
             settings = _settings(config, state_dir=state_dir)
             platforms = list(dict.fromkeys(platform or _enabled(settings)))
             if not platforms:
                 raise InputError("no platform to run: pass --platform telegram|bilibili|douyin, or set enabled = true "
                                  "in its config section")
+            unknown = [p for p in platforms if p not in RUN_PLATFORMS]
+            if unknown:
+                raise InputError(f"--platform {unknown[0]!r}: expected one of {', '.join(RUN_PLATFORMS)}")
+            require_catalog_files(settings)
+        except InputError as exc:
+            _fail(exc)
+        from bot.adapters.serve import check_settings
+        from bot.store import StoreUnavailable
+
+        try:
             check_settings(settings, platforms)
+            # After the checks: a refusal to start is one line, not the import-time chatter of faiss & co.
+            logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             asyncio.run(_until_signalled(settings, platforms))
         except (InputError, StoreUnavailable) as exc:
             _fail(exc)
@@ -63,17 +77,26 @@ def register(app: typer.Typer) -> None:
         Columns are found by their usual export headers (评论ID, 评论内容, 用户昵称, 作品ID …) or named in
         the config section imports.<platform>. Malformed rows are reported with their line number and skipped.
         """
-        from bot.adapters.importer import PLATFORMS
-        from bot.cli import _fail, _settings, err
-        from bot.store import StoreUnavailable
+        from bot.cli import _fail, _settings, err, require_catalog_files, require_file, require_writable
         from retrieval.errors import InputError
+
+        try:  # files before the importer, the store and the model load
+            require_file(input, "export file")
+            if output is not None:
+                require_writable(output)
+            settings = _settings(config, state_dir=state_dir)
+            if not (dry_run or output is not None):
+                require_catalog_files(settings)
+        except InputError as exc:
+            _fail(exc)
+        from bot.adapters.importer import PLATFORMS
+        from bot.store import StoreUnavailable
 
         try:
             if platform not in PLATFORMS:
                 raise InputError(f"--platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
             if send and platform == "kuaishou":
                 raise InputError("--send: Kuaishou has no reply API; its comments can only be recorded")
-            settings = _settings(config, state_dir=state_dir)
             configured = settings.imports.get(platform)
             report = lambda bad: err.print(f"{input}:{bad}", soft_wrap=True)
             if dry_run or output is not None:

@@ -32,16 +32,21 @@ def register(app: typer.Typer) -> None:
         drain_timeout: Annotated[float, typer.Option(help="seconds to keep sending after the input ends")] = 30.0,
     ) -> None:
         """Run the whole pipeline over a JSONL file: store, decide, and 'send' through a recording sink."""
-        from bot.cli import _fail, _settings, err
-        from bot.store import StoreUnavailable
+        from bot.cli import _fail, _settings, err, require_catalog_files, require_file, require_writable
         from retrieval.errors import InputError
 
-        if clock not in ("now", "event"):
-            _fail(InputError(f"--clock must be 'now' or 'event', got {clock!r}"))
-        if not input.is_file():
-            _fail(InputError(f"{input}: file not found" if not input.exists() else f"{input}: not a file"))
-        try:
+        try:  # arguments and files before the store and the model load
+            if clock not in ("now", "event"):
+                raise InputError(f"--clock must be 'now' or 'event', got {clock!r}")
+            require_file(input)
+            require_writable(output)
             settings = _settings(config, state_dir=state_dir)
+            require_catalog_files(settings)
+        except InputError as exc:
+            _fail(exc)
+        from bot.store import StoreUnavailable
+
+        try:
             if db:
                 settings.store.url = db
             if dry_run:

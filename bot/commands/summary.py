@@ -10,17 +10,18 @@ from typing import Annotated, Literal
 import typer
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml)")]
+StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the database lives, overrides the config (e.g. the demo's: var/demo)")]
 Grouping = Literal["meaning", "keywords"]
 
 
-def _open(config: Path | None):
-    """Settings and a migrated engine for the configured database."""
-    from bot.config import load_settings
-    from bot.store.engine import database_url, make_engine
+def _open(config: Path | None, state_dir: Path | None = None):
+    """Settings and a migrated engine for the configured database, which must exist (never created here)."""
+    from bot.cli import _settings
+    from bot.store.engine import database_url, existing_engine
     from bot.store.migrate import upgrade
 
-    settings = load_settings(config)
-    engine = make_engine(database_url(settings), busy_timeout=settings.store.busy_timeout)
+    settings = _settings(config, state_dir=state_dir)
+    engine = existing_engine(database_url(settings), busy_timeout=settings.store.busy_timeout)
     if settings.store.auto_migrate:
         upgrade(engine)
     return settings, engine
@@ -35,7 +36,7 @@ def _encoder(settings, grouping: Grouping):
 
 
 def _timezone(settings, tz: str | None):
-    from bot.metrics.window import zone
+    from bot.local_days import zone
 
     return zone(tz or settings.summary.timezone or settings.policy.timezone)
 
@@ -54,25 +55,32 @@ def _summary_command(app: typer.Typer) -> None:
         platform: Annotated[list[str] | None, typer.Option("--platform", help="only this platform (repeatable)")] = None,
         group_by: Annotated[str, typer.Option("--group-questions-by", help="meaning (embedding model) | keywords (no model)")] = "meaning",
         config: ConfigOption = None,
+        state_dir: StateOption = None,
     ) -> None:
         """The creator's summary of one local day: volume, bot performance, audience, conversions."""
         from sqlalchemy.exc import SQLAlchemyError
 
         from bot.cli import _fail
-        from bot.metrics.window import parse_day
-        from bot.summary.build import SummaryOptions, daily_summary
-        from bot.summary.chart import render_chart
-        from bot.summary.render import render
         from retrieval.errors import InputError
 
         try:
+            # Arguments and the database first: a typo or a wrong path answers before the summary code loads.
             if fmt not in ("text", "markdown", "json"):
                 raise InputError(f"--format {fmt!r}: expected text, markdown or json")
             if group_by not in ("meaning", "keywords"):
                 raise InputError(f"--group-questions-by {group_by!r}: expected meaning or keywords")
-            settings, engine = _open(config)
+            from bot.local_days import parse_day, zone
+
+            given_day = parse_day(date) if date else None
+            if tz is not None:
+                zone(tz)
+            settings, engine = _open(config, state_dir)
+            from bot.summary.build import SummaryOptions, daily_summary
+            from bot.summary.chart import render_chart
+            from bot.summary.render import render
+
             zone = _timezone(settings, tz)
-            day = parse_day(date) if date else (datetime.now(UTC).astimezone(zone).date() - timedelta(days=1))
+            day = given_day or (datetime.now(UTC).astimezone(zone).date() - timedelta(days=1))
             result = daily_summary(engine, day, zone, options=SummaryOptions.from_settings(settings),
                                    encoder=_encoder(settings, group_by), platforms=tuple(platform or ()))  # type: ignore[arg-type]
             if chart is not None:
@@ -135,11 +143,13 @@ def _conversions_command(app: typer.Typer) -> None:
         """Import conversions from a CSV (idempotent: an order already imported is skipped)."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.cli import _fail, out
-        from bot.metrics.conversions import read_conversions_csv, record_conversions
+        from bot.cli import _fail, out, require_file
         from retrieval.errors import InputError
 
         try:
+            require_file(input)  # before the metrics code loads
+            from bot.metrics.conversions import read_conversions_csv, record_conversions
+
             orders = read_conversions_csv(input)
             settings, engine = _open(config)
             result = record_conversions(engine, orders, tz=_timezone(settings, None))

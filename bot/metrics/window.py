@@ -8,26 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from retrieval.errors import InputError
+from bot.local_days import parse_day, zone  # noqa: F401  (parse_day re-exported: the CLI reads both from bot.local_days)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone `name`, or a one-line error that says what to write instead."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {name!r}: use an IANA name such as 'Asia/Shanghai' or 'America/New_York'") from None
-
-
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"date {text!r}: expected YYYY-MM-DD, e.g. 2024-06-01") from None
 
 
 @dataclass(frozen=True, slots=True)

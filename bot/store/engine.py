@@ -16,7 +16,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from retrieval.errors import InputError
+
 DEFAULT_DB_NAME = "coursebot.db"
+_HOW_TO_CREATE = ("`coursebot db upgrade` creates it, `coursebot run`, `replay` or `import` fill it; "
+                  "another database: --state-dir, COURSEBOT_STATE_DIR or [store] url")
 
 
 def default_url(state_dir: Path) -> str:
@@ -43,6 +47,35 @@ def make_engine(url: str, *, busy_timeout: float = 10.0, echo: bool = False) -> 
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": max(1, int(busy_timeout))})
+
+
+def require_sqlite_file(url: str) -> None:
+    """The cheap half of `existing_engine`, for commands to check before loading anything heavy."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_file():
+            raise InputError(f"no coursebot database at {path}: {_HOW_TO_CREATE}")
+
+
+def existing_engine(url: str, *, busy_timeout: float = 10.0) -> Engine:
+    """An engine for a database that must already be there (commands that read or amend one): a missing
+    SQLite file, or a database without coursebot's tables, is a one-line error naming it, never created
+    silently (an empty new database would only answer "nothing here" about the wrong place)."""
+    from bot.store.migrate import current_revision
+
+    require_sqlite_file(url)
+    parsed = sa.engine.make_url(url)
+    engine = make_engine(url, busy_timeout=busy_timeout)
+    try:
+        revision = current_revision(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    if revision is None:
+        engine.dispose()
+        raise InputError(f"{parsed.render_as_string(hide_password=True)}: no coursebot tables in this database: {_HOW_TO_CREATE}")
+    return engine
 
 
 def _sqlite_pragmas(engine: Engine, busy_timeout: float) -> None:

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.privacy import Pseudonymizer, pseudonymizer_for
 from bot.store.admin import AdminStore
-from bot.store.engine import database_url, make_engine, session_scope
+from bot.store.engine import database_url, existing_engine, make_engine, session_scope
 from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
 from bot.store.queue import QueueStore
@@ -47,6 +47,21 @@ class Store(IntakeStore, QueueStore, AdminStore):
         url = database_url(settings)
         return cls.from_url(url, pseudonymizer_for(settings), busy_timeout=settings.store.busy_timeout,
                             migrate=settings.store.auto_migrate if migrate is None else migrate)
+
+    @classmethod
+    def open_existing(cls, settings) -> Store:
+        """`open` for commands that read or amend the database: one that is not there is an InputError naming
+        it, not a new empty one (see engine.existing_engine)."""
+        url = database_url(settings)
+        try:
+            engine = existing_engine(url, busy_timeout=settings.store.busy_timeout)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise StoreUnavailable(f"database unavailable while opening it: {_first_line(exc)}") from exc
+        store = cls(engine, pseudonymizer_for(settings))
+        if settings.store.auto_migrate:
+            with store.errors("migrating the database"):
+                upgrade(engine)
+        return store
 
     @classmethod
     def from_url(cls, url: str, pseudonymizer: Pseudonymizer, *, busy_timeout: float = 10.0, migrate: bool = True) -> Store:

@@ -3,6 +3,7 @@
 - `GET /l/<id>`: records the click (with its pseudonymised visitor, for unique clicks: bot/web/visitors.py)
   and redirects (302) to the course page the link was made for. Unknown ids get 404; nothing about the
   viewer is revealed.
+- `GET /healthz`: 200 `{"status": "ok"}` when the database answers, else 503 (container health checks).
 - `POST <conversions_path>`: the shop reports orders as JSON (one object or a list). The request must
   carry the shared secret in `X-Coursebot-Secret` (compared in constant time); otherwise 401 and nothing
   is stored. Without a configured secret the endpoint answers 503.
@@ -87,12 +88,27 @@ def _conversions_handler(secret: str | None, tz: ZoneInfo):
     return handle
 
 
+def _ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+async def _health(request: web.Request) -> web.Response:
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, request.app[ENGINE]), timeout=5)
+    except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
+        log.warning("health check: database unavailable: %s", type(exc).__name__)
+        return web.json_response({"status": "database unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
 def links_app(engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo, conversions_path: str = "/conversions",
               pseudonymizer: Pseudonymizer | None = None) -> web.Application:
     """`pseudonymizer`: keys the visitor hash; without it a key per process (a restart splits a visitor in two)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[PSEUDONYMIZER] = pseudonymizer or Pseudonymizer(secrets.token_bytes(32))
+    app.router.add_get("/healthz", _health)
     app.router.add_get("/l/{link_id}", _redirect)
     app.router.add_post(conversions_path, _conversions_handler(conversion_secret, tz))
     return app

@@ -62,6 +62,28 @@ async def test_link_click_is_recorded_and_redirects_to_the_course(server) -> Non
     assert [tuple(c) for c in clicks] == [("abc123", "BiliApp/7.0")]
 
 
+async def test_health_endpoint_answers_ok_while_the_database_does(server) -> None:
+    base, _ = server
+    async with httpx.AsyncClient() as client:
+        healthy = await client.get(f"{base}/healthz")
+    assert (healthy.status_code, healthy.json()) == (200, {"status": "ok"})
+
+
+async def test_health_endpoint_answers_503_when_the_database_does_not() -> None:
+    nothing_listens = sa.create_engine("postgresql+psycopg://coursebot@127.0.0.1:9/coursebot", connect_args={"connect_timeout": 2})
+    runner = web.AppRunner(links_app(nothing_listens, conversion_secret=SECRET, tz=SHANGHAI))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            broken = await client.get(f"http://127.0.0.1:{runner.addresses[0][1]}/healthz")
+    finally:
+        await runner.cleanup()
+        nothing_listens.dispose()
+    assert (broken.status_code, broken.json()) == (503, {"status": "database unavailable"})
+
+
 async def test_unknown_link_is_404_and_records_nothing(server) -> None:
     base, engine = server
     async with httpx.AsyncClient() as client:

@@ -187,7 +187,18 @@ async def test_telegram_viewer_who_never_started_the_bot_is_invited_by_deep_link
 async def test_questions_the_catalog_cannot_answer_go_to_a_human(store: Store, make_runner, comment) -> None:
     [outcome] = await make_runner(store).process([comment("老师你用的是什么牌子的麦克风？")])
     assert outcome.decision.action == "handoff"
+    assert outcome.decision.reason.startswith("question the catalog can't answer: no answer above threshold")
     assert len(store.list_handoffs()) == 1
+
+
+async def test_praise_with_a_question_mark_goes_to_a_human_as_praise_not_as_an_unanswerable_question(
+    store: Store, make_runner, comment
+) -> None:
+    [outcome] = await make_runner(store).process([comment("老师讲得也太好了吧？")])
+    assert outcome.decision.action == "handoff"
+    assert outcome.decision.reason.startswith("phrased as a question but read as praise (")
+    [handoff] = store.list_handoffs()
+    assert "can't answer" not in handoff.reason and "not a question" not in handoff.reason
 
 
 async def test_decisions_survive_in_the_database_with_their_reasons(store: Store, make_runner, comment) -> None:
