@@ -18,6 +18,7 @@ from typing import Any
 from bot.adapters.alerts import Alert, creator_alert, log_alert
 from bot.adapters.bilibili import BilibiliClient, BilibiliSink, BilibiliSource
 from bot.adapters.bilibili.cursors import StoreCursors
+from bot.adapters.bilibili.risk import AccountPause
 from bot.adapters.douyin import DouyinClient, DouyinSink, ProactiveDmLimits
 from bot.adapters.douyin.source import serve_webhook, webhook_from_settings
 from bot.adapters.douyin.tokens import AccessTokens
@@ -68,7 +69,8 @@ class DurableAccept:
 
 
 async def _bilibili(settings: Settings, store: Any, stack: AsyncExitStack, alert: Alert) -> tuple[Sink, Source]:
-    client = await stack.enter_async_context(BilibiliClient.from_settings(settings.bilibili))
+    risk = AccountPause.from_settings(settings.bilibili, StoreCursors(store))  # one pause for reads and sends, kept
+    client = await stack.enter_async_context(BilibiliClient.from_settings(settings.bilibili, risk=risk))
     sink = BilibiliSink.from_settings(settings.bilibili, client, alert=alert)
     source = BilibiliSource.from_settings(settings.bilibili, client, StoreCursors(store), alert=alert)
     return sink, source
