@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot.store.models import EventRecord, ProactiveDm, Viewer, utcnow
+from bot.store.models import EventRecord, OutboxMessage, ProactiveDm, Viewer, utcnow
 from bot.store.rows import aware, chunks
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # Douyin counts its days in Beijing time
+QUEUED = ("pending", "failed", "sending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +96,21 @@ def proactive_dm_usage(session: Session, platform: str, pseudonyms: Iterable[str
     return usage
 
 
-def usage_by_viewer(session: Session, viewers: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, DmUsage]:
-    """For a batch: viewer id → usage, from (viewer id, platform, pseudonym)."""
+def proactive_dms_by_viewer(session: Session, viewers: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, DmUsage]:
+    """For a batch being decided: viewer id → usage, from (viewer id, platform, pseudonym). Proactive DMs still in
+    the outbox count too (as sent today and unanswered): the decision must not promise a DM that one of them will
+    use up."""
     found: dict[int, DmUsage] = {}
     for platform in {p for _, p, _ in viewers}:
         mine = [(v, pseudonym) for v, p, pseudonym in viewers if p == platform]
         usage = proactive_dm_usage(session, platform, [pseudonym for _, pseudonym in mine], now)
         found.update((v, usage[pseudonym]) for v, pseudonym in mine if pseudonym in usage)
+    ids = sorted({v for v, _, _ in viewers})
+    for part in chunks(ids):
+        # A DM row without reply_to answers no message of the viewer's: proactive (see intake._messages).
+        for v, queued in session.execute(select(OutboxMessage.viewer_id, sa.func.count()).where(
+                OutboxMessage.viewer_id.in_(part), OutboxMessage.kind == "reply_dm", OutboxMessage.reply_to.is_(None),  # type: ignore[union-attr]
+                OutboxMessage.state.in_(QUEUED)).group_by(OutboxMessage.viewer_id)):  # type: ignore[attr-defined]
+            usage = found.get(v, DmUsage())
+            found[v] = DmUsage(today=usage.today + queued, unanswered=usage.unanswered + queued)
     return found
