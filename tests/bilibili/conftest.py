@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
-from databases import db_url, postgres_admin, postgres_url  # noqa: F401 - fixtures
+from db_fixtures import db_url, postgres_admin, postgres_url  # noqa: F401 - fixtures
 from fake_bilibili import BILI_JCT, CREATOR, SESSDATA, FakeBilibili
 
 from bot.adapters.bilibili import BilibiliClient

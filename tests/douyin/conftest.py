@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from databases import db_url, postgres_admin, postgres_url  # noqa: F401 - fixtures
+from db_fixtures import db_url, postgres_admin, postgres_url  # noqa: F401 - fixtures
 from douyin_harness import Webhook, running_webhook
 from fake_douyin import FakeDouyin
 

@@ -74,4 +74,4 @@ class AccountPause:
 
     async def _save(self) -> None:
         if self._state is not None:
-            await self._state.save(self.key, {"until": round(self._until, 3), "streak": self._streak})
+            await self._state.save(self.key, {"until": self._until, "streak": self._streak})
