@@ -93,6 +93,10 @@ class BilibiliSettings(_Section):
     send_delay_max: float = Field(90.0, ge=0)
     risk_backoff: float = Field(300.0, ge=0)  # first pause after -352/-412, doubled each time (with jitter)
     risk_backoff_max: float = Field(3600.0, ge=0)
+    # The doubling starts over only after this long without risk control since the last pause ended. Twice the
+    # longest pause: an account Bilibili flags again within that is still under suspicion, and a shorter
+    # window would drop a repeatedly flagged account back to the 5-minute rung after every pause.
+    risk_quiet_period: float = Field(7200.0, ge=0)
     too_frequent_retry: float = Field(120.0, ge=0)  # retry_after for -509/-799
     captcha_retry: float = Field(3600.0, ge=0)  # retry_after while sending is halted by 12015
     dm_enabled: bool = False
@@ -157,6 +161,7 @@ class TelegramSettings(_Section):
     chat_interval: float = Field(1.0, ge=0)  # seconds between two messages in one chat
     group_per_minute: int = Field(20, ge=1)  # messages per minute into one group
     global_per_second: int = Field(25, ge=1)  # all chats together (Telegram allows about 30)
+    pace_margin: float = Field(0.1, ge=0, le=1)  # spacing above the limits, as a fraction, counted from each answer
     timeout: float = Field(30.0, gt=0)  # seconds per Bot API request
 
 

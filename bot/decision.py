@@ -42,6 +42,8 @@ class Facts:
     replies_in_thread_last_hour: int = 0
     replies_to_viewer_last_day: int = 0
     replies_on_platform_last_day: int = 0
+    proactive_dms_today: int = 0  # DMs not answering the viewer, sent or queued since the platform's day began
+    proactive_dms_unanswered: int = 0  # …and since the viewer last wrote to us
     recent_thread_texts: tuple[str, ...] = ()  # the bot's last messages in the thread, newest first
     variants: Mapping[str, str] = field(default_factory=dict)  # sticky A/B: experiment → variant id
 

@@ -56,13 +56,14 @@ class SendError(Exception):
     when the platform said so); permanent ones go straight to the dead state with `reason`."""
 
     def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None, code: str | int | None = None,
-                 recipient_unreachable: bool = False) -> None:
+                 recipient_unreachable: bool = False, attempted: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
         self.code = code
         self.recipient_unreachable = recipient_unreachable  # e.g. Telegram 403: the viewer blocked / never started the bot
+        self.attempted = attempted  # False: the platform was not called (e.g. the account is paused): no attempt used up
 
 
 class Sink(Protocol):

@@ -150,6 +150,11 @@ class OutboxWorker:
     async def _fail(self, claim: Claim, error: SendError) -> None:
         message = claim.message
         reason = f"{error.code}: {error.reason}" if error.code is not None else error.reason
+        if not error.attempted and error.transient:  # never reached the platform: wait, without using up an attempt
+            until = self.clock() + timedelta(seconds=self.backoff(claim.attempts, error.retry_after))
+            await asyncio.to_thread(self.store.postpone, message.outbox_id, until)
+            log.info("outbox #%s postponed, not attempted: %s", message.outbox_id, reason)
+            return
         if error.recipient_unreachable and message.recipient_id:
             await asyncio.to_thread(self.store.set_dm_reachable, message.platform, message.recipient_id, False)
         retry_at = None

@@ -11,7 +11,7 @@ spam · complaint/negative → human · kill switch · rate limits · quiet hour
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -213,10 +213,19 @@ class Confidence:
 
 
 class ChooseReply:
-    """The innermost handler: answer what the catalog answers, on the configured channel."""
+    """The innermost handler: answer what the catalog answers, on the configured channel.
 
-    def __init__(self, settings: PolicySettings) -> None:
+    A DM is chosen only when it will really go out, so a public "details sent by DM" note is never a lie: not on
+    a platform whose DMs are disabled, not to a viewer known to be unreachable, and not when the platform's
+    proactive-DM limits (`proactive_limits`: per day, until the viewer writes back) would hold it. Then the
+    public reply carries the answer itself (price and link).
+    """
+
+    def __init__(self, settings: PolicySettings, *, dm_disabled: frozenset[str] = frozenset(),
+                 proactive_limits: Mapping[str, tuple[int, int]] | None = None) -> None:
         self.settings = settings
+        self.dm_disabled = dm_disabled
+        self.proactive_limits = dict(proactive_limits or {})
 
     async def __call__(self, analysis: Analysis, data: dict[str, Any]) -> Verdict:
         match = analysis.match
@@ -228,11 +237,15 @@ class ChooseReply:
                                acknowledge=self.settings.acknowledge_handoffs)
             return Verdict("ignore", match.reason)
         template = TEMPLATE_FOR_ANSWER[match.answer_kind or "faq"]
-        channel = self.channel(analysis, _facts(data))
+        facts = _facts(data)
+        channel = self.channel(analysis, facts)
         action = "reply_dm" if channel == "dm" else "reply_public"
+        reason = f"{match.answer_kind}: {match.reason}"
+        if channel == "public" and self.wanted(analysis) != "public" and (held := self.dm_held(analysis, facts)):
+            reason = f"{reason}; answered in public, no DM: {held}"
         # A DM was wanted but the viewer never started the bot: answer in public and invite them by deep link.
         invite = (channel == "public" and self.wanted(analysis) != "public" and bool(analysis.event.raw.get("dm_link")))
-        return Verdict(action, f"{match.answer_kind}: {match.reason}", channel=channel, template=template, invite_dm=invite)
+        return Verdict(action, reason, channel=channel, template=template, invite_dm=invite)
 
     def wanted(self, analysis: Analysis) -> Channel:
         return self.settings.channels.get(analysis.understanding.intent, self.settings.default_channel)
@@ -245,8 +258,22 @@ class ChooseReply:
         if wanted == "public":
             return "public"
         can_dm = (event.platform in s.dm_platforms and event.author_id is not None and facts.dm_reachable is not False
-                  and (event.platform not in s.dm_opt_in_platforms or facts.dm_reachable is True))
+                  and (event.platform not in s.dm_opt_in_platforms or facts.dm_reachable is True)
+                  and self.dm_held(analysis, facts) is None)
         return wanted if can_dm else "public"
+
+    def dm_held(self, analysis: Analysis, facts: Facts) -> str | None:
+        """Why a DM the bot would start (not an answer to the viewer's DM) would not go out now; None if it would."""
+        platform = analysis.event.platform
+        if platform in self.dm_disabled:
+            return f"{platform}.dm_enabled is false"
+        if platform in self.proactive_limits and analysis.event.kind != "dm":
+            per_day, per_viewer = self.proactive_limits[platform]
+            if facts.proactive_dms_unanswered >= per_viewer:
+                return f"{facts.proactive_dms_unanswered} DMs to this viewer unanswered (limit {per_viewer})"
+            if facts.proactive_dms_today >= per_day:
+                return f"{facts.proactive_dms_today} proactive DM(s) to this viewer today (limit {per_day})"
+        return None
 
 
 class Policy:
@@ -286,5 +313,6 @@ def build_policy(config: Settings) -> Policy:
             QuietHours(quiet.start, quiet.end, settings.timezone, quiet.mode),
             Confidence(settings.min_confidence, settings.handoff_unanswered_questions, settings.acknowledge_handoffs),
         ],
-        ChooseReply(settings),
+        ChooseReply(settings, dm_disabled=frozenset(p for p in ("bilibili", "douyin") if not getattr(config, p).dm_enabled),
+                    proactive_limits={"douyin": (config.douyin.proactive_dm_per_day, config.douyin.proactive_dm_messages)}),
     )

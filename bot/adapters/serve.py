@@ -18,6 +18,7 @@ from typing import Any
 from bot.adapters.alerts import Alert, creator_alert, log_alert
 from bot.adapters.bilibili import BilibiliClient, BilibiliSink, BilibiliSource
 from bot.adapters.bilibili.cursors import StoreCursors
+from bot.adapters.bilibili.risk import AccountPause
 from bot.adapters.douyin import DouyinClient, DouyinSink, ProactiveDmLimits
 from bot.adapters.douyin.source import serve_webhook, webhook_from_settings
 from bot.adapters.douyin.tokens import AccessTokens
@@ -72,21 +73,22 @@ class DurableAccept:
 
 
 async def _bilibili(settings: Settings, store: Any, stack: AsyncExitStack, alert: Alert) -> tuple[Sink, Source]:
-    client = await stack.enter_async_context(BilibiliClient.from_settings(settings.bilibili))
+    risk = AccountPause.from_settings(settings.bilibili, StoreCursors(store))  # one pause for reads and sends, kept
+    client = await stack.enter_async_context(BilibiliClient.from_settings(settings.bilibili, risk=risk))
     sink = BilibiliSink.from_settings(settings.bilibili, client, alert=alert)
     source = BilibiliSource.from_settings(settings.bilibili, client, StoreCursors(store), alert=alert)
     return sink, source
 
 
-async def _douyin_sink(settings: Settings, stack: AsyncExitStack, alert: Alert) -> tuple[Sink, ProactiveDmLimits]:
+async def _douyin_sink(settings: Settings, store: Any, stack: AsyncExitStack, alert: Alert) -> Sink:
     d = settings.douyin
     secret = lambda value: value.get_secret_value() if value is not None else None
     tokens = AccessTokens(secret(d.access_token), secret(d.refresh_token), client_key=d.client_key,
                           path=settings.state_dir / "douyin-token.json")
     client = await stack.enter_async_context(DouyinClient(api_base=d.api_base, tokens=tokens, open_id=d.open_id,
                                                           timeout=d.timeout))
-    limits = ProactiveDmLimits(per_day=d.proactive_dm_per_day, per_viewer=d.proactive_dm_messages)
-    return DouyinSink.from_settings(d, client, limits=limits, alert=alert), limits
+    limits = ProactiveDmLimits(store, per_day=d.proactive_dm_per_day, per_viewer=d.proactive_dm_messages)
+    return DouyinSink.from_settings(d, client, limits=limits, alert=alert)
 
 
 async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyzer: Any = None,
@@ -102,16 +104,15 @@ async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyz
         async with AsyncExitStack() as stack:
             sinks: dict[str, Sink] = {}
             sources: list[Source] = []
-            limits = None
             if "bilibili" in platforms:
                 sinks["bilibili"], source = await _bilibili(settings, store, stack, alert)
                 sources.append(source)
             if "douyin" in platforms:
-                sinks["douyin"], limits = await _douyin_sink(settings, stack, alert)
+                sinks["douyin"] = await _douyin_sink(settings, store, stack, alert)
             runner = await asyncio.to_thread(Runner.open, settings, sinks, analyzer=analyzer, store=store)
             urls: dict[str, str] = {}
             if "douyin" in platforms:
-                webhook = webhook_from_settings(settings.douyin, DurableAccept(runner), limits=limits)
+                webhook = webhook_from_settings(settings.douyin, DurableAccept(runner))
                 urls["douyin"] = await stack.enter_async_context(
                     serve_webhook(webhook, settings.douyin.webhook_host, settings.douyin.webhook_port))
             if ready is not None:

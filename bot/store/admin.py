@@ -19,6 +19,7 @@ from bot.store.models import (
     LinkClick,
     OutboxMessage,
     PlatformCursor,
+    ProactiveDm,
     RuntimeSwitch,
     ScheduledJob,
     ThreadRecord,
@@ -290,6 +291,8 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
     run("decisions", sa.update(DecisionRecord).where(DecisionRecord.viewer_id.in_(ids)).values(  # type: ignore[union-attr]
         viewer_id=None, text=None, dm_text=None))
     run("events", sa.update(EventRecord).where(EventRecord.viewer_id.in_(ids)).values(viewer_id=None, text="", raw={}))  # type: ignore[union-attr]
+    run("proactive_dms", sa.delete(ProactiveDm).where(ProactiveDm.pseudonym.in_(  # type: ignore[attr-defined]
+        select(Viewer.pseudonym).where(Viewer.id.in_(ids)).scalar_subquery())))  # type: ignore[union-attr]
     run("viewers", sa.delete(Viewer).where(Viewer.id.in_(ids)))  # type: ignore[union-attr]
     return counts
 

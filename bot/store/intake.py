@@ -33,6 +33,7 @@ from bot.store.models import (
     Viewer,
     utcnow,
 )
+from bot.store.proactive import proactive_dms_by_viewer
 from bot.store.rows import (
     aware,
     chunks,
@@ -64,10 +65,12 @@ class Ledger:
         self.platform_replies: Counter[str] = Counter()
         self.recent_texts: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.variants: dict[int, dict[str, str]] = defaultdict(dict)
+        self.proactive: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # viewer → [today, unanswered]
 
     def facts(self, accepted: Accepted, now: datetime | None = None) -> Facts:
         event = accepted.event
         thread = (event.platform, event.thread.id) if event.thread else None
+        proactive = self.proactive.get(accepted.viewer_id or -1, (0, 0))
         return Facts(
             now=now or self.now,
             paused=self.paused,
@@ -79,6 +82,7 @@ class Ledger:
             replies_on_platform_last_day=self.platform_replies[event.platform],
             recent_thread_texts=tuple(self.recent_texts.get(thread, ())) if thread else (),
             variants=dict(self.variants.get(accepted.viewer_id or -1, {})),
+            proactive_dms_today=proactive[0], proactive_dms_unanswered=proactive[1],
         )
 
     def note(self, accepted: Accepted, decision: Decision) -> None:
@@ -95,6 +99,9 @@ class Ledger:
         if thread and decision.text and not decision.dry_run:
             self.recent_texts[thread][:0] = [decision.text]
             del self.recent_texts[thread][_RECENT_TEXTS:]
+        if accepted.viewer_id and decision.counts_as_reply and event.kind != "dm" and (decision.dm_text or decision.action == "reply_dm"):
+            self.proactive[accepted.viewer_id][0] += 1  # a DM the viewer did not ask for: the next decision sees it
+            self.proactive[accepted.viewer_id][1] += 1
         if decision.assignment and accepted.viewer_id:
             experiment, variant = decision.assignment
             self.variants[accepted.viewer_id].setdefault(experiment, variant)
@@ -289,6 +296,9 @@ class IntakeStore:
                 for v, experiment, variant in session.exec(select(AbAssignment.viewer_id, AbAssignment.experiment, AbAssignment.variant)
                                                            .where(AbAssignment.viewer_id.in_(viewers))):  # type: ignore[attr-defined]
                     ledger.variants[v][experiment] = variant
+                for v, usage in proactive_dms_by_viewer(session, [(a.viewer_id, a.event.platform, a.pseudonym) for a in batch
+                                                                  if a.viewer_id and a.pseudonym], now).items():
+                    ledger.proactive[v] = [usage.today, usage.unanswered]
             for p, n in session.exec(select(DecisionRecord.platform, sa.func.count()).where(
                     replies, DecisionRecord.platform.in_(platforms), DecisionRecord.decided_at > day)  # type: ignore[attr-defined]
                     .group_by(DecisionRecord.platform)):

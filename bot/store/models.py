@@ -305,7 +305,20 @@ class ScheduledJob(SQLModel, table=True):
     payload: dict[str, Any] = _json({})
 
 
+class ProactiveDm(SQLModel, table=True):
+    """One proactive DM (not an answer to the viewer's own message) sent, or being sent, to a viewer: what platform
+    limits such as Douyin's "1 a day, 3 until they write back" are counted from, by every worker, across restarts."""
+
+    __tablename__ = "proactive_dms"
+    __table_args__ = (sa.Index("ix_proactive_dms_viewer_time", "platform", "pseudonym", "sent_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    pseudonym: str = Field(max_length=64)  # the viewer (Viewer.pseudonym), never the raw id
+    sent_at: datetime = _time()
+
+
 TABLES = [
     Viewer, ThreadRecord, EventRecord, UnderstandingRecord, DecisionRecord, Handoff, OutboxMessage,
-    TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob,
+    TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob, ProactiveDm,
 ]

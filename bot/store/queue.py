@@ -124,6 +124,11 @@ class QueueStore:
         self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values))  # type: ignore[attr-defined]
         return state
 
+    def postpone(self, outbox_id: int, until: datetime) -> None:
+        """A claimed message the sink did not try (e.g. the account is paused): due again at `until`, attempt not counted."""
+        self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.state == "sending")  # type: ignore[arg-type]
+                   .values(state="pending", attempts=OutboxMessage.attempts - 1, lease_until=None, next_attempt_at=until))
+
     def release_claims(self, outbox_ids: Iterable[int]) -> None:
         """Hand claimed but unsent messages back (the worker ran out of lease time): due again, attempt not counted."""
         ids = list(outbox_ids)

@@ -2,7 +2,7 @@
 
 Synchronous on purpose (SQLAlchemy sessions); async code calls it with `asyncio.to_thread`. The methods
 are grouped by job in mixins: intake (events → decisions), queue (the outbox), admin (switches, handoffs,
-takeovers, cursors, jobs, viewers, forget). docs/pipeline.md lists them.
+takeovers, cursors, jobs, viewers, forget), proactive (DM limits). docs/pipeline.md lists them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bot.store.admin import AdminStore
 from bot.store.engine import database_url, existing_engine, make_engine, session_scope
 from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
+from bot.store.proactive import ProactiveDmStore
 from bot.store.queue import QueueStore
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore):
+class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer

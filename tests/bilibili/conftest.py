@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
+from db_fixtures import db_url, postgres_admin, postgres_url  # noqa: F401 - fixtures
 from fake_bilibili import BILI_JCT, CREATOR, SESSDATA, FakeBilibili
 
 from bot.adapters.bilibili import BilibiliClient
@@ -43,3 +44,23 @@ class Recorder:
 @pytest.fixture
 def recorder() -> Callable[[], Recorder]:
     return Recorder
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when a test sleeps on them (or moves them by hand)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

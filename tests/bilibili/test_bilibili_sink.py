@@ -11,7 +11,7 @@ from fake_bilibili import BILI_JCT, CREATOR, SESSDATA, FakeBilibili
 
 from bot.adapters.bilibili import BilibiliClient, BilibiliSink
 from bot.adapters.bilibili.bvid import aid_to_bvid
-from bot.adapters.bilibili.pacing import Backoff, Pacer
+from bot.adapters.bilibili.pacing import Pacer
 from bot.events import OutgoingMessage, SendError
 
 AID = 170001
@@ -112,23 +112,6 @@ async def test_resume_after_a_halt_sends_again(fake: FakeBilibili, make_client: 
         sink.resume()
         assert await sink.send(_reply())
     assert len(fake.posted) == 1
-
-
-@pytest.mark.parametrize("code", [-352, -412])
-async def test_risk_control_is_retried_after_minutes_growing_each_time(fake: FakeBilibili,
-                                                                       make_client: Callable[..., BilibiliClient], code: int) -> None:
-    fake.add_video(AID, "Python")
-    fake.fail(REPLY_ADD, code, code)
-    async with make_client() as client:
-        sink = _sink(client, risk_backoff=Backoff(300.0, 3600.0, jitter=0.1))
-        waits = []
-        for _ in range(2):
-            with pytest.raises(SendError) as info:
-                await sink.send(_reply())
-            assert info.value.transient and info.value.code == code
-            waits.append(info.value.retry_after)
-        assert await sink.send(_reply())
-    assert 270 <= waits[0] <= 330 and 540 <= waits[1] <= 660
 
 
 @pytest.mark.parametrize("code", [-509, -799])

@@ -13,6 +13,7 @@ from bot.adapters.bilibili import BilibiliClient, BilibiliSource
 from bot.adapters.bilibili.bvid import aid_to_bvid
 from bot.adapters.bilibili.cursors import FileCursorStore
 from bot.adapters.bilibili.pacing import Backoff
+from bot.adapters.bilibili.risk import AccountPause
 from bot.events import Event
 
 AID = 170001
@@ -156,7 +157,7 @@ async def test_not_logged_in_stops_polling_and_alerts_the_creator_once(
 
 @pytest.mark.parametrize("failure", [[-412], [-352], [-412, -352, -412], "http412"])
 async def test_risk_control_backs_off_for_minutes_exponentially_then_recovers(
-        fake: FakeBilibili, make_client: Callable[..., BilibiliClient], cursors: FileCursorStore, recorder,
+        fake: FakeBilibili, make_client: Callable[..., BilibiliClient], cursors: FileCursorStore, clock,
         failure: list[int] | str) -> None:
     fake.add_video(AID, "Python")
     rpid = fake.comment(AID, "多少钱")
@@ -166,13 +167,11 @@ async def test_risk_control_backs_off_for_minutes_exponentially_then_recovers(
     else:
         fake.fail("/x/v2/reply", *failure)
         failures = len(failure)
-    sleep = recorder()
-    async with make_client() as client:
-        source = BilibiliSource(client, cursors, videos=[AID], backfill=True, sleep=sleep,
-                                backoff=Backoff(300.0, 3600.0, jitter=0.2))
+    async with make_client(risk=AccountPause(Backoff(300.0, 3600.0, jitter=0.2), clock=clock)) as client:
+        source = BilibiliSource(client, cursors, videos=[AID], backfill=True, sleep=clock.sleep)
         events = await _take(source.events(), 1)
     assert [e.event_id for e in events] == [str(rpid)]
-    delays = [float(d) for d in sleep.calls]
+    delays = clock.slept
     assert len(delays) == failures
     for attempt, delay in enumerate(delays):
         assert 300.0 * 2 ** attempt * 0.8 <= delay <= 300.0 * 2 ** attempt * 1.2

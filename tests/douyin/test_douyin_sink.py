@@ -15,7 +15,11 @@ from fake_douyin import ACCESS_TOKEN, CLIENT_KEY, OPEN_ID, REFRESH_TOKEN, FakeDo
 from bot.adapters.douyin import DouyinClient, DouyinSink, ProactiveDmLimits
 from bot.adapters.douyin.sink import BEIJING
 from bot.adapters.douyin.tokens import AccessTokens
-from bot.events import OutgoingMessage, SendError
+from bot.events import Event, OutgoingMessage, SendError
+from bot.privacy import Pseudonymizer
+from bot.store import Store
+
+STORE_KEY = b"d" * 32  # as the `store` fixture's
 
 
 def _client(fake: FakeDouyin, *, refresh: bool = True, path: Path | None = None) -> DouyinClient:
@@ -42,9 +46,9 @@ async def test_comment_reply_sends_item_comment_and_content_with_the_token(fake_
     assert sent.startswith("7")
 
 
-async def test_answering_a_dm_quotes_its_conversation_and_is_not_limited(fake_douyin: FakeDouyin) -> None:
+async def test_answering_a_dm_quotes_its_conversation_and_is_not_limited(fake_douyin: FakeDouyin, store: Store) -> None:
     async with _client(fake_douyin) as client:
-        sink = DouyinSink(client, limits=ProactiveDmLimits(per_day=1, per_viewer=1))
+        sink = DouyinSink(client, limits=ProactiveDmLimits(store, per_day=1, per_viewer=1))
         for _ in range(3):
             assert await sink.send(_dm(answering=True))
     body = fake_douyin.calls[-1]["body"]
@@ -52,9 +56,9 @@ async def test_answering_a_dm_quotes_its_conversation_and_is_not_limited(fake_do
                     "conversation_id": "conv-9", "msg_id": "msg-8", "scene": "im_replay_msg"}
 
 
-async def test_proactive_dms_wait_for_tomorrow_after_the_daily_limit(fake_douyin: FakeDouyin) -> None:
+async def test_proactive_dms_wait_for_tomorrow_after_the_daily_limit(fake_douyin: FakeDouyin, store: Store) -> None:
     async with _client(fake_douyin) as client:
-        sink = DouyinSink(client, limits=ProactiveDmLimits(per_day=1, per_viewer=3))
+        sink = DouyinSink(client, limits=ProactiveDmLimits(store, per_day=1, per_viewer=3))
         await sink.send(_dm("viewer-1"))
         with pytest.raises(SendError) as info:
             await sink.send(_dm("viewer-1"))
@@ -66,18 +70,45 @@ async def test_proactive_dms_wait_for_tomorrow_after_the_daily_limit(fake_douyin
     assert [c["body"]["to_user_id"] for c in fake_douyin.calls] == ["viewer-1", "viewer-2"]
 
 
-async def test_proactive_dms_stop_after_three_unanswered_until_the_viewer_writes(fake_douyin: FakeDouyin) -> None:
-    limits = ProactiveDmLimits(per_day=10, per_viewer=3)
+async def test_proactive_dms_stop_after_three_unanswered_until_the_viewer_writes(fake_douyin: FakeDouyin, store: Store) -> None:
     async with _client(fake_douyin) as client:
-        sink = DouyinSink(client, limits=limits)
+        sink = DouyinSink(client, limits=ProactiveDmLimits(store, per_day=10, per_viewer=3))
         for _ in range(3):
             await sink.send(_dm())
         with pytest.raises(SendError) as info:
             await sink.send(_dm())
-        limits.note_inbound("viewer-1")  # the viewer answered
-        await sink.send(_dm())
+        store.record_event(Event(platform="douyin", event_id="dm-1", text="好的", kind="dm", author_id="viewer-1"))
+        await sink.send(_dm())  # the viewer wrote back (a stored DM event): the count starts again
     assert (info.value.transient, info.value.recipient_unreachable) == (False, True)
     assert len(fake_douyin.calls) == 4
+
+
+async def test_proactive_dm_counts_survive_a_restart(fake_douyin: FakeDouyin, db_url: str) -> None:
+    async with _client(fake_douyin) as client:
+        await DouyinSink(client, limits=ProactiveDmLimits(Store.from_url(db_url, Pseudonymizer(STORE_KEY)))).send(_dm())
+    restarted = Store.from_url(db_url, Pseudonymizer(STORE_KEY))
+    async with _client(fake_douyin) as client:
+        with pytest.raises(SendError) as info:
+            await DouyinSink(client, limits=ProactiveDmLimits(restarted)).send(_dm())
+    assert info.value.code == "proactive_dm_daily" and len(fake_douyin.calls) == 1
+
+
+async def test_workers_racing_for_one_viewer_send_one_proactive_dm_a_day(fake_douyin: FakeDouyin, db_url: str) -> None:
+    workers = [Store.from_url(db_url, Pseudonymizer(STORE_KEY)) for _ in range(4)]  # one engine each, like processes
+    async with _client(fake_douyin) as client:
+        sinks = [DouyinSink(client, limits=ProactiveDmLimits(store, per_day=1, per_viewer=3)) for store in workers]
+        results = await asyncio.gather(*(sink.send(_dm()) for sink in sinks * 2), return_exceptions=True)
+    assert sum(isinstance(r, str) for r in results) == 1 and len(fake_douyin.calls) == 1
+    assert {r.code for r in results if isinstance(r, SendError)} == {"proactive_dm_daily"}
+
+
+async def test_a_proactive_dm_douyin_refuses_does_not_use_up_the_allowance(fake_douyin: FakeDouyin, store: Store) -> None:
+    fake_douyin.fail("/im/send/msg/", 28003070)
+    async with _client(fake_douyin) as client:
+        sink = DouyinSink(client, limits=ProactiveDmLimits(store, per_day=1, per_viewer=3))
+        with pytest.raises(SendError):
+            await sink.send(_dm())
+        assert await sink.send(_dm())
 
 
 @pytest.mark.parametrize("where", ["data", "extra", "sub"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -21,6 +22,11 @@ REFUND = "能退款吗"
 
 def actions(outcomes) -> list[str]:
     return [o.decision.action for o in outcomes]
+
+
+def promises_dm(text: str | None) -> bool:
+    """The public note that details went by DM (dm_notice: 已私信 / 已经私信 …)."""
+    return re.search("已(经)?私信", text or "") is not None
 
 
 def outbox_rows(store: Store) -> list[OutboxMessage]:
@@ -160,6 +166,37 @@ async def test_price_question_gets_a_short_public_reply_and_details_by_dm(store:
     assert d.action == "reply_public" and d.dm_text and "199" in d.dm_text and "199" not in (d.text or "")
     rows = outbox_rows(store)
     assert [(m.kind, m.recipient_id) for m in rows] == [("reply_public", None), ("reply_dm", "42")]
+
+
+async def test_a_public_reply_promises_a_dm_only_when_the_dm_will_go_out(store: Store, make_runner, comment) -> None:
+    # Douyin allows one proactive DM per viewer per day: the second and third price questions of the day (in the same
+    # batch, and in a later one while the first DM still waits in the outbox) get the price and link in public.
+    runner = make_runner(store)
+    douyin = dict(author="42", platform="douyin", thread=Thread("BV1xx411c7mD"))
+    first, second = await runner.process([comment(PRICE, **douyin), comment(PRICE, **douyin)])
+    [third] = await runner.process([comment(PRICE, **douyin)])
+    assert first.decision.dm_text and promises_dm(first.decision.text)
+    for later in (second, third):
+        d = later.decision
+        assert d.action == "reply_public" and d.dm_text is None
+        assert "199" in (d.text or "") and not promises_dm(d.text)  # the information itself, no false promise
+        assert "no DM: 1 proactive DM(s) to this viewer today (limit 1)" in d.reason
+    assert [m.kind for m in outbox_rows(store)] == ["reply_public", "reply_dm", "reply_public", "reply_public"]
+
+
+async def test_a_dm_already_sent_today_is_counted_from_the_store(store: Store, make_runner, comment) -> None:
+    runner = make_runner(store)
+    store.reserve_proactive_dm("douyin", "42", per_day=1, per_viewer=3, now=T0 + timedelta(minutes=1))  # sent by the sink
+    [later] = await runner.process([comment(PRICE, author="42", platform="douyin", thread=Thread("BV1xx411c7mD"))])
+    assert later.decision.dm_text is None and not promises_dm(later.decision.text)
+
+
+async def test_bilibili_with_dms_disabled_answers_price_questions_in_public(store: Store, make_runner, comment) -> None:
+    [off] = await make_runner(store).process([comment(PRICE, author="7")])  # bilibili.dm_enabled defaults to false
+    [on] = await make_runner(store, bilibili={"dm_enabled": True}).process([comment(PRICE, author="8")])
+    assert off.decision.dm_text is None and "199" in (off.decision.text or "") and not promises_dm(off.decision.text)
+    assert "bilibili.dm_enabled is false" in off.decision.reason
+    assert on.decision.dm_text and "199" in on.decision.dm_text
 
 
 async def test_telegram_dms_only_viewers_who_started_the_bot(store: Store, make_runner, comment) -> None:

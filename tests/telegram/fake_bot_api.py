@@ -7,7 +7,11 @@ It keeps what a test needs to assert on and to script:
   offset are confirmed and never served again; long polling waits up to `timeout` seconds);
 - `fail(...)` / `block(...)`: 429 with `parameters.retry_after`, 403 "bot was blocked by the user";
   a private chat whose user never wrote to the bot answers 403 "bot can't initiate conversation";
-- `setWebhook` / `deliver_webhook(update)`: posts an update to the registered URL with the secret header.
+- `setWebhook` / `deliver_webhook(update)`: posts an update to the registered URL with the secret header;
+- `enforce_limits()`: Telegram's flood control on sendMessage, counted when a request arrives: a second
+  message into one chat within `chat_interval` (1 s), or more than `group_per_window` (20) into one group
+  within `window` (60 s), gets 429 with retry_after, as the real API answers; `flood_429s` counts them.
+  `jitter` delays each request's arrival by a random 0..jitter s, as the network between bot and Telegram does.
 Messages are numbered per chat, as Telegram does, and a reply must name a message that exists.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -63,6 +68,11 @@ class FakeBotAPI:
         self._failures: list[_Failure] = []
         self._holds: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Condition()
+        self._limits: tuple[float, int, float] | None = None
+        self._jitter = 0.0
+        self._rng = random.Random(16)
+        self._accepted_at: dict[int, list[float]] = {}
+        self.flood_429s = 0
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -131,6 +141,12 @@ class FakeBotAPI:
         client killed meanwhile never learns that Telegram already posted its message."""
         return self._holds.setdefault(method.lower(), asyncio.Event())
 
+    def enforce_limits(self, *, chat_interval: float = 1.0, group_per_window: int = 20, window: float = 60.0,
+                       jitter: float = 0.02) -> None:
+        """From now on sendMessage obeys Telegram's per-chat and per-group limits (tests may shrink the times)."""
+        self._limits = (chat_interval, group_per_window, window)
+        self._jitter = jitter
+
     def block(self, chat_id: int, description: str = "Forbidden: bot was blocked by the user") -> None:
         self._blocked[chat_id] = description
 
@@ -171,10 +187,12 @@ class FakeBotAPI:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await _params(request)
+        if self._jitter:
+            await asyncio.sleep(self._rng.uniform(0, self._jitter))  # the request is still on its way
         call = ApiCall(method, params)
         self.calls.append(call)
         try:
-            if failure := self._scripted_failure(method, params):
+            if failure := self._scripted_failure(method, params) or self._flood_control(method, params, call.at):
                 return failure
             handler = getattr(self, f"_m_{method.lower()}", None)
             if handler is None:
@@ -197,6 +215,23 @@ class FakeBotAPI:
                 failure.remaining -= 1
                 extra = {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after is not None else {}
                 return _error(failure.status, failure.description, **extra)
+        return None
+
+    def _flood_control(self, method: str, params: dict[str, Any], arrived: float) -> web.Response | None:
+        chat_id = params.get("chat_id")
+        if self._limits is None or method.lower() != "sendmessage" or not isinstance(chat_id, int):
+            return None
+        chat_interval, per_window, window = self._limits
+        accepted = self._accepted_at.setdefault(chat_id, [])
+        waits = [accepted[-1] + chat_interval - arrived] if accepted else []
+        recent = [t for t in accepted if t > arrived - window]
+        if chat_id < 0 and len(recent) >= per_window:
+            waits.append(recent[-per_window] + window - arrived)
+        if waits and max(waits) > 0:
+            self.flood_429s += 1
+            retry_after = max(1, round(max(waits) + 0.5))
+            return _error(429, f"Too Many Requests: retry after {retry_after}", parameters={"retry_after": retry_after})
+        accepted.append(arrived)
         return None
 
     # --- methods (named _m_<lowercase Bot API method>) ---------------------------------------------------

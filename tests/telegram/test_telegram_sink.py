@@ -121,6 +121,46 @@ async def test_unreachable_bot_api_is_a_transient_error(make_settings):
     assert caught.value.transient is True and caught.value.code == "network"
 
 
+async def test_replies_into_one_group_reach_telegram_at_least_a_second_apart(make_settings, world, api):
+    # Paced from the previous answer, not the previous start: network jitter can no longer bring two requests
+    # to Telegram 0.996 s apart (the 429 seen in the field).
+    post = world.channel_post("第 3 课")
+    comments = [world.comment(world.user(VIEWER_ID + n), post, "多少钱", push=False) for n in range(4)]
+    api.enforce_limits(jitter=0.05)
+    async with TelegramBot(make_settings()) as telegram:
+        for n, comment in enumerate(comments):
+            await telegram.sink.send(public_reply(f"{world.group['id']}:{comment['message_id']}", f"第 {n} 条", n + 1))
+
+    arrivals = [c.at for c in api.calls_to("sendMessage")]
+    assert api.flood_429s == 0 and len(api.sent) == 4
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 1.0
+
+
+async def test_a_200_comment_burst_into_one_group_draws_no_429(make_settings, world, api):
+    # Telegram's minute shrunk to a quarter second (and one second to a hundredth) so the burst takes ~3 s, not 10 min.
+    post = world.channel_post("第 3 课")
+    comments = [world.comment(world.user(VIEWER_ID + n), post, "多少钱", push=False) for n in range(200)]
+    api.enforce_limits(chat_interval=0.01, group_per_window=20, window=0.25, jitter=0.005)
+    async with TelegramBot(make_settings()) as telegram:
+        telegram.sink.throttle = SendThrottle(chat_interval=0.01, group_per_minute=20, group_window=0.25)
+        for n, comment in enumerate(comments):
+            await telegram.sink.send(public_reply(f"{world.group['id']}:{comment['message_id']}", f"回复 {n}", n + 1))
+
+    assert api.flood_429s == 0 and len(api.sent) == 200
+
+
+async def test_throttle_counts_a_chats_interval_from_the_answer_not_the_request():
+    clock = FakeClock()
+    throttle = SendThrottle(chat_interval=1.0, margin=0.1, clock=clock, sleep=clock.sleep)
+
+    async with throttle.slot(-100):
+        clock.now += 0.4  # the request took 0.4 s to be answered
+    async with throttle.slot(-100) as waited:
+        pass
+
+    assert waited == pytest.approx(1.1)  # 1 s after the answer, plus the 10 % margin
+
+
 async def test_deep_link_helper_builds_a_start_link_with_the_bots_username(telegram):
     assert telegram.deep_link("post3_c12") == "https://t.me/coursebot_test_bot?start=post3_c12"
     assert deep_link("@my_course_bot", "abc-DEF_1") == "https://t.me/my_course_bot?start=abc-DEF_1"
@@ -148,7 +188,8 @@ class FakeClock:
 
 async def test_throttle_spaces_messages_per_chat_per_group_and_globally():
     clock = FakeClock()
-    throttle = SendThrottle(chat_interval=1.0, group_per_minute=20, global_per_second=3, clock=clock, sleep=clock.sleep)
+    throttle = SendThrottle(chat_interval=1.0, group_per_minute=20, global_per_second=3, margin=0, clock=clock,
+                            sleep=clock.sleep)
 
     assert await throttle.wait(-100) == 0
     assert await throttle.wait(-100) == 1.0  # one per second in one chat

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import httpx
 
-from bot.adapters.bilibili.errors import RiskControl, TransportError, error_for
+from bot.adapters.bilibili.errors import AccountPaused, RiskControl, TransportError, error_for
 from bot.adapters.bilibili.models import (
     VIDEO,
     CommentPage,
@@ -23,7 +23,8 @@ from bot.adapters.bilibili.models import (
     Reply,
     VideoInfo,
 )
-from bot.adapters.bilibili.pacing import Pacer
+from bot.adapters.bilibili.pacing import Backoff, Pacer
+from bot.adapters.bilibili.risk import AccountPause
 
 log = logging.getLogger("coursebot.bilibili")
 
@@ -41,6 +42,7 @@ class BilibiliClient:
         user_agent: str = "Mozilla/5.0",
         pacer: Pacer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        risk: AccountPause | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.vc_base = vc_base.rstrip("/")
@@ -51,6 +53,7 @@ class BilibiliClient:
         self._timeout = httpx.Timeout(timeout)
         self._transport = transport
         self._pacer = pacer or Pacer(0, 0)
+        self.risk = risk or AccountPause(Backoff(300.0, 3600.0))  # every read and send of this account: one pause
         self._http: httpx.AsyncClient | None = None
 
     @classmethod
@@ -61,7 +64,7 @@ class BilibiliClient:
             "api_base": settings.api_base, "vc_base": settings.vc_base, "sessdata": secret(settings.sessdata),
             "bili_jct": secret(settings.bili_jct), "uid": settings.uid, "timeout": settings.timeout, "user_agent": settings.user_agent,
             "pacer": Pacer(settings.request_delay_min, settings.request_delay_max),
-        }
+        }  # the account's risk pause (`risk`) is passed by the caller: it lives in the store
         return cls(**{**options, **overrides})
 
     async def __aenter__(self) -> Self:
@@ -77,12 +80,27 @@ class BilibiliClient:
     def __repr__(self) -> str:  # cookies stay out of reprs and tracebacks
         return f"BilibiliClient(api_base={self.api_base!r}, uid={self.uid!r}, logged_in={'SESSDATA' in self._cookies})"
 
+    async def paused_for(self) -> float:
+        """Seconds this account must still wait after a risk error (0: it may call)."""
+        return await self.risk.remaining()
+
     async def _call(self, method: str, url: str, *, params: dict[str, Any] | None = None,
                     data: dict[str, Any] | None = None) -> Any:
         if self._http is None:
             raise RuntimeError("use `async with BilibiliClient(...) as client`")
         endpoint = httpx.URL(url).path
         await self._pacer.wait()
+        if (left := await self.paused_for()) > 0:
+            raise AccountPaused(left, endpoint=endpoint)
+        try:
+            return await self._request(method, url, endpoint, params=params, data=data)
+        except RiskControl as exc:
+            exc.pause = await self.risk.trip()
+            raise
+
+    async def _request(self, method: str, url: str, endpoint: str, *, params: dict[str, Any] | None,
+                       data: dict[str, Any] | None) -> Any:
+        assert self._http is not None
         try:
             response = await self._http.request(method, url, params=params, data=data)
         except httpx.HTTPError as exc:

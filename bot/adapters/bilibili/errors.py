@@ -23,7 +23,20 @@ class CsrfFailed(BilibiliError):
 
 
 class RiskControl(BilibiliError):
-    """-352 / -412 (or HTTP 412): risk control intercepted the request. Back off for minutes."""
+    """-352 / -412 (or HTTP 412): risk control intercepted the request. Back off for minutes.
+
+    `pause`: seconds the whole account now waits (set by the client's AccountPause), None without one.
+    """
+
+    pause: float | None = None
+
+
+class AccountPaused(RiskControl):
+    """Not sent at all: the account is still paused after an earlier risk error, for `pause` more seconds."""
+
+    def __init__(self, pause: float, *, endpoint: str = "") -> None:
+        super().__init__(-412, f"account paused after risk control, {pause:.0f} s left", endpoint=endpoint)
+        self.pause = pause
 
 
 class TooFrequent(BilibiliError):

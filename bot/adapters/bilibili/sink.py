@@ -14,6 +14,7 @@ from bot.adapters.alerts import Alert, log_alert
 from bot.adapters.bilibili.bvid import parse_video
 from bot.adapters.bilibili.client import BilibiliClient
 from bot.adapters.bilibili.errors import (
+    AccountPaused,
     BilibiliError,
     CaptchaRequired,
     CsrfFailed,
@@ -25,7 +26,7 @@ from bot.adapters.bilibili.errors import (
     TransportError,
 )
 from bot.adapters.bilibili.models import VIDEO
-from bot.adapters.bilibili.pacing import Backoff, Pacer
+from bot.adapters.bilibili.pacing import Pacer
 from bot.events import OutgoingMessage, SendError
 
 log = logging.getLogger("coursebot.bilibili")
@@ -38,12 +39,11 @@ class BilibiliSink:
     platform = "bilibili"
 
     def __init__(self, client: BilibiliClient, *, pacer: Pacer | None = None, dm_enabled: bool = False,
-                 risk_backoff: Backoff | None = None, too_frequent_retry: float = 120.0, captcha_retry: float = 3600.0,
+                 too_frequent_retry: float = 120.0, captcha_retry: float = 3600.0,
                  dm_limit_retry: float = 21600.0, alert: Alert = log_alert) -> None:
         self._client = client
         self._pacer = pacer or Pacer(30.0, 90.0)
         self._dm_enabled = dm_enabled
-        self._risk = risk_backoff or Backoff(300.0, 3600.0)
         self._too_frequent_retry, self._captcha_retry, self._dm_limit_retry = too_frequent_retry, captcha_retry, dm_limit_retry
         self._alert = alert
         self.halted: BilibiliError | None = None  # set by a captcha or a lost login; cleared by resume()
@@ -52,7 +52,6 @@ class BilibiliSink:
     def from_settings(cls, settings: Any, client: BilibiliClient, **overrides: Any) -> BilibiliSink:
         options: dict[str, Any] = {
             "pacer": Pacer(settings.send_delay_min, settings.send_delay_max), "dm_enabled": settings.dm_enabled,
-            "risk_backoff": Backoff(settings.risk_backoff, settings.risk_backoff_max),
             "too_frequent_retry": settings.too_frequent_retry, "captcha_retry": settings.captcha_retry,
             "dm_limit_retry": settings.dm_limit_retry,
         }
@@ -66,16 +65,16 @@ class BilibiliSink:
         if self.halted is not None:
             raise SendError(f"bilibili sending halted: {self.halted}", transient=True, retry_after=self._captcha_retry,
                             code=self.halted.code)
+        if (left := await self._client.paused_for()) > 0:  # before the 30-90 s pacing pause, not after it
+            raise await self._send_error(AccountPaused(left))
         await self._pacer.wait()
         try:
-            message_id = await (self._reply(message) if message.kind == "reply_public" else self._dm(message))
+            return await (self._reply(message) if message.kind == "reply_public" else self._dm(message))
         except DuplicateReply:
             log.info("bilibili: outbox %s was already posted (12051); counted as sent", message.outbox_id)
             return f"duplicate:{message.outbox_id}"
         except BilibiliError as exc:
             raise await self._send_error(exc) from None
-        self._risk.reset()
-        return message_id
 
     def _target(self, message: OutgoingMessage) -> dict[str, int]:
         routing = message.extra.get("reply") if isinstance(message.extra.get("reply"), dict) else {}
@@ -150,8 +149,9 @@ class BilibiliSink:
                 await self._alert(f"Bilibili: {what} ({exc}). Sending is halted and replies wait in the outbox: "
                                   "post one comment by hand in the browser (or refresh the cookies), then restart.")
             return SendError(str(exc), transient=True, retry_after=self._captcha_retry, code=exc.code)
-        if isinstance(exc, RiskControl):
-            return SendError(str(exc), transient=True, retry_after=self._risk.next_delay(), code=exc.code)
+        if isinstance(exc, RiskControl):  # the whole account waits: this message and every other one
+            return SendError(str(exc), transient=True, retry_after=exc.pause, code=exc.code,
+                             attempted=not isinstance(exc, AccountPaused))
         if isinstance(exc, TooFrequent):
             return SendError(str(exc), transient=True, retry_after=self._too_frequent_retry, code=exc.code)
         if isinstance(exc, DmLimit):

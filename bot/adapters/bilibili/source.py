@@ -59,7 +59,7 @@ class BilibiliSource:
         self._client, self._cursors = client, cursors
         self._replies_to_me, self._backfill = replies_to_me, backfill
         self._max_pages, self._page_size, self._poll_interval = max_pages, page_size, poll_interval
-        self.backoff = backoff or Backoff(300.0, 3600.0)
+        self.backoff = backoff or Backoff(300.0, 3600.0)  # "too frequent" and transport errors; risk control pauses the client
         self._alert, self._sleep, self._fetch_titles = alert, sleep, fetch_titles
         self._threads: dict[int, Thread] = {}
         self._recent: OrderedDict[int, None] = OrderedDict()
@@ -85,6 +85,11 @@ class BilibiliSource:
                 await self._alert(f"Bilibili: the bot is logged out ({exc}). Polling stopped: put fresh SESSDATA and "
                                   "bili_jct cookies in the secrets file and restart.")
                 return
+            except RiskControl as exc:  # the account's pause (shared with the sink), never reset by one good round
+                delay = exc.pause if exc.pause is not None else self.backoff.next_delay()
+                log.warning("bilibili: %s; no reads for %.0f s", exc, delay)
+                await self._sleep(delay)
+                continue
             except _ROUND_ERRORS as exc:
                 delay = self.backoff.next_delay()
                 log.warning("bilibili: %s; backing off %.0f s before the next round", exc, delay)

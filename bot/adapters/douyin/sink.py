@@ -8,11 +8,10 @@ unreachable. Rate limiting (28003070) waits `rate_limit_retry` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.adapters.alerts import Alert, log_alert
 from bot.adapters.douyin.client import (
@@ -23,38 +22,33 @@ from bot.adapters.douyin.client import (
     TokenExpired,
 )
 from bot.events import OutgoingMessage, SendError
+from bot.store.proactive import BEIJING, next_day
 
 log = logging.getLogger("coursebot.douyin")
 
-BEIJING = ZoneInfo("Asia/Shanghai")
-
 
 class ProactiveDmLimits:
-    """Proactive DMs sent per viewer; a viewer's own message resets their count (`note_inbound`)."""
+    """Douyin's proactive-DM rules, counted in the store (`proactive_dms`): they survive a restart and hold for
+    every worker. A viewer's own DM (stored as an event) resets the "until they write back" count."""
 
-    def __init__(self, *, per_day: int = 1, per_viewer: int = 3) -> None:
-        self.per_day, self.per_viewer = per_day, per_viewer
-        self._days: dict[str, dict[str, int]] = defaultdict(dict)
-        self._since_inbound: dict[str, int] = defaultdict(int)
+    def __init__(self, store: Any, *, per_day: int = 1, per_viewer: int = 3, platform: str = "douyin") -> None:
+        self.store, self.per_day, self.per_viewer, self.platform = store, per_day, per_viewer, platform
 
-    def note_inbound(self, viewer: str) -> None:
-        self._since_inbound.pop(viewer, None)
+    async def reserve(self, viewer: str, now: datetime) -> int:
+        """Count a proactive DM to `viewer` about to be sent; raises the SendError the outbox needs when over a limit."""
+        reservation, refusal = await asyncio.to_thread(self.store.reserve_proactive_dm, self.platform, viewer,
+                                                       per_day=self.per_day, per_viewer=self.per_viewer, now=now)
+        if refusal == "unanswered":
+            raise SendError(f"proactive DM limit: {self.per_viewer} messages without an answer", transient=False,
+                            recipient_unreachable=True, code="proactive_dm_limit")
+        if refusal == "daily":
+            raise SendError(f"proactive DM limit: {self.per_day} per viewer per day", transient=True,
+                            retry_after=(next_day(now) - now).total_seconds(), code="proactive_dm_daily")
+        assert reservation is not None
+        return reservation
 
-    def check(self, viewer: str, now: datetime) -> SendError | None:
-        if self._since_inbound[viewer] >= self.per_viewer:
-            return SendError(f"proactive DM limit: {self.per_viewer} messages without an answer", transient=False,
-                             recipient_unreachable=True, code="proactive_dm_limit")
-        local = now.astimezone(BEIJING)
-        if self._days[viewer].get(local.date().isoformat(), 0) >= self.per_day:
-            tomorrow = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), BEIJING)
-            return SendError(f"proactive DM limit: {self.per_day} per viewer per day", transient=True,
-                             retry_after=(tomorrow - local).total_seconds(), code="proactive_dm_daily")
-        return None
-
-    def record(self, viewer: str, now: datetime) -> None:
-        day = now.astimezone(BEIJING).date().isoformat()
-        self._days[viewer] = {day: self._days[viewer].get(day, 0) + 1}  # older days are dropped
-        self._since_inbound[viewer] += 1
+    async def release(self, reservation: int) -> None:
+        await asyncio.to_thread(self.store.release_proactive_dm, reservation)
 
 
 class DouyinSink:
@@ -64,7 +58,7 @@ class DouyinSink:
                  rate_limit_retry: float = 60.0, token_retry: float = 900.0, alert: Alert = log_alert) -> None:
         self._client = client
         self._dm_enabled = dm_enabled
-        self.limits = limits or ProactiveDmLimits()
+        self.limits = limits  # None: proactive DMs are refused (nowhere to count them)
         self._rate_limit_retry, self._token_retry = rate_limit_retry, token_retry
         self._alert = alert
         self._alerted = False
@@ -73,8 +67,7 @@ class DouyinSink:
     def from_settings(cls, settings: Any, client: DouyinClient, **overrides: Any) -> DouyinSink:
         options: dict[str, Any] = {
             "dm_enabled": settings.dm_enabled, "rate_limit_retry": settings.rate_limit_retry,
-            "limits": ProactiveDmLimits(per_day=settings.proactive_dm_per_day, per_viewer=settings.proactive_dm_messages),
-        }
+        }  # `limits` needs the store: the caller passes ProactiveDmLimits(store, …)
         return cls(client, **{**options, **overrides})
 
     async def send(self, message: OutgoingMessage) -> str:
@@ -110,12 +103,19 @@ class DouyinSink:
             raise SendError("douyin DM without a recipient", transient=False, code="no_recipient")
         routing = message.extra.get("reply") if isinstance(message.extra.get("reply"), dict) else {}
         answering = bool(routing.get("msg_id") and routing.get("conversation_id"))
-        now = datetime.now(BEIJING)
-        if not answering and (refusal := self.limits.check(message.recipient_id, now)) is not None:
-            raise refusal
-        sent = await self._client.send_dm(
-            to_user_id=message.recipient_id, text=message.text, conversation_id=routing.get("conversation_id"),
-            msg_id=routing.get("msg_id") if answering else None, scene=routing.get("scene") if answering else None)
+        reservation = None
         if not answering:
-            self.limits.record(message.recipient_id, now)
-        return sent
+            if self.limits is None:
+                raise SendError("douyin proactive DM without limits to count it against", transient=False,
+                                code="proactive_dm_limit")
+            reservation = await self.limits.reserve(message.recipient_id, datetime.now(BEIJING))
+        try:
+            return await self._client.send_dm(
+                to_user_id=message.recipient_id, text=message.text, conversation_id=routing.get("conversation_id"),
+                msg_id=routing.get("msg_id") if answering else None, scene=routing.get("scene") if answering else None)
+        except DouyinTransportError:
+            raise  # it may have gone out: it keeps counting
+        except DouyinError:
+            if reservation is not None:  # Douyin refused it: it was not sent
+                await self.limits.release(reservation)  # type: ignore[union-attr]
+            raise

@@ -13,22 +13,17 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.douyin.sink import ProactiveDmLimits
 from bot.adapters.douyin.webhook import Accept, DouyinWebhook, QueueInbox
 from bot.events import Event
 
 log = logging.getLogger("coursebot.douyin")
 
 
-def webhook_from_settings(settings: Any, accept: Accept, *, limits: ProactiveDmLimits | None = None) -> DouyinWebhook:
+def webhook_from_settings(settings: Any, accept: Accept) -> DouyinWebhook:
+    # A viewer's DM resets their proactive-DM count by being stored (bot/store/proactive.py): no hook needed here.
     secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
-
-    def note(event: Event) -> None:  # a viewer who writes to us may be answered again (proactive count resets)
-        if limits is not None and event.kind == "dm" and event.author_id:
-            limits.note_inbound(event.author_id)
-
     return DouyinWebhook(client_secret=secret, accept=accept, path=settings.webhook_path,
-                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size, on_event=note)
+                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size)
 
 
 @asynccontextmanager
@@ -49,10 +44,9 @@ async def serve_webhook(webhook: DouyinWebhook, host: str, port: int) -> AsyncIt
 class DouyinSource:
     platform = "douyin"
 
-    def __init__(self, settings: Any, *, limits: ProactiveDmLimits | None = None, host: str | None = None,
-                 port: int | None = None) -> None:
+    def __init__(self, settings: Any, *, host: str | None = None, port: int | None = None) -> None:
         self.inbox = QueueInbox()
-        self.webhook = webhook_from_settings(settings, self.inbox.accept, limits=limits)
+        self.webhook = webhook_from_settings(settings, self.inbox.accept)
         self._host = host or settings.webhook_host
         self._port = settings.webhook_port if port is None else port
         self.base_url: str | None = None

@@ -82,7 +82,7 @@ class TelegramBot:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base), timeout=settings.timeout)
         self.bot = Bot(token, session=session)
         self.throttle = SendThrottle(chat_interval=settings.chat_interval, group_per_minute=settings.group_per_minute,
-                                     global_per_second=settings.global_per_second)
+                                     global_per_second=settings.global_per_second, margin=settings.pace_margin)
         self.sink = TelegramSink(self.bot, self.throttle, self.contacts)
         self.username = settings.bot_username
         # Where handlers hand events: `accept` (e.g. Runner.accept, which stores before returning) or,

@@ -37,10 +37,10 @@ class TelegramSink:
             chat_id, reply_to = await self._dm_target(message), None
         else:
             chat_id, reply_to = _public_target(message)
-        await self.throttle.wait(chat_id)
         parameters = ReplyParameters(message_id=reply_to, allow_sending_without_reply=False) if reply_to else None
         try:
-            sent = await self.bot.send_message(chat_id, message.text, reply_parameters=parameters)
+            async with self.throttle.slot(chat_id):
+                sent = await self.bot.send_message(chat_id, message.text, reply_parameters=parameters)
         except TelegramRetryAfter as exc:
             self.throttle.hold(chat_id, exc.retry_after)
             raise SendError(f"telegram flood control: retry after {exc.retry_after} s", transient=True,
