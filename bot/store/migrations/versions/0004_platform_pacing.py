@@ -1,7 +1,7 @@
 """proactive_dms: proactive DMs per viewer, so platform DM limits survive restarts and hold across workers
 
-Revision ID: 0003_platform_pacing
-Revises: 0002
+Revision ID: 0004_platform_pacing
+Revises: 0003_creator_view
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_platform_pacing'
-down_revision = '0002'
+revision = '0004_platform_pacing'
+down_revision = '0003_creator_view'
 branch_labels = None
 depends_on = None
 
