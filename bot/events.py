@@ -45,6 +45,7 @@ class Event:
     author_name: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     raw: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""  # where it was read (`comments.jsonl:line 17`, `douyin Msg-Id …`): named if it cannot be stored
 
     def __post_init__(self) -> None:
         _set(self, "platform", storable_id(self.platform, PLATFORM_CHARS))
@@ -65,6 +66,15 @@ def _utc(moment: datetime) -> datetime:
         return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     except OverflowError:
         return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Input that could not be read or stored: kept as it came for the creator (`coursebot quarantine`)."""
+
+    origin: str  # file:line, or the delivery (`douyin Msg-Id …`)
+    reason: str  # one line naming the field
+    raw: bytes | str  # the line or body as received
 
 
 Action = Literal["reply_public", "reply_dm", "handoff", "ignore"]

@@ -48,3 +48,10 @@ def storable_id(value: Any, limit: int = ID_CHARS) -> str:
 
 def optional_id(value: Any, limit: int = ID_CHARS) -> str | None:
     return None if value is None else storable_id(value, limit)
+
+
+def storable_copy(value: bytes | str) -> str:
+    """Input kept as it came, as storable text: bytes that are not UTF-8 and characters `storable_text` would drop
+    are written as Python escapes (\\xff, \\x00, \\ud800), so the creator sees exactly what arrived."""
+    text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+    return _UNSTORABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)

@@ -2,7 +2,7 @@
 
 Synchronous on purpose (SQLAlchemy sessions); async code calls it with `asyncio.to_thread`. The methods
 are grouped by job in mixins: intake (events → decisions), queue (the outbox), admin (switches, handoffs,
-takeovers, cursors, jobs, viewers, forget). docs/pipeline.md lists them.
+takeovers, cursors, jobs, viewers, forget), quarantine (input that could not be kept). docs/pipeline.md lists them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bot.store.admin import AdminStore
 from bot.store.engine import database_url, make_engine, session_scope
 from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
+from bot.store.quarantine import QuarantineStore
 from bot.store.queue import QueueStore
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore):
+class Store(IntakeStore, QueueStore, AdminStore, QuarantineStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer
@@ -93,7 +94,7 @@ class Store(IntakeStore, QueueStore, AdminStore):
         try:
             yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise StoreUnavailable(f"database unavailable while {doing}: {_first_line(exc)}") from exc
+            raise StoreUnavailable(f"database unavailable while {doing}: {first_line(exc)}") from exc
 
     def schema_is_current(self) -> bool:
         from bot.store.migrate import current_revision
@@ -101,7 +102,8 @@ class Store(IntakeStore, QueueStore, AdminStore):
         return current_revision(self.engine) == head_revision()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message` of a database error (the driver's own error when there is one)."""
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()
     return f"{type(original).__name__}: {text[0] if text else ''}".strip()

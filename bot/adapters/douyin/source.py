@@ -14,13 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from bot.adapters.douyin.sink import ProactiveDmLimits
-from bot.adapters.douyin.webhook import Accept, DouyinWebhook, QueueInbox
+from bot.adapters.douyin.webhook import Accept, DouyinWebhook, Quarantine, QueueInbox
 from bot.events import Event
 
 log = logging.getLogger("coursebot.douyin")
 
 
-def webhook_from_settings(settings: Any, accept: Accept, *, limits: ProactiveDmLimits | None = None) -> DouyinWebhook:
+def webhook_from_settings(settings: Any, accept: Accept, *, limits: ProactiveDmLimits | None = None,
+                          quarantine: Quarantine | None = None) -> DouyinWebhook:
     secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
 
     def note(event: Event) -> None:  # a viewer who writes to us may be answered again (proactive count resets)
@@ -28,7 +29,8 @@ def webhook_from_settings(settings: Any, accept: Accept, *, limits: ProactiveDmL
             limits.note_inbound(event.author_id)
 
     return DouyinWebhook(client_secret=secret, accept=accept, path=settings.webhook_path,
-                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size, on_event=note)
+                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size, on_event=note,
+                         quarantine=quarantine)
 
 
 @asynccontextmanager
