@@ -76,3 +76,23 @@ async def test_nan_and_infinity_in_a_line_are_kept_as_text(store: Store, make_ru
     with store.session(write=False) as session:
         row = session.exec(select(EventRecord)).one()
     assert row.raw["likes"] == "nan" and row.raw["score"] == "-inf"
+
+
+def test_route_decides_the_lines_around_a_lone_surrogate(analyzer, settings_factory) -> None:
+    import io
+
+    from bot.cli import route_file
+    from bot.route_decisions import RouteDecisions
+
+    lines = [{"id": "1", "text": "这门课多少钱"}, {"id": "2", "text": "\ud800 多少钱", "author_name": "\udcff"},
+             {"id": "3\ud800", "text": "可以开发票吗"}]
+    source = io.BytesIO("".join(json.dumps(line) + "\n" for line in lines).encode())
+    out = io.StringIO()
+    decisions = RouteDecisions(settings_factory(), analyzer)
+    try:
+        assert route_file(analyzer, source, out, decisions=decisions) == (3, 0)
+    finally:
+        decisions.close()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["id"] for r in records] == ["1", "2", storable_id("3\ud800")]
+    assert all(r["action"] and r["reason"] for r in records)
