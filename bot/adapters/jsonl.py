@@ -1,7 +1,8 @@
 """A Source that reads comments from a JSONL file (`coursebot replay`, imports, tests).
 
 Lines are parsed by bot.comments_io (same format as `coursebot route`); malformed lines are reported
-through `on_bad_line` (which may quarantine them) and skipped. Replaying a file again is safe: the store ignores events it has seen.
+through `on_bad_line` (which may quarantine them) and skipped. Each event names its line (`origin`).
+Replaying a file again is safe: the store ignores events it has seen.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
         limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line, the raw input whole")] = False,
+        delete: Annotated[list[int] | None, typer.Option("--delete", help="delete this item once handled (repeat for several)")] = None,
     ) -> None:
         """List comment lines and webhook deliveries that could not be read or stored (file:line or Msg-Id, why, as received)."""
         from rich.table import Table
@@ -26,6 +27,9 @@ def register(app: typer.Typer) -> None:
 
         store = open_store(config, state_dir)
         try:
+            if delete:
+                out.print(f"deleted {store.delete_quarantined(delete)} of {len(delete)} quarantined item(s)")
+                return
             rows = store.quarantined(limit=limit)
         finally:
             store.close()

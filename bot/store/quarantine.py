@@ -33,6 +33,14 @@ class QuarantineStore:
             query = select(QuarantineRecord).order_by(QuarantineRecord.created_at.desc(), QuarantineRecord.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
             return list(session.exec(query))
 
+    def delete_quarantined(self, ids: Sequence[int]) -> int:
+        """Delete handled items (they hold input as received, raw viewer ids included); returns how many."""
+        if not ids:
+            return 0
+        with self.session() as session:  # type: ignore[attr-defined]
+            table = QuarantineRecord.__table__  # type: ignore[attr-defined]
+            return session.connection().execute(sa.delete(table).where(table.c.id.in_(list(ids)))).rowcount
+
     def quarantine_count(self) -> int:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return session.exec(select(sa.func.count()).select_from(QuarantineRecord)).one()

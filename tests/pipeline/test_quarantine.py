@@ -126,6 +126,9 @@ def test_coursebot_quarantine_lists_what_replay_kept(cli: Callable[..., subproce
     assert sorted(r["origin"] for r in rows) == [f"{path}:line {n}" for n in (2, 3, 4, 6)]
     table = cli("quarantine", env=env)
     assert "line 6" in table.stdout and "invalid JSON" in table.stdout
+    deleted = cli("quarantine", "--delete", str(rows[0]["id"]), "--delete", "999999", env=env)
+    assert "deleted 1 of 2 quarantined item(s)" in deleted.stdout
+    assert len(cli("quarantine", "--json", env=env).stdout.splitlines()) == 3
 
 
 def test_the_quarantine_table_is_created_by_its_migration(store: Store) -> None:
