@@ -24,6 +24,7 @@ _KINDS = {"comment", "reply", "dm"}
 class BadLine:
     line: int
     message: str
+    raw: bytes | str = b""  # the line as read: quarantined for the creator
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -74,24 +75,24 @@ def read_comments(stream: IO[bytes]) -> Iterator[tuple[int, Event | BadLine]]:
     """Events from a JSONL byte stream, line by line; bad lines become BadLine, never an exception."""
     for number, raw in enumerate(stream, 1):
         if len(raw) > MAX_LINE_BYTES:
-            yield number, BadLine(number, f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit")
+            yield number, BadLine(number, f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit", raw)
             continue
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            yield number, BadLine(number, f"not UTF-8 (invalid byte at column {exc.start + 1})")
+            yield number, BadLine(number, f"not UTF-8 (invalid byte at column {exc.start + 1})", raw)
             continue
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, BadLine(number, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            yield number, BadLine(number, f"invalid JSON at column {exc.colno}: {exc.msg}", raw)
             continue
         try:
             yield number, parse_comment(obj)
         except ValueError as exc:
-            yield number, BadLine(number, str(exc))
+            yield number, BadLine(number, str(exc), raw)
 
 
 def decision_record(analysis: Analysis) -> dict[str, Any]:

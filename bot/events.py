@@ -1,4 +1,9 @@
-"""Platform-neutral objects at the pipeline's boundary. Adapters turn platform payloads into these."""
+"""Platform-neutral objects at the pipeline's boundary. Adapters turn platform payloads into these.
+
+An Event (and its Thread) is made storable as it is built (bot/storable.py): whatever an adapter, a file or a
+webhook hands over, every reader after it (store, analysis, decisions, outbox, logs) sees the same clean
+texts and the same mapped ids.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+
+from bot.storable import AUTHOR_CHARS, COURSE_CHARS, PLATFORM_CHARS, optional_id, storable_id, storable_text
 
 EventKind = Literal["comment", "reply", "dm", "click", "conversion"]
 
@@ -18,6 +25,12 @@ class Thread:
     title: str = ""
     description: str = ""
     course_id: str | None = None  # set by the creator's mapping; otherwise inferred from the title
+
+    def __post_init__(self) -> None:
+        _set(self, "id", storable_id(self.id))
+        _set(self, "title", storable_text(self.title))
+        _set(self, "description", storable_text(self.description))
+        _set(self, "course_id", optional_id(self.course_id, COURSE_CHARS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +45,36 @@ class Event:
     author_name: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     raw: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""  # where it was read (`comments.jsonl:line 17`, `douyin Msg-Id …`): named if it cannot be stored
+
+    def __post_init__(self) -> None:
+        _set(self, "platform", storable_id(self.platform, PLATFORM_CHARS))
+        _set(self, "event_id", storable_id(self.event_id))
+        _set(self, "text", storable_text(self.text))
+        _set(self, "parent_id", optional_id(self.parent_id))
+        _set(self, "author_id", optional_id(self.author_id, AUTHOR_CHARS))
+        _set(self, "author_name", storable_text(self.author_name) if self.author_name is not None else None)
+        _set(self, "created_at", _utc(self.created_at))
+
+
+_set = object.__setattr__  # frozen dataclasses: __post_init__ assigns through object
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive time is taken as UTC, one that leaves datetime's range in UTC (year 1 at +14:00) is now."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Input that could not be read or stored: kept as it came for the creator (`coursebot quarantine`)."""
+
+    origin: str  # file:line, or the delivery (`douyin Msg-Id …`)
+    reason: str  # one line naming the field
+    raw: bytes | str  # the line or body as received
 
 
 Action = Literal["reply_public", "reply_dm", "handoff", "ignore"]

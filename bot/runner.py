@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,11 +20,11 @@ from typing import Any, TypeVar
 from bot.analysis import Analysis, Analyzer
 from bot.config import Settings
 from bot.decision import Accepted, Outcome
-from bot.events import Event, Sink, Source
+from bot.events import Event, Quarantined, Sink, Source
 from bot.outbox import OutboxWorker
 from bot.pipeline import COMMENT_KINDS, Pipeline
 from bot.store.models import utcnow
-from bot.store.store import Store, StoreUnavailable
+from bot.store.store import Store, StoreUnavailable, first_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,15 +67,38 @@ class Runner:
     # -- one batch ------------------------------------------------------------------------------------------
     async def process(self, events: Sequence[Event]) -> list[Outcome]:
         """Accept, decide and store a batch; events already decided are skipped. Returns the new outcomes."""
-        accepted = await self._store(self.store.record_events, list(events))
+        accepted = await self.record(list(events))
         return await self.decide([a for a in accepted if not a.decided])
 
-    async def accept(self, event: Event) -> Accepted:
-        """For webhooks: store the event (idempotent) and queue it for `run`; acknowledge the platform after this."""
-        accepted = await self._store(self.store.record_event, event)
-        if not accepted.decided:
-            self._accepted.put_nowait(accepted)
-        return accepted
+    async def accept(self, event: Event) -> Accepted | None:
+        """For webhooks: store the event (idempotent) and queue it for `run`; acknowledge the platform after this.
+        None: the database refused it and it was quarantined instead (kept too: acknowledge as well)."""
+        accepted = await self.record([event])
+        if accepted and not accepted[0].decided:
+            self._accepted.put_nowait(accepted[0])
+        return accepted[0] if accepted else None
+
+    async def record(self, events: list[Event]) -> list[Accepted]:
+        """Store events (`record_events`); when the database refuses the batch for something other than an outage,
+        store them one by one and quarantine each it still refuses, so one bad event never stops the rest."""
+        try:
+            return await self._store(self.store.record_events, events)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 — a row the database refuses: a constraint, a value, a trigger
+            if len(events) > 1:
+                accepted = []
+                for event in events:
+                    accepted += await self.record([event])
+                return accepted
+            refused = _refused(events[0], exc)
+            log.error("%s: %s; quarantined (see `coursebot quarantine`)", refused.origin, refused.reason)
+            await self.quarantine([refused])
+            return []
+
+    async def quarantine(self, items: Sequence[Quarantined]) -> None:
+        """Keep input that cannot be read or stored for the creator (`coursebot quarantine`); the caller reports it."""
+        await self._store(self.store.quarantine, list(items))
 
     async def recover(self, limit: int = 500) -> int:
         """Decide events accepted before a crash but never decided; returns how many."""
@@ -179,7 +203,7 @@ class Runner:
                 if until_exhausted and live == 0 and incoming.empty() and ahead is None and self._accepted.empty():
                     return
                 events, live = await _collect(incoming, live, batch_size, max_wait)
-                accepted = await self._store(self.store.record_events, events) if events else []
+                accepted = await self.record(events) if events else []
                 while not self._accepted.empty():  # accepted by webhooks
                     accepted.append(self._accepted.get_nowait())
                 deciding = {a.event_pk for a in ahead[0]} if ahead else set()  # a redelivery of one of those: skipped
@@ -240,3 +264,12 @@ async def _collect(incoming: asyncio.Queue[Event | None], live: int, batch_size:
             if item is not None:
                 events.append(item)
     return events, live
+
+
+def _refused(event: Event, exc: Exception) -> Quarantined:
+    # What arrived, without the time it arrived at: the same event refused again on a restart is kept once.
+    record = {"platform": event.platform, "id": event.event_id, "kind": event.kind, "text": event.text,
+              "thread_id": event.thread.id if event.thread else None, "parent_id": event.parent_id,
+              "author": event.author_id, "author_name": event.author_name, "raw": event.raw}
+    return Quarantined(event.origin or f"{event.platform} event {event.event_id}", f"not stored: {first_line(exc)}",
+                       json.dumps(record, ensure_ascii=False, default=str))

@@ -8,10 +8,12 @@ usual export headers below. A bad row is reported with its line number and skipp
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,8 +84,10 @@ def parse_time(value: str) -> datetime:
 
 
 def _thread_id(platform: str, value: str) -> str:
-    if platform == "bilibili" and value.isdigit():
-        return aid_to_bvid(int(value))  # same thread id as the live adapter uses
+    # An aid becomes the BV id the live adapter uses; anything else that looks numeric ("²", 5,000 digits, 0) is
+    # no aid and stays as written rather than failing the row.
+    if platform == "bilibili" and value.isascii() and value.isdigit() and len(value) <= 16 and 0 < int(value) < 1 << 51:
+        return aid_to_bvid(int(value))
     return value
 
 
@@ -125,7 +129,9 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadLine, list[s
     header = list(reader.fieldnames or [])
     for row in reader:
         if None in row:  # more cells than headers
-            yield reader.line_num, BadLine(reader.line_num, f"{len(header) + len(row[None])} cells, header has {len(header)}"), header
+            cells = [*(v for k, v in row.items() if k is not None), *row[None]]
+            yield reader.line_num, BadLine(reader.line_num, f"{len(header) + len(row[None])} cells, header has {len(header)}",
+                                           json.dumps(cells, ensure_ascii=False)), header
         else:
             yield reader.line_num, row, header
 
@@ -137,10 +143,10 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | BadLine, list
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, BadLine(number, f"invalid JSON at column {exc.colno}: {exc.msg}"), []
+            yield number, BadLine(number, f"invalid JSON at column {exc.colno}: {exc.msg}", line), []
             continue
         if not isinstance(row, dict):
-            yield number, BadLine(number, f"expected a JSON object, got {type(row).__name__}"), []
+            yield number, BadLine(number, f"expected a JSON object, got {type(row).__name__}", line), []
             continue
         yield number, row, list(row)  # each line names its own fields
 
@@ -168,12 +174,19 @@ def read_export(path: Path, platform: str, configured: Any = None) -> Iterator[E
             except InputError as exc:
                 if not jsonl:  # a CSV header that lacks id/text: no row can be read
                     raise InputError(f"{path}:1: {exc}") from None
-                yield BadLine(number, str(exc))
+                yield BadLine(number, str(exc), _as_text(row))
                 continue
         try:
-            yield row_event(platform, row, known[tuple(header)], source=path.name, line=number)
+            event = row_event(platform, row, known[tuple(header)], source=path.name, line=number)
         except ValueError as exc:
-            yield BadLine(number, str(exc))
+            yield BadLine(number, str(exc), _as_text(row))
+            continue
+        yield replace(event, origin=f"{path}:line {number}")
+
+
+def _as_text(row: Mapping[str, Any]) -> str:
+    """A row as it was read (its cells as a JSON object), for the quarantine."""
+    return json.dumps(row, ensure_ascii=False, default=str)
 
 
 def event_record(event: Event) -> dict[str, Any]:
@@ -190,7 +203,7 @@ class ExportSource:
     """A Source over an export file, for the runner (`coursebot import` without --dry-run)."""
 
     def __init__(self, path: Path, platform: str, configured: Any = None, *,
-                 on_bad_row: Callable[[BadLine], None] | None = None) -> None:
+                 on_bad_row: Callable[[BadLine], Awaitable[None] | None] | None = None) -> None:
         self.platform, self.path, self._configured, self._on_bad_row = platform, path, configured, on_bad_row
         self.read = self.skipped = 0
 
@@ -198,8 +211,8 @@ class ExportSource:
         for item in read_export(self.path, self.platform, self._configured):
             if isinstance(item, BadLine):
                 self.skipped += 1
-                if self._on_bad_row is not None:
-                    self._on_bad_row(item)
+                if self._on_bad_row is not None and inspect.isawaitable(done := self._on_bad_row(item)):
+                    await done  # e.g. Runner.quarantine
                 continue
             self.read += 1
             yield item

@@ -1,13 +1,15 @@
 """A Source that reads comments from a JSONL file (`coursebot replay`, imports, tests).
 
 Lines are parsed by bot.comments_io (same format as `coursebot route`); malformed lines are reported
-through `on_bad_line` and skipped. Replaying a file again is safe: the store ignores events it has seen.
+through `on_bad_line` (which may quarantine them) and skipped. Each event names its line (`origin`).
+Replaying a file again is safe: the store ignores events it has seen.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,8 @@ from bot.events import Event
 class JsonlSource:
     platform = "jsonl"
 
-    def __init__(self, path: Path, *, on_bad_line: Callable[[BadLine], None] | None = None, yield_every: int = 256) -> None:
+    def __init__(self, path: Path, *, on_bad_line: Callable[[BadLine], Awaitable[None] | None] | None = None,
+                 yield_every: int = 256) -> None:
         self.path = path
         self.on_bad_line = on_bad_line
         self.yield_every = yield_every
@@ -31,11 +34,11 @@ class JsonlSource:
             for number, item in read_comments(stream):
                 if isinstance(item, BadLine):
                     self.skipped += 1
-                    if self.on_bad_line is not None:
-                        self.on_bad_line(item)
+                    if self.on_bad_line is not None and inspect.isawaitable(done := self.on_bad_line(item)):
+                        await done  # e.g. Runner.quarantine: kept before the next line is read
                     continue
                 self.read += 1
-                yield with_written_time(item)
+                yield replace(with_written_time(item), origin=f"{self.path}:line {number}")
                 if number % self.yield_every == 0:
                     await asyncio.sleep(0)  # file reads are fast: let the loop breathe on huge files
 

@@ -23,7 +23,7 @@ from bot.adapters.douyin import DouyinClient, DouyinSink, ProactiveDmLimits
 from bot.adapters.douyin.source import serve_webhook, webhook_from_settings
 from bot.adapters.douyin.tokens import AccessTokens
 from bot.config import Settings
-from bot.events import Event, Sink, Source
+from bot.events import Event, Quarantined, Sink, Source
 from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.run")
@@ -64,10 +64,16 @@ class DurableAccept:
     def __init__(self, runner: Any) -> None:
         self._runner = runner
 
+    async def quarantine(self, item: Quarantined) -> None:
+        """A delivery that cannot become an event, kept as it came (the webhook acknowledges it after this)."""
+        await self._runner.quarantine([item])
+
     async def __call__(self, event: Event) -> None:
-        await self._runner.accept(event)  # StoreUnavailable propagates: the webhook answers 503, Douyin retries
+        # StoreUnavailable propagates: the webhook answers 503, Douyin retries. An event the database refuses comes
+        # back None, quarantined (kept): acknowledged like a stored one, so Douyin stops retrying it.
+        accepted = await self._runner.accept(event)
         attribution = event.raw.get("attribution")
-        if isinstance(attribution, dict) and event.author_id:
+        if accepted is not None and isinstance(attribution, dict) and event.author_id:
             payload = {k: v for k, v in attribution.items() if v is not None}
             await asyncio.to_thread(self._runner.store.set_attribution, event.platform, event.author_id, payload)
 
@@ -112,7 +118,8 @@ async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyz
             runner = await asyncio.to_thread(Runner.open, settings, sinks, analyzer=analyzer, store=store)
             urls: dict[str, str] = {}
             if "douyin" in platforms:
-                webhook = webhook_from_settings(settings.douyin, DurableAccept(runner))
+                accept = DurableAccept(runner)
+                webhook = webhook_from_settings(settings.douyin, accept, quarantine=accept.quarantine)
                 urls["douyin"] = await stack.enter_async_context(
                     serve_webhook(webhook, settings.douyin.webhook_host, settings.douyin.webhook_port))
             if ready is not None:

@@ -131,10 +131,16 @@ def _write_jsonl(path: Path, platform: str, configured, output: Path | None, rep
 
 async def _through_pipeline(settings, path: Path, platform: str, configured, report) -> str:
     from bot.adapters.importer import ExportSource
+    from bot.events import Quarantined
     from bot.runner import Runner, event_clock
 
     runner = await asyncio.to_thread(Runner.open, settings, None, clock=event_clock)  # decide as of each comment's time
-    source = ExportSource(path, platform, configured, on_bad_row=report)
+
+    async def bad_row(bad) -> None:
+        report(bad)
+        await runner.quarantine([Quarantined(f"{path}:line {bad.line}", bad.message, bad.raw)])
+
+    source = ExportSource(path, platform, configured, on_bad_row=bad_row)
     actions: Counter[str] = Counter()
     try:
         await runner.run([source], until_exhausted=True, on_outcomes=lambda outcomes: actions.update(o.decision.action for o in outcomes))
@@ -143,7 +149,8 @@ async def _through_pipeline(settings, path: Path, platform: str, configured, rep
         runner.store.close()
     decided = ", ".join(f"{action} {n}" for action, n in actions.most_common()) or "nothing new"
     mode = "dry run: nothing queued to send" if settings.policy.dry_run else "replies queued for `coursebot run`"
-    return f"imported {source.read} comments ({source.skipped} malformed rows skipped): decided {decided} ({mode})"
+    return (f"imported {source.read} comments ({source.skipped} malformed rows quarantined: `coursebot quarantine`): "
+            f"decided {decided} ({mode})")
 
 
 async def _until_signalled(settings, platforms: list[str]) -> None:

@@ -61,12 +61,17 @@ async def _replay(settings, input: Path, output: Path, clock: str, batch_size: i
     from bot.adapters.jsonl import JsonlSource
     from bot.adapters.recording import RecordingSink
     from bot.cli import err
+    from bot.events import Quarantined
     from bot.outbox import ANY_PLATFORM
     from bot.runner import Runner, event_clock, wall_clock
 
     sink = RecordingSink(stream=sys.stdout) if str(output) == "-" else RecordingSink(output)
     runner = Runner.open(settings, {ANY_PLATFORM: sink}, clock=event_clock if clock == "event" else wall_clock)
-    source = JsonlSource(input, on_bad_line=lambda bad: err.print(f"{input}:{bad}", soft_wrap=True))
+    async def bad_line(bad) -> None:
+        err.print(f"{input}:{bad}; quarantined", soft_wrap=True, markup=False)
+        await runner.quarantine([Quarantined(f"{input}:line {bad.line}", bad.message, bad.raw)])
+
+    source = JsonlSource(input, on_bad_line=bad_line)
     actions: Counter[str] = Counter()
 
     def count(outcomes) -> None:
@@ -83,5 +88,5 @@ async def _replay(settings, input: Path, output: Path, clock: str, batch_size: i
     decided = ", ".join(f"{action} {n}" for action, n in actions.most_common()) or "nothing new"
     outbox = ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "empty"
     waiting = "" if drained else " (some messages wait for a retry or quiet hours: the running bot sends them)"
-    return (f"replayed {source.read} comments ({source.skipped} malformed lines skipped): decided {decided}; "
+    return (f"replayed {source.read} comments ({source.skipped} malformed lines quarantined: `coursebot quarantine`): decided {decided}; "
             f"outbox {outbox}{waiting}")

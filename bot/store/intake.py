@@ -175,9 +175,10 @@ class IntakeStore:
         viewer = viewers.get((event.platform, pseudonym)) if pseudonym else None
         raw = self.pseudonymizer.scrub(event.raw, str(event.author_id) if event.author_id else None, pseudonym)
         return {
-            "platform": event.platform, "event_id": clean_text(event.event_id, 200), "kind": event.kind,
-            "thread_id": clean_text(event.thread.id, 200) if event.thread else None,
-            "parent_id": clean_text(event.parent_id, 200) or None, "viewer_id": viewer[0] if viewer else None,
+            # Ids come mapped to their columns by Event itself (bot/storable.py), so they are stored as looked up.
+            "platform": event.platform, "event_id": event.event_id, "kind": event.kind,
+            "thread_id": event.thread.id if event.thread else None,
+            "parent_id": event.parent_id, "viewer_id": viewer[0] if viewer else None,
             "text": clean_text(event.text), "created_at": aware(event.created_at), "received_at": now,
             "status": "received", "raw": clean_json(raw),
         }

@@ -318,7 +318,22 @@ class ProactiveDm(SQLModel, table=True):
     sent_at: datetime = _time()
 
 
+class QuarantineRecord(SQLModel, table=True):
+    """A line or delivery that could not be read or stored, kept as it came (`coursebot quarantine`)."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (sa.UniqueConstraint("origin", "digest", name="uq_quarantine_origin_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(max_length=400)  # file:line, or the delivery (douyin Msg-Id …)
+    reason: str = ""  # one line naming the field
+    raw: str = ""  # as received; bytes that are not UTF-8 and unstorable characters as \xNN escapes
+    digest: str = Field(max_length=64)  # SHA-256 of the raw input: the same line met again is kept once
+    created_at: datetime = _time(index=True)
+
+
 TABLES = [
     Viewer, ThreadRecord, EventRecord, UnderstandingRecord, DecisionRecord, Handoff, OutboxMessage,
     TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob, ProactiveDm,
+    QuarantineRecord,
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
+
+from bot.storable import storable_text
 
 MAX_TEXT = 20_000  # characters kept of one comment (the analyzer reads far less)
 MAX_RAW_STRING = 4_000
@@ -100,20 +103,23 @@ def _json_value(value: Any) -> str:
 
 
 def clean_text(text: str | None, limit: int = MAX_TEXT) -> str:
-    """PostgreSQL refuses NUL in text; everything else (emoji, control characters, any script) is kept."""
+    """Storable text (bot/storable.py: no NUL or other control characters, no lone surrogates), cut at `limit`.
+    Events arrive clean already; this covers what else reaches a row (raw payloads, reasons)."""
     if not text:
         return ""
-    return text.replace("\x00", "\ufffd")[:limit]
+    return storable_text(text)[:limit]
 
 
 def clean_json(value: Any) -> Any:
-    """A JSON-safe copy: NUL-free strings, long strings cut, non-JSON values as their text."""
+    """A JSON-safe copy: storable strings and keys, long strings cut, non-JSON values (NaN too) as their text."""
     if isinstance(value, dict):
-        return {str(k)[:200]: clean_json(v) for k, v in value.items()}
+        return {clean_text(str(k), 200): clean_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [clean_json(v) for v in value]
     if isinstance(value, str):
         return clean_text(value, MAX_RAW_STRING)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and infinity are not JSON (PostgreSQL refuses them): kept as their text
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return clean_text(str(value), MAX_RAW_STRING)

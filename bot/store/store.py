@@ -2,7 +2,8 @@
 
 Synchronous on purpose (SQLAlchemy sessions); async code calls it with `asyncio.to_thread`. The methods
 are grouped by job in mixins: intake (events → decisions), queue (the outbox), admin (switches, handoffs,
-takeovers, cursors, jobs, viewers, forget), proactive (DM limits). docs/pipeline.md lists them.
+takeovers, cursors, jobs, viewers, forget), proactive (DM limits), quarantine (input that could not be kept).
+docs/pipeline.md lists them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.store.engine import database_url, existing_engine, make_engine, session
 from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
 from bot.store.proactive import ProactiveDmStore
+from bot.store.quarantine import QuarantineStore
 from bot.store.queue import QueueStore
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore):
+class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer
@@ -57,7 +59,7 @@ class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore):
         try:
             engine = existing_engine(url, busy_timeout=settings.store.busy_timeout)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise StoreUnavailable(f"database unavailable while opening it: {_first_line(exc)}") from exc
+            raise StoreUnavailable(f"database unavailable while opening it: {first_line(exc)}") from exc
         store = cls(engine, pseudonymizer_for(settings))
         if settings.store.auto_migrate:
             with store.errors("migrating the database"):
@@ -109,7 +111,7 @@ class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore):
         try:
             yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise StoreUnavailable(f"database unavailable while {doing}: {_first_line(exc)}") from exc
+            raise StoreUnavailable(f"database unavailable while {doing}: {first_line(exc)}") from exc
 
     def schema_is_current(self) -> bool:
         from bot.store.migrate import current_revision
@@ -117,7 +119,8 @@ class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore):
         return current_revision(self.engine) == head_revision()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message` of a database error (the driver's own error when there is one)."""
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()
     return f"{type(original).__name__}: {text[0] if text else ''}".strip()

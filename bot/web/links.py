@@ -16,6 +16,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ SECRET_HEADER = "X-Coursebot-Secret"
 MAX_BODY = 256 * 1024
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 PSEUDONYMIZER: web.AppKey[Pseudonymizer] = web.AppKey("pseudonymizer", Pseudonymizer)
+_LINK_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # Pseudonymizer.token ids, and room for hand-made ones
 
 
 def follow_link(engine: Engine, link_id: str, *, user_agent: str | None, referrer: str | None, now: datetime | None = None,
@@ -58,7 +60,7 @@ def follow_link(engine: Engine, link_id: str, *, user_agent: str | None, referre
 
 async def _redirect(request: web.Request) -> web.StreamResponse:
     link_id = request.match_info["link_id"]
-    if len(link_id) > 32:
+    if not _LINK_ID.fullmatch(link_id):  # ours are short tokens; anything else (NUL, 1 KB) is unknown, not a query
         raise web.HTTPNotFound(text="unknown link")
     client = client_address(request.headers.get("X-Forwarded-For"), request.remote)
     url = await asyncio.to_thread(follow_link, request.app[ENGINE], link_id, user_agent=request.headers.get("User-Agent"),
@@ -72,8 +74,9 @@ def _conversions_handler(secret: str | None, tz: ZoneInfo):
     async def handle(request: web.Request) -> web.Response:
         if not secret:
             return web.json_response({"error": "conversion webhook disabled: set [web] conversion_secret"}, status=503)
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
+        # Header bytes that are not UTF-8 arrive as surrogate escapes: compared as the bytes sent, never a 500.
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, secret.encode()):
             log.warning("conversion webhook: rejected a request without the right secret from %s", request.remote)
             return web.json_response({"error": "missing or wrong secret"}, status=401)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -165,3 +166,20 @@ async def test_douyin_source_serves_the_configured_path_and_yields_events() -> N
         event = await first
     await events.aclose()
     assert response.status_code == 200 and (event.kind, event.text) == ("dm", "在吗")
+
+
+@pytest.mark.parametrize("create_time", [float("inf"), -float("inf"), 1e300, float("nan"), "soon", 2.6e11, [1], {"t": 1}])
+async def test_a_signed_comment_with_an_impossible_create_time_is_kept_with_the_time_it_arrived(hook: Webhook, create_time) -> None:
+    before = datetime.now(UTC)
+    response = await hook.deliver({**COMMENT, "content": {**COMMENT["content"], "create_time": create_time}})
+    assert response.status_code == 200
+    [event] = hook.queued()
+    assert event.event_id == "7300000000000000001" and event.created_at >= before
+
+
+async def test_a_dm_whose_user_infos_is_not_a_list_is_kept_without_a_name(hook: Webhook) -> None:
+    content = {"server_message_id": "dm-1", "conversation_short_id": "c1", "text": "多少钱", "user_infos": 5}
+    response = await hook.deliver({"event": "im_receive_msg", "from_user_id": "v", "content": json.dumps(content)})
+    assert response.status_code == 200
+    [event] = hook.queued()
+    assert event.author_name is None and event.text == "多少钱"

@@ -201,3 +201,22 @@ async def test_reloads_and_link_previews_add_raw_clicks_but_unique_clicks_count_
     assert [(f.viewer, f.clicks) for f in summary.engaged_viewers] == [("p-A", 1)]
     assert summary.engagement.propagation == 3
     assert "当天点击 3 人次（原始 13 次）" in render_text(summary)
+
+
+@pytest.mark.parametrize("path", ["/l/a%00b", "/l/%ED%A0%80", "/l/" + "x" * 33, "/l/a%01b"])
+async def test_a_link_id_that_cannot_be_ours_is_404_on_every_database(server, path: str) -> None:
+    base, engine = server
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{base}{path}")
+    assert response.status_code == 404
+    assert _count(engine, LinkClick.__table__) == 0
+
+
+@pytest.mark.parametrize("secret", [b"\xff\xfe", SECRET.encode() + b"\xff", b"\xe4\xbd"])
+async def test_a_secret_header_that_is_not_utf8_is_401(server, secret: bytes) -> None:
+    base, engine = server
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{base}/conversions", json={"order_id": "o-9", "amount": 1},
+                                     headers={SECRET_HEADER: secret})
+    assert response.status_code == 401
+    assert _count(engine, Conversion.__table__) == 0

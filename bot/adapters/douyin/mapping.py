@@ -47,19 +47,21 @@ def _required(content: dict[str, Any], key: str, event: str) -> str:
 
 
 def _time(value: Any) -> datetime:
+    """The platform's time, or now when it is missing or no time at all (a string, NaN, inf, 1e300, year 10000)."""
     try:
         stamp = float(value)
-    except (TypeError, ValueError):
+        if stamp > 1e12:  # IM events count milliseconds
+            stamp /= 1000
+        return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else datetime.now(UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
         return datetime.now(UTC)
-    if stamp > 1e12:  # IM events count milliseconds
-        stamp /= 1000
-    return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else datetime.now(UTC)
 
 
 def _nick(content: dict[str, Any], open_id: str | None) -> str | None:
-    for info in content.get("user_infos") or ():
+    infos = content.get("user_infos")
+    for info in infos if isinstance(infos, list) else ():
         if isinstance(info, dict) and info.get("open_id") == open_id:
-            return info.get("nick_name") or None
+            return str(info.get("nick_name") or "") or None
     return None
 
 

@@ -13,17 +13,17 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.douyin.webhook import Accept, DouyinWebhook, QueueInbox
+from bot.adapters.douyin.webhook import Accept, DouyinWebhook, Quarantine, QueueInbox
 from bot.events import Event
 
 log = logging.getLogger("coursebot.douyin")
 
 
-def webhook_from_settings(settings: Any, accept: Accept) -> DouyinWebhook:
+def webhook_from_settings(settings: Any, accept: Accept, *, quarantine: Quarantine | None = None) -> DouyinWebhook:
     # A viewer's DM resets their proactive-DM count by being stored (bot/store/proactive.py): no hook needed here.
     secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
     return DouyinWebhook(client_secret=secret, accept=accept, path=settings.webhook_path,
-                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size)
+                         max_body_bytes=settings.max_body_bytes, dedupe_size=settings.dedupe_size, quarantine=quarantine)
 
 
 @asynccontextmanager

@@ -1,7 +1,8 @@
 """The Douyin webhook endpoint (aiohttp): verify, dedupe, hand over, acknowledge — well inside the 5 s limit.
 
 Order per delivery: size limit (413) → signature on the raw bytes (401, nothing parsed or stored) → JSON
-(400) → `verify_webhook` challenge echo → duplicate `Msg-Id` (200, dropped) → `accept(event)` → 200.
+(400) → `verify_webhook` challenge echo → duplicate `Msg-Id` (200, dropped) → `accept(event)` → 200. Signed
+content that cannot become an event is quarantined (kept as it came) and acknowledged: a retry would not fix it.
 `accept` is the durable hand-over: the runner's `accept` stores the event before we answer, so nothing
 acknowledged is lost; if it fails we answer 503 and the platform retries. Analysis happens later, elsewhere.
 """
@@ -14,16 +15,18 @@ import json
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
 from bot.adapters.douyin.mapping import MalformedEvent, to_event
 from bot.adapters.douyin.signature import verify
-from bot.events import Event
+from bot.events import Event, Quarantined
 
 log = logging.getLogger("coursebot.douyin")
 
 Accept = Callable[[Event], Awaitable[None]]
+Quarantine = Callable[[Quarantined], Awaitable[None]]
 
 
 class QueueInbox:
@@ -39,7 +42,7 @@ class QueueInbox:
 class DouyinWebhook:
     def __init__(self, *, client_secret: str, accept: Accept, path: str = "/douyin/webhook",
                  max_body_bytes: int = 1_048_576, dedupe_size: int = 100_000,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None, quarantine: Quarantine | None = None) -> None:
         if not client_secret:
             raise ValueError("the Douyin webhook needs douyin.client_secret (env COURSEBOT_DOUYIN__CLIENT_SECRET)")
         self._secret = client_secret
@@ -50,6 +53,7 @@ class DouyinWebhook:
         self._seen: OrderedDict[str, None] = OrderedDict()  # Msg-Ids accepted (the platform retries up to 3 times)
         self._in_flight: set[str] = set()
         self._on_event = on_event
+        self._quarantine = quarantine  # where signed deliveries that cannot become an event are kept
         self.counts: Counter[str] = Counter()
 
     def __repr__(self) -> str:
@@ -102,21 +106,30 @@ class DouyinWebhook:
             return web.json_response({"ok": True, "duplicate": True})
         self._in_flight.add(msg_id)
         try:
-            return await self._deliver(payload, msg_id)
+            return await self._deliver(payload, msg_id, body)
         finally:
             self._in_flight.discard(msg_id)
 
-    async def _deliver(self, payload: dict, msg_id: str) -> web.Response:
+    async def _deliver(self, payload: dict, msg_id: str, body: bytes) -> web.Response:
+        origin = f"douyin Msg-Id {msg_id}"
         try:
             event = to_event(payload)
-        except MalformedEvent as exc:  # signed by the platform, so a retry would not fix it: log and acknowledge
+        except MalformedEvent as exc:  # signed by the platform, so a retry would not fix it: keep it and acknowledge
+            if self._quarantine is not None:
+                try:
+                    await self._quarantine(Quarantined(origin, str(exc), body))
+                except Exception as failure:  # noqa: BLE001 — not kept yet: not acknowledged, Douyin retries
+                    log.error("douyin webhook: could not quarantine Msg-Id %s (%s); answered 503", msg_id, failure)
+                    return web.json_response({"error": "try again"}, status=503)
             self.counts["malformed"] += 1
-            log.warning("douyin webhook: %s (Msg-Id %s acknowledged, dropped)", exc, msg_id)
+            log.warning("douyin webhook: %s (Msg-Id %s acknowledged, %s)", exc, msg_id,
+                        "quarantined" if self._quarantine is not None else "dropped")
             return self._done(msg_id)
         if event is None:
             self.counts["unknown"] += 1
             log.info("douyin webhook: event %r not used; acknowledged", str(payload.get("event"))[:64])
             return self._done(msg_id)
+        event = replace(event, origin=origin)  # named in the quarantine if the database refuses it
         try:
             await self._accept(event)
         except Exception as exc:  # noqa: BLE001 — any failure to keep it means: not acknowledged, platform retries

@@ -41,6 +41,8 @@ class Reception:
 
     async def __call__(self, event: Event) -> None:
         accepted = await self._accept(event)
+        if accepted is None:  # the database refused it: quarantined by the runner, nothing more to do
+            return
         if event.raw.get("start") and event.author_id:
             await self._started(event, accepted.viewer_id)
 
