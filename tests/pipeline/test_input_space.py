@@ -277,7 +277,7 @@ def _message(chat: dict, sender: dict, text: str, message_id: int, **more: Any) 
 
 
 def test_every_telegram_message_is_stored_once_under_its_ids(store: Store, make_runner) -> None:
-    intake = Intake(Audience(bot_id=BOT_ID, group_id=GROUP))
+    intake = Intake(Audience(bot_id=BOT_ID, group_id=GROUP), lambda raw: store.pseudonym("telegram", raw))
     group = {"id": GROUP, "type": "supergroup", "title": "讨论组"}
 
     @FEW
@@ -295,7 +295,7 @@ def test_every_telegram_message_is_stored_once_under_its_ids(store: Store, make_
                 key = _key("telegram", f"{GROUP}:{message_id}")
             else:
                 event = intake.from_private(_message({"id": user_id, "type": "private", "first_name": first}, sender, text, message_id))
-                key = _key("telegram", f"{user_id}:{message_id}")
+                key = _key("telegram", f"{store.pseudonym('telegram', str(user_id))}:{message_id}")
             if isinstance(event, Skipped):
                 assert text == ""  # a message without text is no viewer event; any text is one
                 continue
