@@ -16,6 +16,7 @@ from bot.events import OutgoingMessage, SendError
 from bot.outbox import ANY_PLATFORM, OutboxWorker
 from bot.store import NotFound, Store
 from bot.store.models import OutboxMessage
+from bot.store.queue import NewMessage
 
 LEASE = 30
 
@@ -158,3 +159,17 @@ async def test_a_long_retry_after_is_not_counted_as_late_and_max_age_0_sends_any
     queued_at(store, "很久以后", clock.now - timedelta(days=3))
     await OutboxWorker(store, {ANY_PLATFORM: sink}, OutboxSettings(max_age=0), clock=clock).run_once()
     assert states(store) == {"私信": "sent", "很久以后": "sent"}
+
+
+async def test_a_send_in_doubt_that_answers_no_comment_is_held_and_logged(store: Store, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.outbox")
+    store.enqueue(NewMessage(idempotency_key="telegram:welcome:1", platform="telegram", kind="reply_dm", text="欢迎～",
+                             recipient_id="42", extra={"viewer": "v_welcome"}))  # a welcome DM: no comment behind it
+    clock = Clock()
+    await killed_while_sending(store, clock, ["欢迎～"], hang_on="欢迎～")
+    clock.now += timedelta(seconds=LEASE + 1)
+    await OutboxWorker(store, {ANY_PLATFORM: BlindSink()}, OutboxSettings(lease=LEASE), clock=clock).drain(5)
+
+    assert states(store) == {"欢迎～": "held"} and store.list_handoffs() == []
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "v_welcome" in warning and "no handoff" in warning and "42" not in warning
