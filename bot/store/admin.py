@@ -145,7 +145,7 @@ class AdminStore:
             event_pk, decision_id = _answered_event(session, message)
             if event_pk is None:
                 return None
-            note = f"{reason}: {message.text[:HELD_TEXT_SHOWN]}"
+            note = _held_note(message)
             handoff = session.exec(select(Handoff).where(Handoff.event_pk == event_pk)).first()
             if handoff is None:
                 event = session.get(EventRecord, event_pk)
@@ -160,24 +160,30 @@ class AdminStore:
             return handoff.id
 
     def resend_held(self, handoff_id: int, by: str) -> tuple[HandoffView, int]:
-        """Queue the replies held on a handoff again (sent by the running bot's outbox as if new) and resolve it.
-        Returns the handoff and how many messages were queued."""
+        """Queue the replies held on a handoff again (sent by the running bot's outbox as if new) and resolve it,
+        unless it was open for another reason before (a comment handed to a human): then it stays open with that
+        reason. Returns the handoff and how many messages were queued."""
         with self.session() as session:  # type: ignore[attr-defined]
             handoff = session.get(Handoff, handoff_id)
             if handoff is None:
                 raise NotFound(f"handoff #{handoff_id} not found (coursebot handoffs lists the open ones)")
-            decisions = select(DecisionRecord.id).where(DecisionRecord.event_pk == handoff.event_pk).scalar_subquery()
-            held = sa.and_(OutboxMessage.state == "held", sa.or_(OutboxMessage.handoff_id == handoff_id,  # type: ignore[arg-type]
-                                                                 OutboxMessage.decision_id.in_(decisions)))  # type: ignore[union-attr]
-            now = utcnow()
-            count = session.execute(sa.update(OutboxMessage).where(held).values(
-                state="pending", attempts=0, next_attempt_at=now, attempt_started_at=None, last_error=None,
-                lease_until=None)).rowcount or 0
-            if not count:
+            decisions = select(DecisionRecord.id).where(DecisionRecord.event_pk == handoff.event_pk)
+            held = list(session.exec(select(OutboxMessage).where(OutboxMessage.state == "held", sa.or_(
+                OutboxMessage.handoff_id == handoff_id, OutboxMessage.decision_id.in_(decisions)))))  # type: ignore[arg-type,union-attr]
+            if not held:
                 raise NotFound(f"handoff #{handoff_id} holds no reply to resend (`coursebot handoff resolve` answers it yourself)")
-            handoff.state, handoff.resolved_at, handoff.resolved_by = "resolved", now, by
+            now, reason, notes = utcnow(), handoff.reason, {_held_note(m) for m in held}
+            for message in held:
+                reason = reason.replace(f"{_held_note(message)} | ", "", 1)
+                message.state, message.attempts, message.next_attempt_at = "pending", 0, now
+                message.attempt_started_at = message.last_error = message.lease_until = None
+                session.add(message)
+            if reason in notes:  # open only for the held replies: done
+                handoff.state, handoff.resolved_at, handoff.resolved_by = "resolved", now, by
+            else:
+                handoff.reason = reason
             session.add(handoff)
-        return next(h for h in self.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id), count
+        return next(h for h in self.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id), len(held)
 
     # -- human takeover of a thread ---------------------------------------------------------------------------
     def take_over(self, platform: str, thread_id: str, by: str) -> None:
@@ -319,6 +325,11 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
     run("events", sa.update(EventRecord).where(EventRecord.viewer_id.in_(ids)).values(viewer_id=None, text="", raw={}))  # type: ignore[union-attr]
     run("viewers", sa.delete(Viewer).where(Viewer.id.in_(ids)))  # type: ignore[union-attr]
     return counts
+
+
+def _held_note(message: OutboxMessage) -> str:
+    """A held reply on its handoff: why it was held (the message's last error) and its text."""
+    return f"{message.last_error}: {message.text[:HELD_TEXT_SHOWN]}"
 
 
 def _answered_event(session: Session, message: OutboxMessage) -> tuple[int | None, int | None]:

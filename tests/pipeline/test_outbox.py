@@ -173,3 +173,18 @@ async def test_a_send_in_doubt_that_answers_no_comment_is_held_and_logged(store:
     assert states(store) == {"欢迎～": "held"} and store.list_handoffs() == []
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "v_welcome" in warning and "no handoff" in warning and "42" not in warning
+
+
+async def test_resending_a_held_reply_on_a_comment_handed_to_a_human_keeps_it_on_the_queue(store: Store, comment) -> None:
+    accepted = store.record_event(comment("我要投诉", author="angry"))
+    store.save_outcomes([Outcome(accepted, None, Decision("handoff", "complaint goes to a human", text="老师稍后回复你", decided_at=T0))])
+    clock = Clock()
+    await killed_while_sending(store, clock, ["老师稍后回复你"], hang_on="老师稍后回复你")
+    clock.now += timedelta(seconds=LEASE + 1)
+    await OutboxWorker(store, {ANY_PLATFORM: BlindSink()}, OutboxSettings(lease=LEASE), clock=clock).drain(5)
+    [handoff] = store.list_handoffs()
+    assert handoff.reason.startswith("this reply may not have gone out") and handoff.reason.endswith(" | complaint goes to a human")
+
+    view, count = store.resend_held(handoff.id, by="老师")
+    assert (view.state, view.reason, count) == ("open", "complaint goes to a human", 1)  # the complaint still needs the human
+    assert states(store) == {"老师稍后回复你": "pending"}
