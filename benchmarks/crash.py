@@ -124,6 +124,7 @@ async def crash_run(name: str, env: dict[str, str], database: Path, log: Path, f
             await deliver()
         if n <= kills:
             threshold = n * comments // (kills + 2)  # spread over the run, with room left to send after the last kill
+            # A kill while nothing is in flight (nothing left to send by the timeout) is not counted.
             killed += await kill_when_async(process, lambda t=threshold: flight.posted >= t and flight.open > 0, timeout=300)  # type: ignore[misc]
             await process.wait()
             continue

@@ -34,11 +34,12 @@ def crash_env(state_dir: Path, **settings: str) -> dict[str, str]:
 
 
 def kill_when(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 240) -> bool:
-    """SIGKILL `process` as soon as `ready()` (checked every 20 ms); False when it ended or time ran out first."""
+    """SIGKILL `process` as soon as `ready()` (checked every 20 ms), or once `timeout` has passed; True when it was
+    killed because `ready()` held, False when it ended by itself or was killed at the timeout."""
     deadline = time.monotonic() + timeout
     while process.poll() is None and not ready() and time.monotonic() < deadline:
         time.sleep(0.02)
-    return _kill(process.pid, process.poll() is None)
+    return _kill(process.pid, process.poll() is None, ready)
 
 
 async def kill_when_async(process: asyncio.subprocess.Process, ready: Callable[[], bool], timeout: float = 240) -> bool:
@@ -46,13 +47,15 @@ async def kill_when_async(process: asyncio.subprocess.Process, ready: Callable[[
     deadline = time.monotonic() + timeout
     while process.returncode is None and not ready() and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
-    return _kill(process.pid, process.returncode is None)
+    return _kill(process.pid, process.returncode is None, ready)
 
 
-def _kill(pid: int, alive: bool) -> bool:
-    if alive:
-        os.kill(pid, signal.SIGKILL)
-    return alive
+def _kill(pid: int, alive: bool, ready: Callable[[], bool]) -> bool:
+    if not alive:
+        return False
+    on_time = ready()
+    os.kill(pid, signal.SIGKILL)
+    return on_time
 
 
 def free_port() -> int:
