@@ -1,6 +1,7 @@
 """Reply pipeline throughput: events/s into SQLite and PostgreSQL, against the raw encoder in the same run.
 
     python benchmarks/pipeline.py [--events 50000] [--pipeline-events 3000] [--postgres URL | --no-postgres]
+    python benchmarks/pipeline.py --outbox-only [--outbox-messages 3000]   # the outbox rows alone (no model)
 
 Rows:
 - raw encoder batch throughput (m3e-small, batch 256, no cache): the model alone, the ceiling for everything;
@@ -11,7 +12,10 @@ Rows:
   and to the raw encoder;
 - store only (accept → decide with precomputed analyses → store → send), per database (goal ≥ 1,000 events/s);
 - per-event latency of one live comment through the whole pipeline (batch of 1), p50/p99;
-- RSS after warm-up and after `--events` store-only events (goal: no growth after warm-up).
+- RSS after warm-up and after `--events` store-only events (goal: no growth after warm-up);
+- outbox only, per database: messages/s the worker sends to a platform that cannot confirm a send (Telegram,
+  Douyin: one `begin_attempt` write before each request, so a crash leaves one message in doubt) against one
+  that can (`find_sent`: marks written in groups), both with instant sinks, so the table shows the store's cost.
 Comments are the bundled samples, cycled with fresh ids, viewers and threads (no encoder cache: every
 comment is encoded).
 """
@@ -39,14 +43,15 @@ from _common import REPO, Row, percentiles, print_table
 from bot.adapters.recording import RecordingSink
 from bot.analysis import Analyzer
 from bot.comments_io import BadLine, open_input, read_comments
-from bot.config import load_settings
+from bot.config import OutboxSettings, load_settings
 from bot.events import Event, Thread
 from bot.knowledge import Knowledge
-from bot.outbox import ANY_PLATFORM
+from bot.outbox import ANY_PLATFORM, OutboxWorker
 from bot.privacy import Pseudonymizer
 from bot.runner import Runner, event_clock
 from bot.store import Store
 from bot.store.models import utcnow
+from bot.store.queue import NewMessage
 from retrieval.encoder import SentenceTransformerEncoder
 
 BATCH = 256
@@ -147,6 +152,45 @@ async def latency(runner: Runner, events: list[Event]) -> list[float]:
     return timings
 
 
+class BlindSink:
+    """An instant platform that cannot tell whether a message reached it (no find_sent), like Telegram and Douyin."""
+
+    async def send(self, message) -> str:  # type: ignore[no-untyped-def]
+        return f"p-{message.outbox_id}"
+
+
+async def outbox_only(url: str, sink: object, messages: int) -> float:
+    """Messages/s: `messages` queued replies drained through `sink` (no pacing, nothing else running)."""
+    store = Store.from_url(url, Pseudonymizer(secrets.token_bytes(32)))
+    for n in range(messages):
+        store.enqueue(NewMessage(idempotency_key=f"bench:{n}", platform="jsonl", kind="reply_public", text=f"回复 {n}",
+                                 thread_id=f"t-{n % 300}", reply_to=f"c-{n}"))
+    worker = OutboxWorker(store, {ANY_PLATFORM: sink}, OutboxSettings(batch_size=100))  # type: ignore[dict-item]
+    started = time.perf_counter()
+    await worker.drain(600)
+    rate = messages / (time.perf_counter() - started)
+    store.close()
+    return rate
+
+
+async def outbox_rows(databases: Databases, workdir: Path, messages: int, rounds: int = 2) -> list[Row]:
+    """Both sinks on fresh databases, alternating `rounds` times (a shared machine drifts): the mean of each."""
+    rates: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for (name, first), (_, second) in zip(databases.urls(), databases.urls()):
+            confirming = RecordingSink(workdir / f"sent-{uuid.uuid4().hex}.jsonl")
+            rates.setdefault((name, "with"), []).append(await outbox_only(first, confirming, messages))
+            confirming.close()
+            rates.setdefault((name, "without"), []).append(await outbox_only(second, BlindSink(), messages))
+    rows = []
+    for name in dict.fromkeys(name for name, _ in rates):
+        confirmed, blind = (sum(rates[name, kind]) / rounds for kind in ("with", "without"))
+        rows.append(Row(f"outbox only, sink with find_sent → {name}", f"{messages} messages", f"{confirmed:,.0f} msgs/s", "baseline"))
+        rows.append(Row(f"outbox only, sink without find_sent → {name}", f"{messages} messages", f"{blind:,.0f} msgs/s",
+                        "", f"{blind / confirmed:.2f}× with find_sent"))
+    return rows
+
+
 def core_throughput(analyzer: Analyzer, events: list[Event]) -> float:
     started = time.perf_counter()
     for i in range(0, len(events), BATCH):
@@ -163,6 +207,14 @@ def raw_throughput(encoder: SentenceTransformerEncoder, texts: list[str], total:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.outbox_only:
+        workdir = Path(tempfile.mkdtemp(prefix="coursebot-bench-"))
+        databases = Databases(None if args.no_postgres else args.postgres, workdir)
+        try:
+            print_table("Outbox (benchmarks/pipeline.py --outbox-only)", await outbox_rows(databases, workdir, args.outbox_messages))
+        finally:
+            databases.drop()
+        return
     settings = load_settings(REPO / "config" / "coursebot.toml")
     settings.policy.rate_limits = settings.policy.rate_limits.model_copy(update=LIMITS)
     encoder = SentenceTransformerEncoder(batch_size=settings.model.batch_size)
@@ -204,6 +256,11 @@ async def main(args: argparse.Namespace) -> None:
     rows.insert(1, Row("retrieval core (Analyzer.analyze), batch 256", f"{len(cores)} runs", f"{sum(cores) / len(cores):,.0f} comments/s",
                        "baseline", f"{min(cores):,.0f}–{max(cores):,.0f}"))
     print_table("Reply pipeline (benchmarks/pipeline.py)", rows)
+    databases = Databases(None if args.no_postgres else args.postgres, workdir)
+    try:
+        print_table("Outbox (benchmarks/pipeline.py)", await outbox_rows(databases, workdir, args.outbox_messages))
+    finally:
+        databases.drop()
 
 
 def parse() -> argparse.Namespace:
@@ -213,6 +270,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
                         help="server to create a scratch database on")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--outbox-only", action="store_true", help="only the outbox rows (no model)")
+    parser.add_argument("--outbox-messages", type=int, default=3000)
     return parser.parse_args()
 
 

@@ -229,6 +229,10 @@ class OutboxSettings(_Section):
     lease: float = Field(120.0, gt=0)  # a message 'sending' longer than this was interrupted by a crash
     poll_interval: float = Field(1.0, gt=0)
     batch_size: int = Field(100, ge=1)  # messages per claim; a paced platform hands back what it cannot send in lease/2
+    # A message this many seconds past due (the bot was down and a backlog built up) is held for the creator, not sent.
+    # 4 h: longer than any wait the bot imposes itself (retry back-off ≤ 15 min, platform pauses ≤ 1 h; a
+    # retry-after counts from its own time), short enough that a reply still belongs to the conversation. 0: send however late.
+    max_age: float = Field(14400.0, ge=0)
 
 
 class LinkSettings(_Section):

@@ -4,8 +4,14 @@ Claim due rows → `Sink.send` → `mark_sent` with the platform's message id. A
 retried after the platform's `retry_after` (exactly) or an exponential backoff with jitter; after
 `max_attempts`, or on a permanent error, the message is dead with the reason. A row found still
 `sending` after its lease was interrupted by a crash: if the sink can look it up (`find_sent`) the worker
-asks it; otherwise it is not re-sent (dead, "interrupted while sending"), because a duplicate reply is
-worse than a missing one.
+asks it. A sink that cannot gets each message's attempt recorded just before its request
+(`begin_attempt`), so after a crash the messages of the claim never tried are sent normally, and only the
+one whose request was in flight is in doubt: it is not re-sent, because a duplicate reply is worse than a
+missing one, but held on the creator's handoff queue ("this reply may not have gone out") to check and
+resend with one command.
+
+A message that has waited longer than `max_age` past the time it was due (the bot was down, a backlog
+built up) is held for the creator the same way instead of being flushed late at full speed.
 
 Marks are written one transaction per message, except for sinks that can confirm a send (`find_sent`):
 their quick deliveries are marked in groups (up to `MARK_WINDOW` seconds of sending, never beyond the
@@ -32,6 +38,8 @@ from bot.store.store import Store, StoreUnavailable
 log = logging.getLogger(__name__)
 ANY_PLATFORM = "*"
 MARK_WINDOW = 0.2  # seconds of quick deliveries (to sinks with find_sent) marked sent in one transaction
+IN_DOUBT = "this reply may not have gone out: the bot stopped while sending it (not re-sent, to avoid a duplicate)"
+TOO_LATE = "this reply was not sent: {late} after it was due (longer than [outbox] max_age), too late to send unchecked"
 
 
 class _SentMarks:
@@ -125,15 +133,19 @@ class OutboxWorker:
             await self._fail(claim, SendError(f"no sink for platform {message.platform}", transient=True, retry_after=60))
             return
         finder = getattr(sink, "find_sent", None)
-        if claim.interrupted:
-            if finder is None:
-                await asyncio.to_thread(self.store.mark_failed, message.outbox_id,
-                                        "interrupted while sending; not re-sent to avoid a duplicate reply")
-                return
+        if claim.interrupted and finder is not None:
             found = await finder(message)
             if found is not None:
                 marks.add(message.outbox_id, str(found), started)
                 return
+        elif claim.in_flight:
+            await self._hold(claim, IN_DOUBT)
+            return
+        if self._too_late(claim):
+            await self._hold(claim, TOO_LATE.format(late=_duration(self.clock() - claim.waiting_since)))  # type: ignore[operator]
+            return
+        if finder is None:
+            await asyncio.to_thread(self.store.begin_attempt, message.outbox_id, self.clock())
         try:
             platform_id = await sink.send(message)
         except SendError as exc:
@@ -146,6 +158,20 @@ class OutboxWorker:
             await asyncio.to_thread(self.store.mark_sent, message.outbox_id, str(platform_id), self.clock())
         else:
             marks.add(message.outbox_id, str(platform_id), started)
+
+    def _too_late(self, claim: Claim) -> bool:
+        max_age = self.settings.max_age
+        return bool(max_age) and claim.waiting_since is not None and \
+            (self.clock() - claim.waiting_since).total_seconds() > max_age
+
+    async def _hold(self, claim: Claim, reason: str) -> None:
+        """Not sent, and not lost: held with the reason, on the creator's handoff queue with its text."""
+        message = claim.message
+        handoff_id = await asyncio.to_thread(self.store.hold_message, message.outbox_id, reason)
+        where = f"handoff #{handoff_id}" if handoff_id is not None else "no handoff (no comment to attach it to)"
+        viewer = message.extra.get("viewer") or "-"  # the pseudonym, never the raw platform id
+        log.warning("outbox #%s (%s %s to %s) %s; held for the creator: %s", message.outbox_id, message.platform, message.kind,
+                    viewer, reason, where)
 
     async def _fail(self, claim: Claim, error: SendError) -> None:
         message = claim.message
@@ -171,3 +197,8 @@ class OutboxWorker:
             return float(retry_after)
         base = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** max(0, attempts - 1))
         return base * self.rng.uniform(0.8, 1.2)
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

@@ -1,4 +1,5 @@
-"""`coursebot handoffs` (the human queue) and `coursebot handoff resolve ID [--reply TEXT]`."""
+"""`coursebot handoffs` (the human queue), `coursebot handoff resolve ID [--reply TEXT]` and
+`coursebot handoff resend ID` (a reply held after a crash or a long pause)."""
 
 from __future__ import annotations
 
@@ -95,5 +96,24 @@ def register(app: typer.Typer) -> None:
             _fail(exc)
         queued = " — reply queued (sent by the running bot's outbox)" if view.reply_text else ""
         out.print(f"handoff #{view.id} resolved by {view.resolved_by}{queued}")
+
+    @handoff.command("resend")
+    def resend(
+        handoff_id: Annotated[int, typer.Argument(help="the id shown by `coursebot handoffs`")],
+        by: Annotated[str, typer.Option("--by", help="who resent it (shown in the history)")] = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Send a held reply after all ("may not have gone out" / "not sent: … late"): check the platform first."""
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        store = open_store(config, state_dir)
+        try:
+            view, count = store.resend_held(handoff_id, by=by)
+        except NotFound as exc:
+            _fail(exc)
+        replies = "reply" if count == 1 else f"{count} replies"
+        out.print(f"handoff #{view.id} resolved by {view.resolved_by} — {replies} queued again (sent by the running bot's outbox)")
 
     app.add_typer(handoff, name="handoff")

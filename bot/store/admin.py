@@ -1,5 +1,5 @@
-"""What the creator and the adapters change at run time: kill switch, human queue, takeovers, cursors,
-scheduled jobs, viewer flags, clicks/conversions, and forgetting a viewer."""
+"""What the creator and the adapters change at run time: kill switch, human queue (and the replies held on
+it), takeovers, cursors, scheduled jobs, viewer flags, clicks/conversions, and forgetting a viewer."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from bot.store.rows import clean_json, clean_text
 from bot.web.visitors import is_automated
 
 PAUSED = "paused"
+HELD_TEXT_SHOWN = 500  # characters of a held reply quoted in its handoff's reason
 
 
 class NotFound(LookupError):
@@ -132,6 +133,59 @@ class AdminStore:
                        "by_human": True, **({"reply": event.raw["reply"]} if isinstance(event.raw.get("reply"), dict) else {})},
             ))
         return next(h for h in self.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id)
+
+    def hold_message(self, outbox_id: int, reason: str) -> int | None:
+        """Hold an outbox message back (state `held`, final for the worker) and put it on the creator's queue: the
+        handoff of the comment it answers, opened (or reopened) with `reason` and the reply's text. Returns the
+        handoff id; None when the message answers no stored comment (e.g. a Telegram welcome DM)."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            message = session.get(OutboxMessage, outbox_id)
+            if message is None:
+                raise NotFound(f"outbox message #{outbox_id} not found")
+            message.state, message.last_error, message.lease_until = "held", clean_text(reason, 1000), None
+            session.add(message)
+            event_pk, decision_id = _answered_event(session, message)
+            if event_pk is None:
+                return None
+            note = _held_note(message)
+            handoff = session.exec(select(Handoff).where(Handoff.event_pk == event_pk)).first()
+            if handoff is None:
+                event = session.get(EventRecord, event_pk)
+                handoff = Handoff(event_pk=event_pk, decision_id=decision_id, platform=message.platform, reason=note,
+                                  thread_id=event.thread_id if event else message.thread_id, viewer_id=message.viewer_id)
+            elif handoff.state == "open":  # already waiting for the creator: say both
+                handoff.reason = f"{note} | {handoff.reason}"
+            else:  # answered before (e.g. the creator's reply was the message in doubt): open again
+                handoff.state, handoff.reason, handoff.resolved_at, handoff.resolved_by = "open", note, None, None
+            session.add(handoff)
+            session.flush()
+            return handoff.id
+
+    def resend_held(self, handoff_id: int, by: str) -> tuple[HandoffView, int]:
+        """Queue the replies held on a handoff again (sent by the running bot's outbox as if new) and resolve it,
+        unless it was open for another reason before (a comment handed to a human): then it stays open with that
+        reason. Returns the handoff and how many messages were queued."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            handoff = session.get(Handoff, handoff_id)
+            if handoff is None:
+                raise NotFound(f"handoff #{handoff_id} not found (coursebot handoffs lists the open ones)")
+            decisions = select(DecisionRecord.id).where(DecisionRecord.event_pk == handoff.event_pk)
+            held = list(session.exec(select(OutboxMessage).where(OutboxMessage.state == "held", sa.or_(
+                OutboxMessage.handoff_id == handoff_id, OutboxMessage.decision_id.in_(decisions)))))  # type: ignore[arg-type,union-attr]
+            if not held:
+                raise NotFound(f"handoff #{handoff_id} holds no reply to resend (`coursebot handoff resolve` answers it yourself)")
+            now, reason, notes = utcnow(), handoff.reason, {_held_note(m) for m in held}
+            for message in held:
+                reason = reason.replace(f"{_held_note(message)} | ", "", 1)
+                message.state, message.attempts, message.next_attempt_at = "pending", 0, now
+                message.attempt_started_at = message.last_error = message.lease_until = None
+                session.add(message)
+            if reason in notes:  # open only for the held replies: done
+                handoff.state, handoff.resolved_at, handoff.resolved_by = "resolved", now, by
+            else:
+                handoff.reason = reason
+            session.add(handoff)
+        return next(h for h in self.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id), len(held)
 
     # -- human takeover of a thread ---------------------------------------------------------------------------
     def take_over(self, platform: str, thread_id: str, by: str) -> None:
@@ -295,6 +349,24 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
         select(Viewer.pseudonym).where(Viewer.id.in_(ids)).scalar_subquery())))  # type: ignore[union-attr]
     run("viewers", sa.delete(Viewer).where(Viewer.id.in_(ids)))  # type: ignore[union-attr]
     return counts
+
+
+def _held_note(message: OutboxMessage) -> str:
+    """A held reply on its handoff: why it was held (the message's last error) and its text."""
+    return f"{message.last_error}: {message.text[:HELD_TEXT_SHOWN]}"
+
+
+def _answered_event(session: Session, message: OutboxMessage) -> tuple[int | None, int | None]:
+    """The comment an outbox message answers (event pk) and its decision, through the decision or the handoff."""
+    if message.decision_id is not None:
+        decision = session.get(DecisionRecord, message.decision_id)
+        if decision is not None:
+            return decision.event_pk, decision.id
+    if message.handoff_id is not None:
+        handoff = session.get(Handoff, message.handoff_id)
+        if handoff is not None:
+            return handoff.event_pk, handoff.decision_id
+    return None, None
 
 
 def _handoff_view(h: Handoff, e: EventRecord, v: Viewer | None, t: ThreadRecord | None) -> HandoffView:

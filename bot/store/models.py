@@ -185,10 +185,13 @@ class OutboxMessage(SQLModel, table=True):
     recipient_id: str | None = Field(default=None, max_length=128)  # raw platform user id (DMs)
     viewer_id: int | None = Field(default=None, foreign_key="viewers.id")
     extra: dict[str, Any] = _json({})
-    state: str = Field(default="pending", max_length=16)  # pending → sending → sent | failed → … | dead
+    state: str = Field(default="pending", max_length=16)  # pending → sending → sent | failed → … | dead | held
     attempts: int = 0
     next_attempt_at: datetime = _time()
     lease_until: datetime | None = _time(optional=True)  # a 'sending' row past its lease was interrupted
+    # When this attempt's request began (NULL: claimed, not yet tried). Written just before the request to sinks
+    # that cannot confirm a send, so a crash leaves only that one message in doubt, not its whole claim.
+    attempt_started_at: datetime | None = _time(optional=True)
     last_error: str | None = None
     platform_message_id: str | None = Field(default=None, max_length=200)
     created_at: datetime = _time()

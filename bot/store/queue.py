@@ -1,8 +1,10 @@
 """The outbox table as a queue: claim due messages, mark them sent, failed (retry later) or dead.
 
 A claimed row is `sending` with a lease. A row still `sending` after its lease ran out was interrupted
-(the process died mid-send); `claim_due` hands it out again flagged `interrupted`, and the worker decides
-whether it may be re-sent (see bot/outbox.py).
+(the process died mid-send); `claim_due` hands it out again flagged `interrupted`, and `in_flight` when its
+request had begun (`begin_attempt`), and the worker decides whether it may be re-sent (see bot/outbox.py).
+A message the worker will not send (in doubt after a crash, or too late) is `held`: final for the worker,
+on the creator's handoff queue until resent (bot/store/admin.py).
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from bot.store.models import OutboxMessage, utcnow
 from bot.store.rows import chunks, clean_text, update_rows
 
 DUE_STATES = ("pending", "failed")
-FINAL_STATES = ("sent", "dead")
+FINAL_STATES = ("sent", "dead", "held")
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     message: OutgoingMessage
     attempts: int  # including this one
-    interrupted: bool  # a previous attempt died mid-send: it may or may not have reached the platform
+    interrupted: bool  # a previous claim died mid-send (the process stopped before marking the message)
     viewer_id: int | None = None
+    in_flight: bool = False  # interrupted after its request began: it may or may not have reached the platform
+    waiting_since: datetime | None = None  # when it was last due to go out (queued, scheduled or retry time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,10 @@ class QueueStore:
 
     def claim_due(self, now: datetime | None = None, *, limit: int = 20, lease: float = 120.0,
                   platforms: Iterable[str] | None = None) -> list[Claim]:
-        """Take up to `limit` due messages for sending (state → sending, attempts + 1, lease until now + lease)."""
+        """Take up to `limit` due messages for sending (state → sending, attempts + 1, lease until now + lease).
+
+        An interrupted row's attempt is not counted again: the claim that died counted it (and for a message it
+        never tried, that count stands for the send that follows)."""
         now = now or utcnow()
         due = sa.or_(
             sa.and_(OutboxMessage.state.in_(DUE_STATES), OutboxMessage.next_attempt_at <= now),  # type: ignore[attr-defined]
@@ -80,7 +87,8 @@ class QueueStore:
         outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
         # Plain columns, not ORM objects: a claim of a hundred messages is on the outbox worker's every turn.
         query = sa.select(outbox.c.id, outbox.c.platform, outbox.c.kind, outbox.c.text, outbox.c.thread_id, outbox.c.reply_to,
-                          outbox.c.recipient_id, outbox.c.extra, outbox.c.attempts, outbox.c.state, outbox.c.viewer_id).where(due)
+                          outbox.c.recipient_id, outbox.c.extra, outbox.c.attempts, outbox.c.state, outbox.c.viewer_id,
+                          outbox.c.attempt_started_at, outbox.c.created_at, outbox.c.next_attempt_at).where(due)
         if platforms is not None:
             query = query.where(outbox.c.platform.in_(list(platforms)))
         query = query.order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
@@ -95,11 +103,18 @@ class QueueStore:
             # One UPDATE for the whole claim (not one per row); the rows stay locked (PostgreSQL) or the
             # database write-locked (SQLite, BEGIN IMMEDIATE) until the commit.
             for part in chunks([row.id for row in rows]):
-                connection.execute(sa.update(outbox).where(outbox.c.id.in_(part))
-                                   .values(state="sending", attempts=outbox.c.attempts + 1, lease_until=lease_until))
-            return [Claim(OutgoingMessage(outbox_id=row.id, platform=row.platform, kind=row.kind, text=row.text, thread_id=row.thread_id,
-                                          reply_to=row.reply_to, recipient_id=row.recipient_id, extra=dict(row.extra or {})),
-                          row.attempts + 1, row.state == "sending", row.viewer_id) for row in rows]
+                connection.execute(sa.update(outbox).where(outbox.c.id.in_(part)).values(
+                    state="sending", attempts=outbox.c.attempts + sa.case((outbox.c.state == "sending", 0), else_=1), lease_until=lease_until,
+                    attempt_started_at=None))
+            return [_claim(row) for row in rows]
+
+    def begin_attempt(self, outbox_id: int, now: datetime | None = None) -> None:
+        """Record that the message's request is about to be sent: a crash from here on leaves it in doubt.
+
+        A full-durability commit: were this write lost, a crash would make an attempted message look untried,
+        and it would be sent again."""
+        self.write(sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id)  # type: ignore[arg-type]
+                   .values(attempt_started_at=now or utcnow()))
 
     def mark_sent(self, outbox_id: int, platform_message_id: str, now: datetime | None = None) -> None:
         self.mark_sent_many([(outbox_id, platform_message_id)], now)
@@ -156,3 +171,10 @@ class QueueStore:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return session.get(OutboxMessage, outbox_id)
 
+
+def _claim(row: Any) -> Claim:
+    interrupted = row.state == "sending"
+    message = OutgoingMessage(outbox_id=row.id, platform=row.platform, kind=row.kind, text=row.text, thread_id=row.thread_id,
+                              reply_to=row.reply_to, recipient_id=row.recipient_id, extra=dict(row.extra or {}))
+    return Claim(message, row.attempts + (0 if interrupted else 1), interrupted, row.viewer_id,
+                 in_flight=interrupted and row.attempt_started_at is not None, waiting_since=max(row.created_at, row.next_attempt_at))

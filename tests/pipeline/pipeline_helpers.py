@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.events import Event, Thread
+from bot.store.models import utcnow
 
 TEST_KEY = b"pipeline-tests-key-0123456789abcdef"
 PY101_THREAD = Thread("BV1xx411c7mD", "Python零基础第1课：安装和环境配置")  # mapped to py-101 in config/samples/threads.yaml
@@ -24,3 +25,13 @@ class Comments:
         return Event(platform=platform, event_id=event_id or f"c{self.count}", text=text, kind=kind,  # type: ignore[arg-type]
                      thread=thread, author_id=author, author_name=name, created_at=at or T0 + timedelta(minutes=self.count),
                      raw=raw or {})
+
+
+class Clock:
+    """The outbox worker's clock, moved by hand (messages queued now are due at once)."""
+
+    def __init__(self) -> None:
+        self.now = self.start = utcnow() + timedelta(minutes=1)  # later than any message queued by the test
+
+    def __call__(self) -> datetime:
+        return self.now

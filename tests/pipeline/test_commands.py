@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.decision import Decision, Outcome
+from bot.outbox import IN_DOUBT
 from bot.privacy import Pseudonymizer, load_secret_key
 from bot.store import Store
 from bot.store.engine import default_url
@@ -48,6 +49,21 @@ def test_handoffs_lists_the_queue_and_resolve_queues_the_answer(state: Path) -> 
     assert "no open handoffs" in run("handoffs").output
     missing = run("handoff", "resolve", "99")
     assert missing.exit_code == 2 and "handoff #99 not found" in missing.output
+
+
+def test_handoff_resend_queues_a_held_reply_again_in_one_command(state: Path) -> None:
+    store = Store.from_url(default_url(state), Pseudonymizer(load_secret_key(state / "secret.key")))
+    [reply] = [m for m in (store.outbox_message(n) for n in range(1, 5)) if m is not None]  # the bot's reply to c2
+    handoff_id = store.hold_message(reply.id, IN_DOUBT)  # as the worker does after a crash in the middle of its send
+    listed = run("handoffs")
+    assert "may not have gone out" in listed.output and "能退款吗" in listed.output
+    resent = run("handoff", "resend", str(handoff_id), "--by", "老师")
+    assert resent.exit_code == 0, resent.output
+    assert f"handoff #{handoff_id} resolved by 老师 — reply queued again" in resent.output
+    assert store.outbox_message(reply.id).state == "pending"  # type: ignore[union-attr]
+    again = run("handoff", "resend", str(handoff_id))
+    assert again.exit_code == 2 and "holds no reply to resend" in again.output
+    store.close()
 
 
 def test_pause_and_resume_flip_the_switch_every_worker_reads(state: Path) -> None:

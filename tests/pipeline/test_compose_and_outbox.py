@@ -9,7 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import PY101_THREAD, T0
+from pipeline_helpers import PY101_THREAD, T0, Clock
 from sqlmodel import select
 
 from bot.adapters.recording import RecordingSink
@@ -19,7 +19,7 @@ from bot.decision import Decision, Outcome
 from bot.events import SendError, Thread
 from bot.outbox import ANY_PLATFORM, OutboxWorker
 from bot.store import Store
-from bot.store.models import AbAssignment, OutboxMessage, TrackedLink, utcnow
+from bot.store.models import AbAssignment, OutboxMessage, TrackedLink
 from retrieval.errors import InputError
 
 INVOICE = "可以开发票吗"
@@ -87,16 +87,6 @@ def test_a_template_with_an_unknown_variable_is_a_one_line_error(tmp_path: Path)
 
 
 # -- outbox ------------------------------------------------------------------------------------------------
-class Clock:
-    """The outbox worker's clock, moved by hand (messages queued now are due at once)."""
-
-    def __init__(self) -> None:
-        self.now = self.start = utcnow() + timedelta(minutes=1)  # later than any message queued by the test
-
-    def __call__(self):
-        return self.now
-
-
 def queued(store: Store, comment, *, text: str = "你好") -> int:
     accepted = store.record_event(comment("问题", author="5"))
     store.save_outcomes([Outcome(accepted, None, Decision("reply_public", "t", text=text, decided_at=T0))])
@@ -184,28 +174,6 @@ async def test_an_interrupted_send_is_confirmed_with_the_sink_not_resent(store: 
     assert await worker.run_once() == 1
     assert row(store, outbox_id).state == "sent"
     assert len(path.read_text(encoding="utf-8").splitlines()) == 1
-
-
-async def test_an_interrupted_send_without_a_way_to_check_is_not_resent(store: Store, comment) -> None:
-    class BlindSink:
-        platform = "bilibili"
-
-        def __init__(self) -> None:
-            self.sent: list[str] = []
-
-        async def send(self, message) -> str:
-            self.sent.append(message.text)
-            return "id"
-
-    clock = Clock()
-    outbox_id = queued(store, comment)
-    store.claim_due(clock.start, lease=30)
-    sink = BlindSink()
-    clock.now = clock.start + timedelta(minutes=5)
-    await OutboxWorker(store, {"bilibili": sink}, OutboxSettings(), clock=clock).run_once()
-    dead = row(store, outbox_id)
-    assert dead.state == "dead" and "interrupted while sending" in (dead.last_error or "")
-    assert sink.sent == []
 
 
 async def test_a_slow_platform_hands_back_claims_before_their_lease_runs_out(store: Store, comment) -> None:

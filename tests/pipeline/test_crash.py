@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-import os
-import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
+from crash_harness import REPO_CONFIG, crash_env, kill_when
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 COPIES = 4  # 800 comments: long enough to be killed in the middle
 
 
@@ -39,35 +37,21 @@ def _lines(path: Path) -> list[dict]:
     return records
 
 
-def _written(path: Path) -> int:
+def _written_at_least(path: Path, lines: int) -> bool:
     """Complete lines so far, read while the replay writes: a read can see half of a write (a cut UTF-8 character)."""
-    return path.read_bytes().count(b"\n") if path.exists() else 0
+    return (path.read_bytes().count(b"\n") if path.exists() else 0) >= lines
 
 
 def test_killing_replay_mid_run_loses_no_event_and_sends_no_reply_twice(tmp_path: Path, coursebot_script: Path, shared_state_dir: Path) -> None:
     comments, ids = _input(tmp_path)
     sent, database = tmp_path / "sent.jsonl", tmp_path / "bot.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")} | {
-        "COURSEBOT_CONFIG": str(REPO_CONFIG / "coursebot.toml"),
-        "COURSEBOT_STATE_DIR": str(shared_state_dir),  # the session's index: no rebuild
-        "COURSEBOT_SECRET_KEY": "crash-test-key-0123456789abcdef",
-        "COURSEBOT_OUTBOX__LEASE": "1",  # an interrupted send is looked at again 1 s later
-        "COURSEBOT_OUTBOX__POLL_INTERVAL": "0.05",
-        "COURSEBOT_POLICY__RATE_LIMITS__PER_THREAD_PER_HOUR": "100000",
-        "COURSEBOT_POLICY__RATE_LIMITS__PER_VIEWER_PER_DAY": "100000",
-        "COURSEBOT_POLICY__RATE_LIMITS__PER_PLATFORM_PER_DAY": "100000",
-    }
+    env = crash_env(shared_state_dir)  # the session's index: no rebuild
     command = [str(coursebot_script), "replay", "--input", str(comments), "--output", str(sent), "--db", f"sqlite:///{database}",
                "--batch-size", "16"]
     kills = 0
     for threshold in (30, 200):  # kill twice, at different points of the run
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 240
-        while process.poll() is None and _written(sent) < threshold and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            kills += 1
+        kills += kill_when(process, functools.partial(_written_at_least, sent, threshold))
         process.wait(timeout=30)
         process.stderr.close()  # type: ignore[union-attr]
     assert kills >= 1, "the replay finished before it could be killed: make the input longer"

@@ -81,6 +81,22 @@ async def test_handoffs_and_reply_to_an_unknown_handoff(telegram, world, api):
     assert "找不到转人工 #12" in missing
 
 
+async def test_resend_queues_a_reply_held_after_a_crash(telegram, world, api, store):
+    from bot.decision import Decision, Outcome
+    from bot.events import Event
+    from bot.outbox import IN_DOUBT
+
+    [accepted] = await asyncio.to_thread(store.record_events, [Event("telegram", "-100:7", "多少钱", author_id="42")])
+    await asyncio.to_thread(store.save_outcomes, [Outcome(accepted, None, Decision("reply_public", "price", text="199 元"))])
+    handoff_id = await asyncio.to_thread(store.hold_message, 1, IN_DOUBT)
+
+    listing, resent, again, usage = await run_commands(world, api, "/handoffs", f"/resend {handoff_id}", f"/resend {handoff_id}", "/resend x")
+
+    assert "may not have gone out" in listing and "/resend" in listing
+    assert resent.startswith(f"已重发转人工 #{handoff_id}") and (await asyncio.to_thread(store.outbox_message, 1)).state == "pending"
+    assert "无法重发" in again and usage.startswith("用法：/resend")
+
+
 async def test_summary_answers_with_the_daily_summary_of_the_asked_day(telegram, world, api):
     asked, default = await run_commands(world, api, "/summary 2025-03-01", "/summary")
 

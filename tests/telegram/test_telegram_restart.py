@@ -1,6 +1,6 @@
 """`coursebot run --platform telegram` as a real process: SIGKILL it while Telegram is posting a reply,
-restart it, and the comment is answered exactly once; then it stops cleanly on SIGTERM without logging
-the token."""
+restart it, and the comment is answered exactly once (the reply in doubt is held on the creator's queue,
+not re-sent); then it stops cleanly on SIGTERM without logging the token."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import ADMIN_ID, VIEWER_ID
 from fake_bot_api import TOKEN
+
+from bot.outbox import IN_DOUBT
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.model]
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "coursebot.toml"
@@ -80,17 +82,17 @@ async def test_killed_mid_send_and_restarted_the_comment_is_answered_once(api, w
 
     second = await start_bot(env, log)
     try:
-        await api.wait_for(lambda a: any(state == "dead" for state, _ in outbox_rows(state_dir)), timeout=180)
+        await api.wait_for(lambda a: any(state == "held" for state, _ in outbox_rows(state_dir)), timeout=180)
         other = world.channel_post("Excel函数课第5章 XLOOKUP与动态数组")
         sentinel = world.comment(world.user(VIEWER_ID + 1), other, "课程链接在哪里")
         await api.wait_for(lambda a: replies_to(a, sentinel), timeout=60)
-        await api.wait_for(lambda a: sorted(s for s, _ in outbox_rows(state_dir)) == ["dead", "sent"], timeout=30)
+        await api.wait_for(lambda a: sorted(s for s, _ in outbox_rows(state_dir)) == ["held", "sent"], timeout=30)
     finally:
         second.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(second.wait(), 60)
 
     assert len(replies_to(api, question)) == 1  # never sent twice
-    assert [e for s, e in outbox_rows(state_dir) if s == "dead"] == ["interrupted while sending; not re-sent to avoid a duplicate reply"]
+    assert [e for s, e in outbox_rows(state_dir) if s == "held"] == [IN_DOUBT]
     assert code == 0
     output = log.read_text(encoding="utf-8")
     assert "telegram bot @coursebot_test_bot ready" in output

@@ -1,7 +1,7 @@
 """The creator's commands, accepted only from configured admin user ids.
 
 `/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
-`/reply <handoff id> <text>`. The same commands from anyone else are ignored (no answer, so the bot does not
+`/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply). The same commands from anyone else are ignored (no answer, so the bot does not
 advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
 so this module only parses and answers.
 """
@@ -21,12 +21,13 @@ from aiogram.types import Message
 from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.telegram.admin")
-ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply")
+ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply", "resend")
 _THREAD = re.compile(r"-?\d+:\d+")
 USAGE = {
     "takeover": "用法：/takeover <帖子编号>（在帖子评论里发送可省略编号）",
     "release": "用法：/release <帖子编号>（在帖子评论里发送可省略编号）",
     "reply": "用法：/reply <转人工编号> <回复内容>",
+    "resend": "用法：/resend <转人工编号>（重发被扣下的回复）",
     "summary": "用法：/summary [YYYY-MM-DD | today | yesterday]",
 }
 
@@ -41,6 +42,7 @@ class CreatorConsole(Protocol):
     async def takeover(self, thread_id: str, by: str) -> str: ...
     async def release(self, thread_id: str, by: str) -> str: ...
     async def reply(self, handoff_id: int, text: str, by: str) -> str: ...
+    async def resend(self, handoff_id: int, by: str) -> str: ...
 
 
 class IsAdmin(Filter):
@@ -89,6 +91,8 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
         if thread_id is None:
             return USAGE[name]
         return await (console.takeover if name == "takeover" else console.release)(thread_id, by)
+    if name == "resend":
+        return await console.resend(int(args), by) if args.isdigit() else USAGE["resend"]
     handoff, _, text = args.partition(" ")
     if not handoff.isdigit() or not text.strip():
         return USAGE["reply"]

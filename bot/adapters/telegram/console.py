@@ -40,7 +40,7 @@ class StoreConsole:
             return "没有待处理的转人工消息 👍"
         lines = [f"待处理的转人工消息（{len(views[:_HANDOFFS_SHOWN])}{'+' if len(views) > _HANDOFFS_SHOWN else ''}）："]
         lines += [_handoff_line(view) for view in views[:_HANDOFFS_SHOWN]]
-        lines.append("回复：/reply <编号> <内容>；接管帖子：/takeover <帖子>")
+        lines.append("回复：/reply <编号> <内容>；重发被扣下的回复：/resend <编号>；接管帖子：/takeover <帖子>")
         return "\n".join(lines)
 
     async def takeover(self, thread_id: str, by: str) -> str:
@@ -58,6 +58,13 @@ class StoreConsole:
             return f"找不到转人工 #{handoff_id}（/handoffs 列出待处理的）"
         where = "私信" if view.platform == PLATFORM and view.thread_id is None else "评论区"
         return f"已回复转人工 #{handoff_id}（{where}），消息已进入发送队列"
+
+    async def resend(self, handoff_id: int, by: str) -> str:
+        try:
+            _, count = await asyncio.to_thread(self.store.resend_held, handoff_id, by)
+        except NotFound as exc:
+            return f"转人工 #{handoff_id} 无法重发：{exc}"
+        return f"已重发转人工 #{handoff_id} 里被扣下的 {count} 条回复，消息已进入发送队列"
 
 
 def _handoff_line(view: HandoffView) -> str:
