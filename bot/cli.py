@@ -49,6 +49,18 @@ def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
     return Analyzer(Knowledge.open(settings, rebuild=rebuild, progress=progress))
 
 
+def _taught(settings, analyzer):
+    """The analyzer with everything the creator taught in the config's store (bot/learning)."""
+    from bot.learning.teacher import learn_from_store
+    from bot.store import StoreUnavailable
+
+    try:
+        learn_from_store(settings, analyzer)
+    except StoreUnavailable as exc:
+        err.print(f"warning: what the creator taught is not applied: {exc}", soft_wrap=True)
+    return analyzer
+
+
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
     raise typer.Exit(2)
@@ -96,7 +108,8 @@ def ask(
     from bot.events import Event, Thread
 
     try:
-        analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
+        settings = _settings(config, catalog, faq, state_dir)
+        analyzer = _taught(settings, _analyzer(settings))
     except InputError as exc:
         _fail(exc)
     thread = Thread(id=thread_id or f"title:{thread_title}", title=thread_title or "") if (thread_id or thread_title) else None
@@ -169,7 +182,7 @@ def route(
 
     try:
         settings = _settings(config, catalog, faq, state_dir)
-        analyzer = _analyzer(settings)
+        analyzer = _taught(settings, _analyzer(settings))
         source = open_input(input)
         decisions = RouteDecisions(settings, analyzer)
     except InputError as exc:

@@ -118,6 +118,10 @@ class AdminStore:
             if handoff.state != "resolved":
                 handoff.state, handoff.resolved_at, handoff.resolved_by = "resolved", utcnow(), by
                 handoff.reply_text = reply_text
+                if reply_text:
+                    from bot.store.corrections import answer_correction  # imports this module
+
+                    session.add(answer_correction(handoff, event, by, reply_text))
             session.add(handoff)
             session.flush()
         if reply_text and event is not None:
@@ -268,6 +272,9 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
     run("understandings", sa.delete(UnderstandingRecord).where(UnderstandingRecord.event_pk.in_(events)))  # type: ignore[attr-defined]
     run("decisions", sa.update(DecisionRecord).where(DecisionRecord.viewer_id.in_(ids)).values(  # type: ignore[union-attr]
         viewer_id=None, text=None, dm_text=None))
+    from bot.store.corrections import forget_statement  # imports this module
+
+    run("creator_corrections", forget_statement(events))
     run("events", sa.update(EventRecord).where(EventRecord.viewer_id.in_(ids)).values(viewer_id=None, text="", raw={}))  # type: ignore[union-attr]
     run("viewers", sa.delete(Viewer).where(Viewer.id.in_(ids)))  # type: ignore[union-attr]
     return counts

@@ -2,7 +2,7 @@
 
 Synchronous on purpose (SQLAlchemy sessions); async code calls it with `asyncio.to_thread`. The methods
 are grouped by job in mixins: intake (events → decisions), queue (the outbox), admin (switches, handoffs,
-takeovers, cursors, jobs, viewers, forget). docs/pipeline.md lists them.
+takeovers, cursors, jobs, viewers, forget), corrections (what the creator taught). docs/pipeline.md lists them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.privacy import Pseudonymizer, pseudonymizer_for
 from bot.store.admin import AdminStore
+from bot.store.corrections import CorrectionStore
 from bot.store.engine import database_url, make_engine, session_scope
 from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
@@ -30,7 +31,7 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore):
+class Store(IntakeStore, QueueStore, AdminStore, CorrectionStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer

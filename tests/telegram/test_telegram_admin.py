@@ -81,6 +81,28 @@ async def test_handoffs_and_reply_to_an_unknown_handoff(telegram, world, api):
     assert "找不到转人工 #12" in missing
 
 
+async def test_relabel_and_wrong_store_the_creators_correction_through_the_same_store_calls_as_the_cli(telegram, world, api, store):
+    from bot.decision import Decision, Outcome
+    from bot.events import Event
+    from bot.store.models import UnderstandingRecord
+
+    misread, answered = await asyncio.to_thread(store.record_events, [
+        Event("telegram", "m1", "这老师讲得太烂了吧", author_id="1"), Event("telegram", "m2", "学完能找到工作吗", author_id="2")])
+    await asyncio.to_thread(store.save_outcomes, [Outcome(misread, None, Decision("ignore", "praise")),
+                                                  Outcome(answered, None, Decision("reply_public", "faq", text="有证书"))])
+    with store.session() as session:  # what the analysis stored for the answered comment
+        session.add(UnderstandingRecord(event_pk=answered.event_pk, intent="question_other", answer_kind="faq", answer_id="faq-certificate"))
+
+    relabelled, wrong, refused, usage = await run_commands(
+        world, api, f"/relabel {misread.event_pk} complaint", f"/wrong {answered.event_pk}", f"/wrong {misread.event_pk}", "/relabel 5")
+
+    assert relabelled.startswith(f"已将评论 #{misread.event_pk} 标为 complaint") and "faq:faq-certificate" in wrong
+    assert "sent no reply" in refused and usage.startswith("用法")
+    corrections = await asyncio.to_thread(store.corrections)
+    assert [(c.kind, c.event_pk, c.by) for c in corrections] == [
+        ("relabel", misread.event_pk, f"telegram:{ADMIN_ID}"), ("wrong_reply", answered.event_pk, f"telegram:{ADMIN_ID}")]
+
+
 async def test_summary_answers_with_the_daily_summary_of_the_asked_day(telegram, world, api):
     asked, default = await run_commands(world, api, "/summary 2025-03-01", "/summary")
 

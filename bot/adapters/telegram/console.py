@@ -1,4 +1,4 @@
-"""The creator's Telegram commands, done on the real store (kill switch, handoffs, takeovers) and the
+"""The creator's Telegram commands, done on the real store (kill switch, handoffs, takeovers, corrections) and the
 daily summary. Store calls run in a worker thread: the Store is synchronous (docs/pipeline.md)."""
 
 from __future__ import annotations
@@ -58,6 +58,20 @@ class StoreConsole:
             return f"找不到转人工 #{handoff_id}（/handoffs 列出待处理的）"
         where = "私信" if view.platform == PLATFORM and view.thread_id is None else "评论区"
         return f"已回复转人工 #{handoff_id}（{where}），消息已进入发送队列"
+
+    async def relabel(self, event_pk: int, intent: str, by: str) -> str:
+        try:
+            await asyncio.to_thread(self.store.relabel, event_pk, intent, by)
+        except (NotFound, ValueError) as exc:
+            return str(exc)
+        return f"已将评论 #{event_pk} 标为 {intent}，机器人立即学会"
+
+    async def wrong(self, event_pk: int, by: str) -> str:
+        try:
+            correction = await asyncio.to_thread(self.store.mark_wrong, event_pk, by)
+        except NotFound as exc:
+            return str(exc)
+        return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答"
 
 
 def _handoff_line(view: HandoffView) -> str:

@@ -1,0 +1,152 @@
+"""The creator teaches, the bot learns at once: corrections stored as data (real SQLite and PostgreSQL) and
+applied to the live analyzer (real m3e-small, FAISS, BM25) before the next batch, with no restart."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.analysis import Analyzer
+from bot.events import Event
+from bot.knowledge import Knowledge
+from bot.learning.suggest import closest_faq
+from bot.learning.teacher import teacher_for
+from bot.runner import Runner
+from bot.store import NotFound, Store
+from bot.store.models import CreatorCorrection, utcnow
+
+NOT_IN_FAQ = "课程里的代码能商用吗"  # no entry answers it (best cosine 0.79)
+WRONGLY_ANSWERED = "学完能找到工作吗"  # the certificate entry answers it: wrong, a certificate is no job
+MISREAD = "这老师讲得太烂了吧"  # read as praise
+
+
+@pytest.fixture
+def make_learner(knowledge: Knowledge, encoder, settings_factory) -> Callable[[], Analyzer]:
+    """A fresh analyzer of the bundled config that may be taught (the session's `analyzer` is read-only)."""
+
+    def make() -> Analyzer:
+        settings = settings_factory()
+        shutil.copytree(knowledge.settings.index_dir, settings.index_dir, dirs_exist_ok=True)  # no re-encoding
+        return Analyzer(Knowledge.open(settings, encoder))
+
+    return make
+
+
+@pytest.fixture
+def runner(make_learner, store: Store) -> Runner:
+    analyzer = make_learner()
+    return Runner.open(analyzer.knowledge.settings, analyzer=analyzer, store=store)
+
+
+# -- corrections are data -----------------------------------------------------------------------------------------
+def test_answering_a_handoff_records_who_answered_which_comment_with_what(store: Store, comment) -> None:
+    accepted = store.record_event(comment(NOT_IN_FAQ))
+    handoff_id = store.open_handoff(accepted.event_pk, "no answer above threshold")
+    store.resolve_handoff(handoff_id, "老师", "可以商用，注明出处即可")
+
+    [answer] = store.corrections()
+    assert (answer.kind, answer.event_pk, answer.text, answer.by) == ("answer", accepted.event_pk, NOT_IN_FAQ, "老师")
+    assert answer.payload == {"answer": "可以商用，注明出处即可", "handoff_id": handoff_id}
+    assert utcnow() - answer.at < timedelta(minutes=1)
+    assert store.knowledge_version() == answer.id
+
+
+def test_closing_a_handoff_without_an_answer_teaches_nothing(store: Store, comment) -> None:
+    handoff_id = store.open_handoff(store.record_event(comment(NOT_IN_FAQ)).event_pk, "no answer")
+    store.resolve_handoff(handoff_id, "老师")
+    assert store.corrections() == [] and store.knowledge_version() == 0
+
+
+def test_what_cannot_be_taught_is_refused_in_one_line(store: Store, comment) -> None:
+    accepted = store.record_event(comment(MISREAD))
+    with pytest.raises(ValueError, match="unknown intent 'angry'"):
+        store.relabel(accepted.event_pk, "angry", "老师")
+    with pytest.raises(NotFound, match="comment #999 not found"):
+        store.relabel(999, "complaint", "老师")
+    with pytest.raises(NotFound, match="the bot sent no reply to it"):
+        store.mark_wrong(accepted.event_pk, "老师")
+    handoff_id = store.open_handoff(accepted.event_pk, "complaint")
+    with pytest.raises(NotFound, match="has no answer yet"):
+        store.save_answer_as_faq(handoff_id, "老师")
+    assert store.corrections() == []
+
+
+def test_forgetting_a_viewer_blanks_the_comment_text_kept_with_their_corrections(store: Store, comment) -> None:
+    accepted = store.record_event(comment(MISREAD, author="777"))
+    store.relabel(accepted.event_pk, "complaint", "老师")
+    assert store.forget_viewer("bilibili:777")["creator_corrections"] == 1
+    with store.session(write=False) as session:
+        row = session.exec(select(CreatorCorrection)).one()
+    assert row.text == "" and row.payload == {"intent": "complaint"}
+
+
+# -- the bot uses them at once ------------------------------------------------------------------------------------
+async def test_an_answer_saved_as_a_new_faq_entry_answers_the_next_such_comment(store: Store, runner: Runner, comment) -> None:
+    [first] = await runner.process([comment(NOT_IN_FAQ, author="a1")])
+    assert first.decision.action == "handoff"
+    [handoff] = store.list_handoffs()
+    store.resolve_handoff(handoff.id, "老师", "课程代码可以商用，注明出处即可")
+    entry = store.save_answer_as_faq(handoff.id, "老师").payload["faq_id"]
+
+    [again] = await runner.process([comment("课程里的代码可以商用吗", author="a2")])
+    assert again.analysis is not None and again.analysis.match.answer_id == entry
+    assert again.decision.action == "reply_public" and "注明出处" in (again.decision.text or "")
+
+
+async def test_a_comment_saved_as_another_phrasing_goes_into_the_index_without_re_encoding_it(
+    store: Store, runner: Runner, comment
+) -> None:
+    text = "钱能要回来吗"
+    [first] = await runner.process([comment(text, author="a1", thread=None)])
+    assert first.analysis is not None and not first.analysis.match.answered
+    suggestion = closest_faq(runner.analyzer, text)
+    assert suggestion is not None and suggestion.faq_id == "faq-refund" and 0.75 < suggestion.cosine < 0.84
+    [handoff] = store.list_handoffs()
+    store.resolve_handoff(handoff.id, "老师", "七天内可以退款")
+    store.save_answer_as_faq(handoff.id, "老师", faq_id=suggestion.faq_id)
+    vectors = runner.analyzer.knowledge.searcher.vectors
+    before = len(vectors)
+
+    [again] = await runner.process([comment("钱还能要回来吗", author="a2", thread=None)])
+    assert len(vectors) == before + 1  # one phrasing added to the same FAISS index, nothing rebuilt
+    assert again.analysis is not None and again.analysis.match.answer_id == "faq-refund"
+
+
+async def test_a_reply_marked_wrong_is_not_given_again_to_near_identical_comments(store: Store, runner: Runner, comment) -> None:
+    [wrong] = await runner.process([comment(WRONGLY_ANSWERED, author="a1")])
+    assert wrong.analysis is not None and wrong.analysis.match.answer_id == "faq-certificate"
+    assert wrong.decision.action == "reply_public"
+    assert store.mark_wrong(wrong.accepted.event_pk, "老师").payload["answer_key"] == "faq:faq-certificate"
+
+    near, other = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a2"), comment("学完有证书吗", author="a3")])
+    assert near.analysis is not None and not near.analysis.match.answered
+    assert "creator marked faq:faq-certificate wrong" in near.analysis.match.reason and near.decision.action == "handoff"
+    assert other.analysis is not None and other.analysis.match.answer_id == "faq-certificate"  # the entry itself still answers
+
+
+async def test_a_relabelled_comment_trains_the_intent_head(store: Store, runner: Runner, comment) -> None:
+    [first] = await runner.process([comment(MISREAD, author="a1")])
+    assert first.analysis is not None and first.analysis.understanding.intent == "praise"
+    store.relabel(first.accepted.event_pk, "complaint", "老师")
+
+    [again] = await runner.process([comment(MISREAD, author="a2")])
+    assert again.analysis is not None
+    assert (again.analysis.understanding.intent, again.analysis.understanding.intent_source) == ("complaint", "creator")
+    assert runner.analyzer.knowledge.detector.intents is not teacher_for(runner.analyzer)._base_detector.intents  # retrained
+
+
+def test_every_worker_sees_what_another_taught_and_checks_cheaply_when_nothing_changed(store: Store, make_learner, comment) -> None:
+    mine, theirs = make_learner(), make_learner()
+    accepted = store.record_event(comment(MISREAD))
+    assert teacher_for(mine).refresh(store) and teacher_for(theirs).refresh(store)  # first look: version 0
+
+    store.relabel(accepted.event_pk, "complaint", "worker-1's creator")
+    assert teacher_for(theirs).refresh(store)
+    assert not teacher_for(theirs).refresh(store)  # unchanged version: nothing reloaded
+    event = Event(platform="cli", event_id="x", text=MISREAD)
+    assert theirs.analyze([event])[0].understanding.intent == "complaint"
+    assert mine.analyze([event])[0].understanding.intent == "praise"  # until its own next batch
