@@ -5,6 +5,7 @@ Each command calls one Store method (bot/store/corrections.py), the same one the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -127,6 +128,27 @@ def register(app: typer.Typer) -> None:
             out.print(f"save as   --phrasing-of {suggestion.faq_id}  (same answer), or --new  (your reply becomes a new entry)")
         else:
             out.print("save as   --new  (no FAQ entry yet)")
+
+    @labels.command("import")
+    def import_(
+        path: Annotated[Path, typer.Argument(help="CSV or JSONL: text plus intent and/or faq_id / answer, or correct=false; optional id")],
+        by: ByOption = "import",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Load a file of labels; bad rows are refused with file, line and field, the rest are stored."""
+        from bot.cli import _fail, _settings, err, out
+        from bot.learning.labels_io import import_labels
+        from retrieval.errors import InputError
+
+        store = open_store(config, state_dir)
+        try:
+            report = import_labels(store, path, by, lambda: faq_ids(_settings(config, state_dir=state_dir), store))
+        except InputError as exc:
+            _fail(exc)
+        for line in report.refused:
+            err.print(line, soft_wrap=True, markup=False)
+        out.print(f"loaded {report.loaded} correction(s) from {path}; refused {len(report.refused)} row(s)")
 
     app.add_typer(labels, name="labels")
 

@@ -117,6 +117,7 @@ class Teacher:
         return self._terms[document]
 
     def _detector(self, labels: dict[str, str], vectors: dict[str, np.ndarray]) -> IntentDetector:
+        labels = {text: intent for text, intent in labels.items() if text in vectors}  # emoji-only texts teach nothing
         if not labels:
             return self._base_detector
         base_vectors, base_texts, base_labels = self._prototypes()

@@ -130,6 +130,13 @@ class CorrectionStore:
             session.flush()
             return _view(row)
 
+    def comment_text(self, event_pk: int) -> str:
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            event = session.get(EventRecord, event_pk)
+        if event is None:
+            raise NotFound(f"comment #{event_pk} not found (coursebot labels recent lists them)")
+        return event.text
+
     def corrections(self, kinds: tuple[str, ...] | None = None) -> list[Correction]:
         query = select(CreatorCorrection).order_by(CreatorCorrection.id)  # type: ignore[arg-type]
         if kinds:

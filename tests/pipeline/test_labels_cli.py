@@ -66,3 +66,16 @@ def test_save_faq_suggests_the_closest_entry_and_ask_and_route_use_what_was_taug
     rows = {r["id"]: r for r in map(json.loads, [line for line in routed.output.splitlines() if line.startswith("{")])}
     assert rows["a"]["answer_id"] == "faq-refund"
     assert (rows["b"]["intent"], rows["b"]["action"]) == ("complaint", "handoff")
+
+
+def test_labels_import_reports_what_it_loaded_and_each_refused_row(state: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("text,intent,faq_id\n这课太水了,complaint,\n太贵了,angry,\n钱能要回来吗,,faq-refund\n", encoding="utf-8")
+    result = run("labels", "import", str(labels))
+    assert result.exit_code == 0, result.output
+    assert f"{labels}:3: field 'intent': unknown intent 'angry'" in result.output
+    assert f"loaded 2 correction(s) from {labels}; refused 1 row(s)" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\n好,praise\n", encoding="utf-8")
+    refused = run("labels", "import", str(bad))
+    assert refused.exit_code == 2 and f"{bad}:1: unknown column 'label'" in refused.output

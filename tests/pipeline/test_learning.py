@@ -150,3 +150,47 @@ def test_every_worker_sees_what_another_taught_and_checks_cheaply_when_nothing_c
     event = Event(platform="cli", event_id="x", text=MISREAD)
     assert theirs.analyze([event])[0].understanding.intent == "complaint"
     assert mine.analyze([event])[0].understanding.intent == "praise"  # until its own next batch
+
+
+# -- labels import --------------------------------------------------------------------------------------------------
+def test_labels_import_stores_good_rows_and_refuses_bad_ones_with_file_line_and_field(store: Store, comment, tmp_path) -> None:
+    from bot.learning.labels_io import import_labels
+
+    misread = store.record_event(comment(MISREAD)).event_pk
+    rows = tmp_path / "labels.csv"
+    rows.write_text(
+        "id,text,intent,faq_id,answer,correct\n"
+        f"{misread},,complaint,,,\n"  # 2: a stored comment relabelled
+        ",钱能要回来吗,,faq-refund,,\n"  # 3: another phrasing
+        ",课程代码能商用吗,,,注明出处即可,\n"  # 4: a new entry
+        ",学完能找到工作吗,,faq-certificate,,false\n"  # 5: a wrong reply
+        ",太贵了,angry,,,\n"  # 6: unknown intent
+        ",能退款吗,,faq-nope,,\n"  # 7: unknown entry
+        ",,complaint,,,\n"  # 8: no text, no id
+        "x1,好,praise,,,\n"  # 9: bad id
+        ",好的,,,,maybe\n",  # 10: bad correct
+        encoding="utf-8")
+    report = import_labels(store, rows, "老师", lambda: {"faq-refund", "faq-certificate"})
+
+    assert report.loaded == 4
+    assert [line.split(": field ")[0] for line in report.refused] == [f"{rows}:{n}" for n in (6, 7, 8, 9, 10)]
+    assert [line.split("'")[1] for line in report.refused] == ["intent", "faq_id", "text", "id", "correct"]
+    assert [(c.kind, c.event_pk) for c in store.corrections()] == [
+        ("relabel", misread), ("faq_phrasing", None), ("faq_entry", None), ("wrong_reply", None)]
+    jsonl = tmp_path / "labels.jsonl"
+    jsonl.write_text('{"text": "这课太水了", "intent": "complaint"}\nnot json\n', encoding="utf-8")
+    again = import_labels(store, jsonl, "老师", set)
+    assert again.loaded == 1 and again.refused == [f"{jsonl}:2: invalid JSON (Expecting value)"]
+
+
+async def test_imported_labels_are_used_by_the_next_batch(store: Store, runner: Runner, comment, tmp_path) -> None:
+    from bot.learning.labels_io import import_labels
+
+    rows = tmp_path / "labels.jsonl"
+    rows.write_text(f'{{"text": "{MISREAD}", "intent": "complaint"}}\n{{"text": "{WRONGLY_ANSWERED}", "faq_id": "faq-certificate", '
+                    '"correct": false}\n', encoding="utf-8")
+    assert import_labels(store, rows, "老师", lambda: {"faq-certificate"}).loaded == 2
+
+    misread, wrong = await runner.process([comment(MISREAD, author="a1"), comment(WRONGLY_ANSWERED, author="a2")])
+    assert misread.analysis is not None and misread.analysis.understanding.intent == "complaint"
+    assert wrong.analysis is not None and not wrong.analysis.match.answered
