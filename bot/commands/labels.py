@@ -129,6 +129,30 @@ def register(app: typer.Typer) -> None:
         else:
             out.print("save as   --new  (no FAQ entry yet)")
 
+    @labels.command("export")
+    def export(
+        output: Annotated[Path, typer.Option("--output", "-o", help="the CSV sheet to write")],
+        uncertain: Annotated[int, typer.Option("--uncertain", help="how many comments to put on the sheet")] = 50,
+        pool: Annotated[int, typer.Option(help="look at the newest this many unlabelled comments")] = 2000,
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Write the comments whose label would help most (unsure intent × similar comments waiting) to fill in."""
+        from bot.cli import _fail, _settings, out
+        from bot.knowledge import load_encoder
+        from bot.learning.export import candidates, write_sheet
+        from retrieval.errors import InputError
+
+        store = open_store(config, state_dir)
+        rows = store.unlabelled_comments(pool)
+        try:
+            picked = candidates(rows, load_encoder(_settings(config, state_dir=state_dir)), uncertain) if rows else []
+        except InputError as exc:
+            _fail(exc)
+        write_sheet(output, picked)
+        out.print(f"wrote {len(picked)} comment(s) to {output} (from {len(rows)} unlabelled); fill in intent, faq_id, answer "
+                  f"or correct, then: coursebot labels import {output}")
+
     @labels.command("import")
     def import_(
         path: Annotated[Path, typer.Argument(help="CSV or JSONL: text plus intent and/or faq_id / answer, or correct=false; optional id")],
@@ -148,7 +172,8 @@ def register(app: typer.Typer) -> None:
             _fail(exc)
         for line in report.refused:
             err.print(line, soft_wrap=True, markup=False)
-        out.print(f"loaded {report.loaded} correction(s) from {path}; refused {len(report.refused)} row(s)")
+        blank = f", {report.blank} left blank" if report.blank else ""
+        out.print(f"loaded {report.loaded} correction(s) from {path}; refused {len(report.refused)} row(s){blank}")
 
     app.add_typer(labels, name="labels")
 

@@ -18,6 +18,7 @@ from retrieval.errors import InputError
 from retrieval.intents import INTENTS
 
 COLUMNS = ("id", "text", "intent", "faq_id", "answer", "correct")
+INFORMATIVE = ("bot_intent", "bot_confidence", "similar_waiting")  # what `labels export` shows beside them; ignored
 _FALSE = {"false", "0", "no", "n", "错", "否", "wrong"}
 _TRUE = {"true", "1", "yes", "y", "对", "是", ""}
 
@@ -25,6 +26,7 @@ _TRUE = {"true", "1", "yes", "y", "对", "是", ""}
 @dataclass
 class ImportReport:
     loaded: int = 0
+    blank: int = 0  # rows with nothing filled in (a sheet the creator did not finish): skipped, not errors
     refused: list[str] = field(default_factory=list)  # "file:line: field 'x': why", one per refused row
 
 
@@ -36,7 +38,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
         raise InputError(f"{path}: cannot read ({exc})") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines())
-        unknown = sorted(set(reader.fieldnames or ()) - set(COLUMNS))
+        unknown = sorted(set(reader.fieldnames or ()) - set(COLUMNS) - set(INFORMATIVE))
         if unknown or not reader.fieldnames:
             raise InputError(f"{path}:1: unknown column '{unknown[0]}', expected some of {', '.join(COLUMNS)}" if unknown
                              else f"{path}:1: empty file, expected a header with {', '.join(COLUMNS)}")
@@ -66,7 +68,9 @@ def import_labels(store, path: Path, by: str, faq_ids: Callable[[], set[str]]) -
         try:
             if known is None and (row.get("faq_id") not in (None, "")):
                 known = faq_ids()
-            report.loaded += _store_row(store, row, by, known or set())
+            stored = _store_row(store, row, by, known or set())
+            report.loaded += stored
+            report.blank += stored == 0
         except _Refused as exc:
             report.refused.append(f"{where}: field '{exc.field}': {exc.why}")
         except (NotFound, ValueError) as exc:
@@ -100,7 +104,7 @@ def _store_row(store, row: dict[str, Any], by: str, faq_ids: set[str]) -> int:
     if faq_id and answer:
         raise _Refused("answer", "give faq_id (another phrasing of that entry) or answer (a new entry), not both")
     if not (intent or faq_id or answer):
-        raise _Refused("intent", "nothing to learn: give intent, faq_id, answer or correct = false")
+        return 0
     text_arg = text or None
     stored = 0
     if intent:

@@ -149,6 +149,19 @@ class CorrectionStore:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return int(session.exec(select(sa.func.max(CreatorCorrection.id))).one() or 0)
 
+    def unlabelled_comments(self, limit: int = 2000) -> list[tuple[int, str, str, float]]:
+        """(comment id, text, intent, intent confidence) of the newest analysed comments the creator has not labelled."""
+        labelled = select(CreatorCorrection.event_pk).where(CreatorCorrection.kind == "relabel",
+                                                            CreatorCorrection.event_pk.is_not(None))  # type: ignore[union-attr]
+        query = (
+            select(EventRecord.id, EventRecord.text, UnderstandingRecord.intent, UnderstandingRecord.intent_confidence)
+            .join(UnderstandingRecord, UnderstandingRecord.event_pk == EventRecord.id)
+            .where(EventRecord.text != "", EventRecord.id.not_in(labelled))  # type: ignore[union-attr]
+            .order_by(EventRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
+        )
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return [(int(i), t, intent, float(c)) for i, t, intent, c in session.exec(query)]
+
     def recent_comments(self, limit: int = 20) -> list[RecentComment]:
         """The newest decided events with what the bot made of them, newest first."""
         query = (

@@ -194,3 +194,29 @@ async def test_imported_labels_are_used_by_the_next_batch(store: Store, runner: 
     misread, wrong = await runner.process([comment(MISREAD, author="a1"), comment(WRONGLY_ANSWERED, author="a2")])
     assert misread.analysis is not None and misread.analysis.understanding.intent == "complaint"
     assert wrong.analysis is not None and not wrong.analysis.match.answered
+
+
+# -- labels export ----------------------------------------------------------------------------------------------------
+async def test_export_puts_the_unsure_comment_many_others_are_like_first_and_import_reads_the_filled_sheet_back(
+    store: Store, runner: Runner, encoder, comment, tmp_path
+) -> None:
+    from bot.learning.export import candidates, write_sheet
+    from bot.learning.labels_io import import_labels
+
+    texts = ["老师讲得太快了跟不上", "讲得太快了根本跟不上", "语速太快了跟不上啊", "可以开发票吗", "哈哈哈哈"]
+    outcomes = await runner.process([comment(t, author=f"v{i}") for i, t in enumerate(texts)])
+    rows = store.unlabelled_comments()
+    assert len(rows) == 5
+
+    picked = candidates(rows, encoder, 3)
+    assert picked[0].text in texts[:3] and picked[0].similar >= 2  # three viewers say the same: one label settles them
+    assert sum(c.text in texts[:3] for c in picked) == 1  # and the sheet does not repeat them
+    sheet = tmp_path / "to-label.csv"
+    write_sheet(sheet, picked)
+    filled = sheet.read_text(encoding="utf-8-sig").splitlines()
+    filled[1] = filled[1].rstrip(",") + ",complaint,,,"
+    sheet.write_text("\n".join(filled) + "\n", encoding="utf-8")
+    report = import_labels(store, sheet, "老师", set)
+    assert (report.loaded, report.blank, report.refused) == (1, 2, [])
+    assert picked[0].id not in [r[0] for r in store.unlabelled_comments()]
+    assert outcomes  # decided before labelling
