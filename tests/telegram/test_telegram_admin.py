@@ -103,6 +103,24 @@ async def test_relabel_and_wrong_store_the_creators_correction_through_the_same_
         ("relabel", misread.event_pk, f"telegram:{ADMIN_ID}"), ("wrong_reply", answered.event_pk, f"telegram:{ADMIN_ID}")]
 
 
+async def test_recent_lists_comment_ids_and_savefaq_turns_an_answered_handoff_into_a_faq_entry(telegram, world, api, store):
+    from bot.decision import Decision, Outcome
+    from bot.events import Event
+
+    [question] = await asyncio.to_thread(store.record_events, [Event("telegram", "q1", "课程里的代码能商用吗", author_id="1")])
+    await asyncio.to_thread(store.save_outcomes, [Outcome(question, None, Decision("handoff", "no answer", intent="question_other"))])
+    [handoff] = await asyncio.to_thread(store.list_handoffs)
+
+    recent, unanswered, replied, saved = await run_commands(
+        world, api, "/recent", f"/savefaq {handoff.id}", f"/reply {handoff.id} 可以商用，注明出处即可", f"/savefaq {handoff.id}")
+
+    assert f"#{question.event_pk} 课程里的代码能商用吗 → question_other · handoff" in recent
+    assert "has no answer yet" in unanswered and replied.startswith("已回复")
+    assert saved.startswith("已存为新的常见问题 creator-")
+    kinds = [c.kind for c in await asyncio.to_thread(store.corrections)]
+    assert kinds == ["answer", "faq_entry"]
+
+
 async def test_summary_answers_with_the_daily_summary_of_the_asked_day(telegram, world, api):
     asked, default = await run_commands(world, api, "/summary 2025-03-01", "/summary")
 

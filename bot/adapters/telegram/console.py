@@ -73,6 +73,22 @@ class StoreConsole:
             return str(exc)
         return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答"
 
+    async def recent(self) -> str:
+        rows = await asyncio.to_thread(self.store.recent_comments, _HANDOFFS_SHOWN)
+        if not rows:
+            return "还没有评论"
+        lines = ["最近的评论（编号用于 /relabel、/wrong）："]
+        lines += [f"#{r.event_pk} {r.text[:40]} → {r.intent or '?'} · {r.action}{f' · {r.answer_key}' if r.answer_key else ''}" for r in rows]
+        return "\n".join(lines)
+
+    async def savefaq(self, handoff_id: int, by: str) -> str:
+        """Your answer to a handoff becomes a new FAQ entry (another phrasing of an entry: `coursebot labels save-faq`)."""
+        try:
+            correction = await asyncio.to_thread(self.store.save_answer_as_faq, handoff_id, by)
+        except NotFound as exc:
+            return str(exc)
+        return f"已存为新的常见问题 {correction.payload['faq_id']}：{correction.payload['question']}，相同的问题机器人会这样回答"
+
 
 def _handoff_line(view: HandoffView) -> str:
     text = view.text if len(view.text) <= 60 else view.text[:59] + "…"
