@@ -14,10 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, Row, print_table
+from _common import REPO, Row, percentiles, print_table, time_each
 
 from bot.analysis import Analyzer
 from bot.config import load_settings
+from bot.events import Event
 from bot.knowledge import Knowledge
 from bot.learning.lessons import Lessons
 from bot.learning.teacher import Teacher
@@ -76,6 +77,16 @@ def main() -> None:
         started = time.perf_counter()
         teacher.apply(Lessons(one_more, (), labels, ()))
         rows.append(Row("retrain the intent head with creator labels", f"{len(labels)} labels", _ms(time.perf_counter() - started)))
+        queries = [Event(platform="bench", event_id=str(n), text=t) for n, t in enumerate(_texts(200)[:100])]
+        plain = Analyzer(Knowledge.open(settings, knowledge.encoder))
+        for who in (plain, analyzer):  # warm the embedding cache: the rows compare the analysis around the model
+            time_each(lambda e, who=who: who.analyze([e]), queries)
+        base = percentiles(time_each(lambda e, who=plain: who.analyze([e]), queries).wall, (50,))[0]
+        wrong = tuple((normalize(t).plain, f"faq:{faq_ids[n % len(faq_ids)]}") for n, t in enumerate(texts[:100]) if normalize(t).plain)
+        teacher.apply(Lessons(one_more, (), labels, wrong))
+        taught = percentiles(time_each(lambda e, who=analyzer: who.analyze([e]), queries).wall, (50,))[0]
+        rows.append(Row("analyse one comment (cached embedding), p50", f"{size} phrasings+labels, {len(wrong)} vetoes",
+                        _ms(taught), "", f"{taught / base:.2f}× untaught ({_ms(base)})"))
     store = Store.from_url(f"sqlite:///{tempfile.mkdtemp()}/coursebot.db", Pseudonymizer(b"k" * 32))
     started = time.perf_counter()
     for _ in range(200):
