@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -20,6 +20,7 @@ from retrieval.encoder import AsyncBatchEncoder
 from retrieval.intents import QUESTION_INTENTS, IntentPrediction, SentimentPrediction, looks_like_question
 from retrieval.search import AbstainThreshold, Candidates, Hit
 from retrieval.text import NormalizedText, normalize
+from retrieval.vetoes import answer_key
 
 AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
 CourseSource = Literal["text", "thread", "topic"]
@@ -127,10 +128,16 @@ class Analyzer:
         predictions = self.knowledge.detector.detect(texts, vectors)
         understandings = [self._understand(text, intent, sentiment) for text, (intent, sentiment) in zip(texts, predictions)]
         candidates = self.knowledge.searcher.candidates(vectors, [u.terms for u in understandings])
+        vetoed = self.knowledge.vetoes.vetoed(vectors)
         return [
-            Analysis(event, understanding, self._match(event, understanding, found))
-            for event, understanding, found in zip(events, understandings, candidates)
+            Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes))
+            for event, understanding, found, vetoes in zip(events, understandings, candidates, vetoed)
         ]
+
+    def knowledge_changed(self) -> None:
+        """The creator added FAQ entries (bot/learning): re-derive what this analyzer keeps about the FAQ."""
+        self._faq_types = _faq_question_types(self.knowledge)
+        self._faq_intents = _typed_course_faq(self.knowledge, self._faq_types)
 
     def _understand(self, text: NormalizedText, intent: IntentPrediction, sentiment: SentimentPrediction) -> Understanding:
         segmenter = self.knowledge.segmenter
@@ -303,6 +310,15 @@ class Analyzer:
         self._thread_courses[title] = course_id
         while len(self._thread_courses) > self._thread_cache_size:
             self._thread_courses.popitem(last=False)
+
+
+def _unless_vetoed(match: Match, vetoed: dict[str, float]) -> Match:
+    """No answer the creator marked wrong for a near-identical comment: the comment goes to a human instead."""
+    key = answer_key(match.answer_kind, match.answer_id, match.course_id)
+    if key is None or key not in vetoed:
+        return match
+    return replace(match, answer_kind=None, answer_id=None,
+                   reason=f"creator marked {key} wrong for a near-identical comment (cosine {vetoed[key]:.2f})")
 
 
 def _thread_text(thread: Thread, configured_title: str) -> str:

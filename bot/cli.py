@@ -108,6 +108,18 @@ def _analyzer(settings, *, rebuild: bool = False, progress: bool = False):
     return Analyzer(Knowledge.open(settings, rebuild=rebuild, progress=progress))
 
 
+def _taught(settings, analyzer):
+    """The analyzer with everything the creator taught in the config's store (bot/learning)."""
+    from bot.learning.teacher import learn_from_store
+    from bot.store import StoreUnavailable
+
+    try:
+        learn_from_store(settings, analyzer)
+    except StoreUnavailable as exc:
+        err.print(f"warning: what the creator taught is not applied: {exc}", soft_wrap=True)
+    return analyzer
+
+
 def _fail(exc: Exception) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
     raise typer.Exit(2)
@@ -151,7 +163,8 @@ def ask(
 ) -> None:
     """Show how one comment is understood and answered."""
     try:
-        analyzer = _analyzer(_settings(config, catalog, faq, state_dir))
+        settings = _settings(config, catalog, faq, state_dir)
+        analyzer = _taught(settings, _analyzer(settings))
     except InputError as exc:
         _fail(exc)
     from bot.answers import answer_text
@@ -231,7 +244,7 @@ def route(
         from bot.comments_io import open_input
         from bot.route_decisions import RouteDecisions
 
-        analyzer = _analyzer(settings)
+        analyzer = _taught(settings, _analyzer(settings))
         source = open_input(input)
         decisions = RouteDecisions(settings, analyzer)
     except InputError as exc:

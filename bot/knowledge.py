@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from retrieval.index import SyncReport, VectorIndex
 from retrieval.intents import INTENTS, SENTIMENTS, IntentDetector, PrototypeClassifier
 from retrieval.search import Document, HybridSearcher, LexicalIndex
 from retrieval.text import Segmenter, normalize, read_user_dictionary
+from retrieval.vetoes import Vetoes
 
 log = logging.getLogger(__name__)
 PROTOTYPE_CACHE = "prototypes.npz"
@@ -116,6 +117,7 @@ class Knowledge:
     detector: IntentDetector
     threads: dict[str, ThreadMapping]
     sync: SyncReport | None = None
+    vetoes: Vetoes = field(default_factory=Vetoes.none)  # answers the creator marked wrong (bot/learning)
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None, *, rebuild: bool = False, progress: bool = False) -> Knowledge:

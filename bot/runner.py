@@ -133,6 +133,7 @@ class Runner:
         batch = [a for a in accepted if a.event.kind in COMMENT_KINDS]
         if not batch:
             return {}
+        await self._learn()
         events = [a.event for a in batch]
         try:
             results = await asyncio.to_thread(self.analyzer.analyze, events)
@@ -146,6 +147,15 @@ class Runner:
                     log.error("analysis failed for %s:%s (%s); ignored", event.platform, event.event_id, type(exc).__name__)
                     results.append(None)
         return {a.event_pk: r for a, r in zip(batch, results) if r is not None}
+
+    async def _learn(self) -> None:
+        """Take in what the creator taught since the last batch (bot/learning): a cheap version check unless it changed."""
+        from bot.learning.teacher import teacher_for
+
+        try:
+            await asyncio.to_thread(teacher_for(self.analyzer).refresh, self.store)
+        except Exception:  # the batch goes on with the knowledge already loaded
+            log.exception("could not load the creator's corrections; going on with what the bot knew")
 
     async def _store(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call in a thread; ride out a locked or unreachable database for `store_patience` s."""

@@ -76,7 +76,7 @@ _QUESTION_MARK = re.compile(
 class IntentPrediction:
     intent: str
     confidence: float
-    source: str  # "pattern" | "model" | "empty"
+    source: str  # "pattern" | "model" | "empty" | "creator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +117,16 @@ class PrototypeClassifier:
 
     @classmethod
     def train(
-        cls, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], *, c: float = 4.0, char_weight: float = 0.35
+        cls, vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], *, c: float = 4.0, char_weight: float = 0.35,
+        weights: Sequence[float] | None = None,
     ) -> PrototypeClassifier:
+        """`weights`: one per example (default 1), e.g. the creator's own labels weighing more than prototypes."""
         if len(set(labels)) < 2:
             raise ValueError("need prototypes for at least two labels")
-        dense = LogisticRegression(C=c, max_iter=500, tol=1e-3, class_weight="balanced").fit(vectors, list(labels))
+        sample_weight = None if weights is None else np.asarray(weights, dtype=np.float64)
+        dense = LogisticRegression(C=c, max_iter=500, tol=1e-3, class_weight="balanced").fit(vectors, list(labels), sample_weight=sample_weight)
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
-        chars = MultinomialNB(alpha=0.1).fit(vectorizer.fit_transform(texts), list(labels))
+        chars = MultinomialNB(alpha=0.1).fit(vectorizer.fit_transform(texts), list(labels), sample_weight=sample_weight)
         return cls(dense, chars, vectorizer, char_weight)
 
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
@@ -142,9 +145,10 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 
 class IntentDetector:
-    def __init__(self, intents: PrototypeClassifier, sentiment: PrototypeClassifier) -> None:
+    def __init__(self, intents: PrototypeClassifier, sentiment: PrototypeClassifier, known: Mapping[str, str] | None = None) -> None:
         self.intents = intents
         self.sentiment = sentiment
+        self.known = dict(known or {})  # normalised text → intent the creator gave that very comment
 
     @staticmethod
     def training_set(prototypes: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:
@@ -168,6 +172,9 @@ class IntentDetector:
         if text.is_empty:
             # Emoji, stickers, bare mentions or nothing at all: a reaction, never a request.
             return IntentPrediction("chitchat", 0.99, "empty")
+        if (taught := self.known.get(text.plain)) is not None:
+            # The creator labelled this very comment: their word beats patterns and the model.
+            return IntentPrediction(taught, 1.0, "creator")
         by_label = dict(zip(self.intents.labels, probs))
         matched = pattern_intent(text)
         if matched is not None:

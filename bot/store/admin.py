@@ -121,6 +121,10 @@ class AdminStore:
             if handoff.state != "resolved":
                 handoff.state, handoff.resolved_at, handoff.resolved_by = "resolved", utcnow(), by
                 handoff.reply_text = reply_text
+                if reply_text:
+                    from bot.store.corrections import answer_correction  # imports this module
+
+                    session.add(answer_correction(handoff, event, by, reply_text))
             session.add(handoff)
             session.flush()
         if reply_text and event is not None:
@@ -344,6 +348,9 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
     run("understandings", sa.delete(UnderstandingRecord).where(UnderstandingRecord.event_pk.in_(events)))  # type: ignore[attr-defined]
     run("decisions", sa.update(DecisionRecord).where(DecisionRecord.viewer_id.in_(ids)).values(  # type: ignore[union-attr]
         viewer_id=None, text=None, dm_text=None))
+    from bot.store.corrections import forget_statement  # imports this module
+
+    run("creator_corrections", forget_statement(events))
     run("events", sa.update(EventRecord).where(EventRecord.viewer_id.in_(ids)).values(viewer_id=None, text="", raw={}))  # type: ignore[union-attr]
     run("proactive_dms", sa.delete(ProactiveDm).where(ProactiveDm.pseudonym.in_(  # type: ignore[attr-defined]
         select(Viewer.pseudonym).where(Viewer.id.in_(ids)).scalar_subquery())))  # type: ignore[union-attr]

@@ -335,8 +335,24 @@ class QuarantineRecord(SQLModel, table=True):
     created_at: datetime = _time(index=True)
 
 
+# --- what the creator taught -----------------------------------------------------------------------------
+class CreatorCorrection(SQLModel, table=True):
+    """One thing the creator taught: answered a comment, relabelled it, marked a sent reply wrong, or added an FAQ
+    phrasing or entry. Append-only; the highest id is the knowledge version every worker compares (bot/learning)."""
+
+    __tablename__ = "creator_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)  # answer | relabel | wrong_reply | faq_phrasing | faq_entry
+    event_pk: int | None = Field(default=None, foreign_key="events.id", index=True)  # the stored comment, if any
+    text: str = ""  # the comment as the creator saw it (blanked when its viewer is forgotten)
+    by: str = Field(max_length=200)
+    at: datetime = _time()
+    payload: dict[str, Any] = _json({})  # per kind: {answer}, {intent}, {answer_key}, {faq_id, phrasing}, {faq_id, question, answer}
+
+
 TABLES = [
     Viewer, ThreadRecord, EventRecord, UnderstandingRecord, DecisionRecord, Handoff, OutboxMessage,
     TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob, ProactiveDm,
-    QuarantineRecord,
+    QuarantineRecord, CreatorCorrection,
 ]

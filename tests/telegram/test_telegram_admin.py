@@ -97,6 +97,46 @@ async def test_resend_queues_a_reply_held_after_a_crash(telegram, world, api, st
     assert "无法重发" in again and usage.startswith("用法：/resend")
 
 
+async def test_relabel_and_wrong_store_the_creators_correction_through_the_same_store_calls_as_the_cli(telegram, world, api, store):
+    from bot.decision import Decision, Outcome
+    from bot.events import Event
+    from bot.store.models import UnderstandingRecord
+
+    misread, answered = await asyncio.to_thread(store.record_events, [
+        Event("telegram", "m1", "这老师讲得太烂了吧", author_id="1"), Event("telegram", "m2", "学完能找到工作吗", author_id="2")])
+    await asyncio.to_thread(store.save_outcomes, [Outcome(misread, None, Decision("ignore", "praise")),
+                                                  Outcome(answered, None, Decision("reply_public", "faq", text="有证书"))])
+    with store.session() as session:  # what the analysis stored for the answered comment
+        session.add(UnderstandingRecord(event_pk=answered.event_pk, intent="question_other", answer_kind="faq", answer_id="faq-certificate"))
+
+    relabelled, wrong, refused, usage = await run_commands(
+        world, api, f"/relabel {misread.event_pk} complaint", f"/wrong {answered.event_pk}", f"/wrong {misread.event_pk}", "/relabel 5")
+
+    assert relabelled.startswith(f"已将评论 #{misread.event_pk} 标为 complaint") and "faq:faq-certificate" in wrong
+    assert "sent no reply" in refused and usage.startswith("用法")
+    corrections = await asyncio.to_thread(store.corrections)
+    assert [(c.kind, c.event_pk, c.by) for c in corrections] == [
+        ("relabel", misread.event_pk, f"telegram:{ADMIN_ID}"), ("wrong_reply", answered.event_pk, f"telegram:{ADMIN_ID}")]
+
+
+async def test_recent_lists_comment_ids_and_savefaq_turns_an_answered_handoff_into_a_faq_entry(telegram, world, api, store):
+    from bot.decision import Decision, Outcome
+    from bot.events import Event
+
+    [question] = await asyncio.to_thread(store.record_events, [Event("telegram", "q1", "课程里的代码能商用吗", author_id="1")])
+    await asyncio.to_thread(store.save_outcomes, [Outcome(question, None, Decision("handoff", "no answer", intent="question_other"))])
+    [handoff] = await asyncio.to_thread(store.list_handoffs)
+
+    recent, unanswered, replied, saved = await run_commands(
+        world, api, "/recent", f"/savefaq {handoff.id}", f"/reply {handoff.id} 可以商用，注明出处即可", f"/savefaq {handoff.id}")
+
+    assert f"#{question.event_pk} 课程里的代码能商用吗 → question_other · handoff" in recent
+    assert "has no answer yet" in unanswered and replied.startswith("已回复")
+    assert saved.startswith("已存为新的常见问题 creator-")
+    kinds = [c.kind for c in await asyncio.to_thread(store.corrections)]
+    assert kinds == ["answer", "faq_entry"]
+
+
 async def test_summary_answers_with_the_daily_summary_of_the_asked_day(telegram, world, api):
     asked, default = await run_commands(world, api, "/summary 2025-03-01", "/summary")
 

@@ -1,7 +1,8 @@
 """The creator's commands, accepted only from configured admin user ids.
 
 `/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
-`/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply). The same commands from anyone else are ignored (no answer, so the bot does not
+`/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply), `/recent`, `/relabel <comment id> <intent>`,
+`/wrong <comment id>`, `/savefaq <handoff id>`. The same commands from anyone else are ignored (no answer, so the bot does not
 advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
 so this module only parses and answers.
 """
@@ -21,7 +22,8 @@ from aiogram.types import Message
 from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.telegram.admin")
-ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply", "resend")
+ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply", "resend", "recent", "relabel", "wrong",
+                  "savefaq")
 _THREAD = re.compile(r"-?\d+:\d+")
 USAGE = {
     "takeover": "用法：/takeover <帖子编号>（在帖子评论里发送可省略编号）",
@@ -29,6 +31,9 @@ USAGE = {
     "reply": "用法：/reply <转人工编号> <回复内容>",
     "resend": "用法：/resend <转人工编号>（重发被扣下的回复）",
     "summary": "用法：/summary [YYYY-MM-DD | today | yesterday]",
+    "relabel": "用法：/relabel <评论编号> <意图>（如 complaint、ask_price、spam）",
+    "wrong": "用法：/wrong <评论编号>（机器人对这条评论的回复是错的）",
+    "savefaq": "用法：/savefaq <转人工编号>（把你对它的回复存为新的常见问题）",
 }
 
 
@@ -43,6 +48,10 @@ class CreatorConsole(Protocol):
     async def release(self, thread_id: str, by: str) -> str: ...
     async def reply(self, handoff_id: int, text: str, by: str) -> str: ...
     async def resend(self, handoff_id: int, by: str) -> str: ...
+    async def relabel(self, event_pk: int, intent: str, by: str) -> str: ...
+    async def wrong(self, event_pk: int, by: str) -> str: ...
+    async def recent(self) -> str: ...
+    async def savefaq(self, handoff_id: int, by: str) -> str: ...
 
 
 class IsAdmin(Filter):
@@ -93,6 +102,17 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
         return await (console.takeover if name == "takeover" else console.release)(thread_id, by)
     if name == "resend":
         return await console.resend(int(args), by) if args.isdigit() else USAGE["resend"]
+    if name == "relabel":
+        comment, _, intent = args.partition(" ")
+        if not comment.isdigit() or not intent.strip():
+            return USAGE["relabel"]
+        return await console.relabel(int(comment), intent.strip(), by)
+    if name == "wrong":
+        return await console.wrong(int(args), by) if args.isdigit() else USAGE["wrong"]
+    if name == "recent":
+        return await console.recent()
+    if name == "savefaq":
+        return await console.savefaq(int(args), by) if args.isdigit() else USAGE["savefaq"]
     handoff, _, text = args.partition(" ")
     if not handoff.isdigit() or not text.strip():
         return USAGE["reply"]

@@ -1,4 +1,4 @@
-"""The creator's Telegram commands, done on the real store (kill switch, handoffs, takeovers) and the
+"""The creator's Telegram commands, done on the real store (kill switch, handoffs, takeovers, corrections) and the
 daily summary. Store calls run in a worker thread: the Store is synchronous (docs/pipeline.md)."""
 
 from __future__ import annotations
@@ -65,6 +65,36 @@ class StoreConsole:
         except NotFound as exc:
             return f"转人工 #{handoff_id} 无法重发：{exc}"
         return f"已重发转人工 #{handoff_id} 里被扣下的 {count} 条回复，消息已进入发送队列"
+
+    async def relabel(self, event_pk: int, intent: str, by: str) -> str:
+        try:
+            await asyncio.to_thread(self.store.relabel, event_pk, intent, by)
+        except (NotFound, ValueError) as exc:
+            return str(exc)
+        return f"已将评论 #{event_pk} 标为 {intent}，机器人立即学会"
+
+    async def wrong(self, event_pk: int, by: str) -> str:
+        try:
+            correction = await asyncio.to_thread(self.store.mark_wrong, event_pk, by)
+        except NotFound as exc:
+            return str(exc)
+        return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答"
+
+    async def recent(self) -> str:
+        rows = await asyncio.to_thread(self.store.recent_comments, _HANDOFFS_SHOWN)
+        if not rows:
+            return "还没有评论"
+        lines = ["最近的评论（编号用于 /relabel、/wrong）："]
+        lines += [f"#{r.event_pk} {r.text[:40]} → {r.intent or '?'} · {r.action}{f' · {r.answer_key}' if r.answer_key else ''}" for r in rows]
+        return "\n".join(lines)
+
+    async def savefaq(self, handoff_id: int, by: str) -> str:
+        """Your answer to a handoff becomes a new FAQ entry (another phrasing of an entry: `coursebot labels save-faq`)."""
+        try:
+            correction = await asyncio.to_thread(self.store.save_answer_as_faq, handoff_id, by)
+        except NotFound as exc:
+            return str(exc)
+        return f"已存为新的常见问题 {correction.payload['faq_id']}：{correction.payload['question']}，相同的问题机器人会这样回答"
 
 
 def _handoff_line(view: HandoffView) -> str:

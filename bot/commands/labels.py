@@ -1,0 +1,187 @@
+"""`coursebot labels …`: the creator teaches the bot (relabel a comment, mark a reply wrong, save an answer as FAQ).
+
+Each command calls one Store method (bot/store/corrections.py), the same one the Telegram admin commands call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.commands.handoffs import ConfigOption, StateOption, open_store
+
+ByOption = Annotated[str, typer.Option("--by", help="who taught it (kept with the correction)")]
+
+
+def register(app: typer.Typer) -> None:
+    labels = typer.Typer(help="Teach the bot: relabel comments, mark wrong replies, save answers as FAQ.", no_args_is_help=True)
+
+    @labels.command("recent")
+    def recent(
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+        limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 20,
+    ) -> None:
+        """The newest comments with their ids, what the bot understood and what it replied."""
+        from rich.table import Table
+
+        from bot.cli import out
+
+        rows = open_store(config, state_dir).recent_comments(limit)
+        if not rows:
+            out.print("no comments yet")
+            return
+        table = Table("id", "platform", "comment", "intent", "action", "answer", "reply")
+        for r in rows:
+            table.add_row(str(r.event_pk), r.platform, r.text[:60], r.intent or "-", r.action or "-", r.answer_key or "-", (r.reply or "")[:40])
+        out.print(table)
+
+    @labels.command("relabel")
+    def relabel(
+        comment_id: Annotated[int, typer.Argument(help="the comment's id (coursebot labels recent)")],
+        intent: Annotated[str, typer.Argument(help="what it wants, e.g. complaint, ask_price, spam")],
+        by: ByOption = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Say what a comment wants; the bot's intent head learns it at once."""
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        try:
+            correction = open_store(config, state_dir).relabel(comment_id, intent, by)
+        except (NotFound, ValueError) as exc:
+            _fail(exc)
+        out.print(f"comment #{comment_id} labelled {intent} (correction #{correction.id})")
+
+    @labels.command("wrong")
+    def wrong(
+        comment_id: Annotated[int, typer.Argument(help="the comment the bot replied to (coursebot labels recent)")],
+        by: ByOption = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Mark the bot's reply to a comment wrong: that answer is not given again to near-identical comments."""
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        try:
+            correction = open_store(config, state_dir).mark_wrong(comment_id, by)
+        except NotFound as exc:
+            _fail(exc)
+        out.print(f"reply to comment #{comment_id} marked wrong: {correction.payload['answer_key']} is vetoed for "
+                  f"near-identical comments (correction #{correction.id})")
+
+    @labels.command("save-faq")
+    def save_faq(
+        handoff_id: Annotated[int, typer.Argument(help="an answered handoff (coursebot handoffs --all)")],
+        new: Annotated[bool, typer.Option("--new", help="save as a new FAQ entry answered with your reply")] = False,
+        phrasing_of: Annotated[str | None, typer.Option("--phrasing-of", help="save the comment as another phrasing of this FAQ entry")] = None,
+        by: ByOption = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Save an answered handoff as FAQ; without --new or --phrasing-of, show the closest existing entry."""
+        from bot.cli import _analyzer, _fail, _settings, _taught, out
+        from bot.learning.suggest import closest_faq
+        from bot.store import NotFound
+        from retrieval.errors import InputError
+
+        if new and phrasing_of:
+            _fail(ValueError("give --new or --phrasing-of, not both"))
+        store = open_store(config, state_dir)
+        if new:
+            try:
+                correction = store.save_answer_as_faq(handoff_id, by)
+            except NotFound as exc:
+                _fail(exc)
+            out.print(f"new FAQ entry {correction.payload['faq_id']}: {correction.payload['question']} → {correction.payload['answer']}")
+            return
+        if phrasing_of:
+            try:
+                known = faq_ids(_settings(config, state_dir=state_dir), store)
+            except InputError as exc:
+                _fail(exc)
+            if phrasing_of not in known:
+                _fail(NotFound(f"no FAQ entry {phrasing_of!r} (ids are in the FAQ file, or creator-<n> for entries you added)"))
+            try:
+                correction = store.save_answer_as_faq(handoff_id, by, faq_id=phrasing_of)
+            except NotFound as exc:
+                _fail(exc)
+            out.print(f"\"{correction.payload['phrasing']}\" is now a phrasing of FAQ entry {phrasing_of}")
+            return
+        try:
+            settings = _settings(config, state_dir=state_dir)
+            analyzer = _taught(settings, _analyzer(settings))
+        except InputError as exc:
+            _fail(exc)
+        handoff = next((h for h in store.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id), None)
+        if handoff is None:
+            _fail(NotFound(f"handoff #{handoff_id} not found (coursebot handoffs --all lists them)"))
+        suggestion = closest_faq(analyzer, handoff.text)
+        out.print(f"comment   {handoff.text}")
+        out.print(f"answer    {handoff.reply_text or '- (answer it first: coursebot handoff resolve ID --reply ...)'}")
+        if suggestion is not None:
+            out.print(f"closest   FAQ {suggestion.faq_id} \"{suggestion.question}\" (cosine {suggestion.cosine:.2f} to \"{suggestion.matched}\")")
+            out.print(f"save as   --phrasing-of {suggestion.faq_id}  (same answer), or --new  (your reply becomes a new entry)")
+        else:
+            out.print("save as   --new  (no FAQ entry yet)")
+
+    @labels.command("export")
+    def export(
+        output: Annotated[Path, typer.Option("--output", "-o", help="the CSV sheet to write")],
+        uncertain: Annotated[int, typer.Option("--uncertain", help="how many comments to put on the sheet")] = 50,
+        pool: Annotated[int, typer.Option(help="look at the newest this many unlabelled comments")] = 2000,
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Write the comments whose label would help most (unsure intent × similar comments waiting) to fill in."""
+        from bot.cli import _fail, _settings, out
+        from bot.knowledge import load_encoder
+        from bot.learning.export import candidates, write_sheet
+        from retrieval.errors import InputError
+
+        store = open_store(config, state_dir)
+        rows = store.unlabelled_comments(pool)
+        try:
+            picked = candidates(rows, load_encoder(_settings(config, state_dir=state_dir)), uncertain) if rows else []
+        except InputError as exc:
+            _fail(exc)
+        write_sheet(output, picked)
+        out.print(f"wrote {len(picked)} comment(s) to {output} (from {len(rows)} unlabelled); fill in intent, faq_id, answer "
+                  f"or correct, then: coursebot labels import {output}")
+
+    @labels.command("import")
+    def import_(
+        path: Annotated[Path, typer.Argument(help="CSV or JSONL: text plus intent and/or faq_id / answer, or correct=false; optional id")],
+        by: ByOption = "import",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Load a file of labels; bad rows are refused with file, line and field, the rest are stored."""
+        from bot.cli import _fail, _settings, err, out
+        from bot.learning.labels_io import import_labels
+        from retrieval.errors import InputError
+
+        store = open_store(config, state_dir)
+        try:
+            report = import_labels(store, path, by, lambda: faq_ids(_settings(config, state_dir=state_dir), store))
+        except InputError as exc:
+            _fail(exc)
+        for line in report.refused:
+            err.print(line, soft_wrap=True, markup=False)
+        blank = f", {report.blank} left blank" if report.blank else ""
+        out.print(f"loaded {report.loaded} correction(s) from {path}; refused {len(report.refused)} row(s){blank}")
+
+    app.add_typer(labels, name="labels")
+
+
+def faq_ids(settings, store) -> set[str]:
+    """The FAQ entries a phrasing can be added to: the FAQ file's and the creator's own (no model needed)."""
+    from bot.catalog import load_catalog
+
+    catalog = load_catalog(settings.catalog.courses, settings.catalog.faq)
+    return set(catalog.faq) | {str(c.payload.get("faq_id")) for c in store.corrections(("faq_entry",))}
+

@@ -1,0 +1,56 @@
+"""Fold the stored corrections into lessons: FAQ phrasings and entries, intent labels, vetoed answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from bot.catalog import FaqEntry
+from bot.store.corrections import Correction
+from retrieval.text import normalize
+
+log = logging.getLogger(__name__)
+# The kinds that change what the bot knows (an `answer` only becomes knowledge once saved as FAQ).
+LESSON_KINDS = ("relabel", "wrong_reply", "faq_phrasing", "faq_entry")
+
+
+@dataclass(frozen=True)
+class Lessons:
+    phrasings: dict[str, tuple[str, ...]]  # FAQ entry id → the creator's extra phrasings, oldest first
+    entries: tuple[FaqEntry, ...]  # FAQ entries the creator added
+    labels: dict[str, str]  # normalised comment text → intent (the latest label wins)
+    wrong: tuple[tuple[str, str], ...]  # (normalised comment text, vetoed answer key)
+
+    @classmethod
+    def none(cls) -> Lessons:
+        return cls({}, (), {}, ())
+
+    @classmethod
+    def fold(cls, corrections: Sequence[Correction]) -> Lessons:
+        phrasings: dict[str, list[str]] = {}
+        entries: dict[str, FaqEntry] = {}
+        labels: dict[str, str] = {}
+        wrong: dict[tuple[str, str], None] = {}
+        for c in corrections:
+            text = normalize(c.text).plain if c.text else ""
+            if c.kind == "relabel" and text:
+                labels.pop(text, None)  # re-insert: dict order is the order labels were given
+                labels[text] = str(c.payload.get("intent"))
+            elif c.kind == "wrong_reply" and text and c.payload.get("answer_key"):
+                wrong[(text, str(c.payload["answer_key"]))] = None
+            elif c.kind == "faq_phrasing" and c.payload.get("phrasing") and c.payload.get("faq_id"):
+                known = phrasings.setdefault(str(c.payload["faq_id"]), [])
+                if c.payload["phrasing"] not in known:
+                    known.append(str(c.payload["phrasing"]))
+            elif c.kind == "faq_entry":
+                try:
+                    entry = FaqEntry(id=c.payload.get("faq_id"), question=c.payload.get("question"),
+                                     answer=c.payload.get("answer"), course_id=c.payload.get("course_id"))
+                except ValidationError as exc:
+                    log.warning("correction #%d: FAQ entry skipped (%s)", c.id, exc.errors()[0]["msg"])
+                    continue
+                entries[entry.id] = entry
+        return cls({k: tuple(v) for k, v in phrasings.items()}, tuple(entries.values()), labels, tuple(wrong))

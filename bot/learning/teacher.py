@@ -1,0 +1,191 @@
+"""Apply the creator's lessons to a live analyzer, in place and at once.
+
+FAQ phrasings and entries go into the FAISS index incrementally (only texts never encoded before reach the
+model; their vectors are cached in `<index dir>/taught.npz`, so a restart does not re-encode them either)
+and BM25 is rebuilt for the lexical part only (bm25s indexes thousands of documents in milliseconds; see
+docs/learning.md). The intent head is retrained on the prototypes plus the creator's labels, and wrong
+replies become vetoes. Workers compare the store's knowledge version before each batch and reload when it
+changed, so with PostgreSQL every worker sees what the creator taught.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from bot.analysis import Analyzer
+from bot.knowledge import PROTOTYPE_CACHE, PrototypeVectors, document_terms, load_labelled_phrases
+from bot.learning.lessons import LESSON_KINDS, Lessons
+from retrieval.intents import INTENTS, SENTIMENTS, IntentDetector, PrototypeClassifier
+from retrieval.search import Document, HybridSearcher, LexicalIndex
+from retrieval.text import normalize
+from retrieval.vetoes import Vetoes
+
+log = logging.getLogger(__name__)
+TAUGHT_CACHE = "taught.npz"
+# How much one creator label weighs against one prototype phrase when the intent head is trained. The
+# creator labels real comments from their own audience, which the prototypes only approximate; chosen on
+# the dev set's learning curve (docs/learning.md).
+CREATOR_LABEL_WEIGHT = 3.0
+
+
+class Teacher:
+    """Keeps an analyzer's knowledge in line with the lessons in the store (one Teacher per analyzer)."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        knowledge = analyzer.knowledge
+        self.analyzer = analyzer
+        self.version = -1  # the store's knowledge version last applied; -1: never looked
+        self.lessons = Lessons.none()
+        self._base_faq = dict(knowledge.catalog.faq)
+        self._base_detector = knowledge.detector
+        self._base_intents: tuple[np.ndarray, list[str], list[str]] | None = None
+        self._terms: dict[Document, list[str]] = {}
+        self._cache = PrototypeVectors(knowledge.settings.index_dir / TAUGHT_CACHE, knowledge.encoder)
+        self._lock = threading.Lock()
+
+    def refresh(self, store) -> bool:
+        """Reload when the store's knowledge version moved since the last look (one cheap query when it did not)."""
+        with self._lock:
+            version = store.knowledge_version()
+            if version == self.version:
+                return False
+            self._apply(Lessons.fold(store.corrections(LESSON_KINDS)))
+            self.version = version
+            return True
+
+    def apply(self, lessons: Lessons) -> None:
+        with self._lock:
+            self._apply(lessons)
+
+    # -- the parts ----------------------------------------------------------------------------------------------
+    def _apply(self, lessons: Lessons) -> None:
+        knowledge = self.analyzer.knowledge
+        vectors = self._vectors(lessons)
+        entries_changed = {e.id for e in lessons.entries} != {e.id for e in self.lessons.entries}
+        if lessons.entries != self.lessons.entries or lessons.phrasings != self.lessons.phrasings:
+            self._teach_faq(lessons, vectors)
+        if lessons.labels != self.lessons.labels:
+            knowledge.detector = self._detector(lessons.labels, vectors)
+        if lessons.wrong != self.lessons.wrong:
+            knowledge.vetoes = Vetoes.of(np.stack([vectors[t] for t, _ in lessons.wrong]) if lessons.wrong else
+                                         np.zeros((0, knowledge.encoder.dimension), dtype=np.float32), [k for _, k in lessons.wrong])
+        if entries_changed:
+            self.analyzer.knowledge_changed()
+        self.lessons = lessons
+        log.info("creator's lessons applied: %d FAQ entries, %d phrasings, %d intent labels, %d vetoes", len(lessons.entries),
+                 sum(map(len, lessons.phrasings.values())), len(lessons.labels), len(lessons.wrong))
+
+    def _vectors(self, lessons: Lessons) -> dict[str, np.ndarray]:
+        """Every taught text's vector, by normalised text (one cache file, so one call with all of them)."""
+        texts = [normalize(e.question).plain for e in lessons.entries]
+        texts += [normalize(p).plain for phrasings in lessons.phrasings.values() for p in phrasings]
+        texts += [*lessons.labels, *(t for t, _ in lessons.wrong)]
+        texts = list(dict.fromkeys(t for t in texts if t))
+        return dict(zip(texts, self._cache.encode(texts))) if texts else {}
+
+    def _teach_faq(self, lessons: Lessons, vectors: dict[str, np.ndarray]) -> None:
+        knowledge = self.analyzer.knowledge
+        faq = knowledge.catalog.faq  # shared with the composer: changed in place, never replaced
+        for entry_id in [i for i in faq if i not in self._base_faq]:
+            del faq[entry_id]
+        for entry in lessons.entries:
+            faq.setdefault(entry.id, entry)
+        unknown = sorted(set(lessons.phrasings) - set(faq))
+        if unknown:
+            log.warning("phrasings for unknown FAQ entries skipped: %s", ", ".join(unknown))
+        documents = [_with_phrasings(d, lessons.phrasings.get(d.id.split(":", 1)[1], ())) if d.kind == "faq" else d
+                     for d in knowledge.catalog.documents()]
+        old = knowledge.searcher
+        items = [(item_id, normalize(text).plain) for d in documents for item_id, text in d.items()]
+        report = old.vectors.sync(_Known(knowledge.encoder, vectors), items)
+        lexical = LexicalIndex.build([d.id for d in documents], [self._document_terms(d) for d in documents])
+        knowledge.searcher = HybridSearcher(documents, old.vectors, lexical, fusion=old.fusion, rrf_k=old.rrf_k, depth=old.depth,
+                                            strong_bm25=old.strong_bm25)
+        log.info("FAQ taught: %d vectors added, %d removed, BM25 rebuilt over %d documents", report.added, report.removed, len(documents))
+
+    def _document_terms(self, document: Document) -> list[str]:
+        if document not in self._terms:
+            self._terms[document] = document_terms(self.analyzer.knowledge.segmenter, document)
+        return self._terms[document]
+
+    def _detector(self, labels: dict[str, str], vectors: dict[str, np.ndarray]) -> IntentDetector:
+        labels = {text: intent for text, intent in labels.items() if text in vectors}  # emoji-only texts teach nothing
+        if not labels:
+            return self._base_detector
+        base_vectors, base_texts, base_labels = self._prototypes()
+        texts = list(labels)
+        head = PrototypeClassifier.train(
+            np.concatenate([base_vectors, np.stack([vectors[t] for t in texts])]), base_texts + texts, base_labels + list(labels.values()),
+            weights=[1.0] * len(base_texts) + [CREATOR_LABEL_WEIGHT] * len(texts),
+        )
+        return IntentDetector(head, self._base_detector.sentiment, known=labels)
+
+    def _prototypes(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """The intent prototypes as Knowledge.open trained on them (their vectors from its cache)."""
+        if self._base_intents is None:
+            knowledge = self.analyzer.knowledge
+            catalog = knowledge.settings.catalog
+            intent_texts, intent_labels = IntentDetector.training_set(load_labelled_phrases(catalog.intents, "intents", INTENTS))
+            sentiment_texts, _ = IntentDetector.training_set(load_labelled_phrases(catalog.sentiment, "sentiment", SENTIMENTS))
+            plain = [normalize(t).plain for t in intent_texts + sentiment_texts]
+            # The same texts in the same order as Knowledge.open, so its cache file keeps every entry.
+            cached = PrototypeVectors(knowledge.settings.index_dir / PROTOTYPE_CACHE, knowledge.encoder).encode(plain)
+            self._base_intents = (cached[: len(intent_texts)], plain[: len(intent_texts)], intent_labels)
+        return self._base_intents
+
+
+class _Known:
+    """The encoder, except for texts whose vectors are already at hand (the index sync encodes only the rest)."""
+
+    def __init__(self, encoder, known: dict[str, np.ndarray]) -> None:
+        self.encoder = encoder
+        self.known = known
+        self.name = encoder.name
+        self.dimension = encoder.dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        found = dict(zip(missing, self.encoder.encode(missing))) if missing else {}
+        return np.stack([self.known[t] if t in self.known else found[t] for t in texts]).astype(np.float32)
+
+
+def _with_phrasings(document: Document, extra: Sequence[str]) -> Document:
+    return replace(document, phrasings=tuple(dict.fromkeys([*document.phrasings, *extra]))) if extra else document
+
+
+_TEACHERS: weakref.WeakKeyDictionary[Analyzer, Teacher] = weakref.WeakKeyDictionary()
+_TEACHERS_LOCK = threading.Lock()
+
+
+def teacher_for(analyzer: Analyzer) -> Teacher:
+    """The one Teacher of this analyzer (the Telegram and webhook runners of one process share an analyzer)."""
+    with _TEACHERS_LOCK:
+        if analyzer not in _TEACHERS:
+            _TEACHERS[analyzer] = Teacher(analyzer)
+        return _TEACHERS[analyzer]
+
+
+def learn_from_store(settings, analyzer: Analyzer) -> int:
+    """For `ask` and `route`: apply everything taught in the config's store; the knowledge version applied
+    (0 when the store has no database yet, which is then not created)."""
+    from bot.store import Store
+    from bot.store.engine import database_url
+
+    url = sa.engine.make_url(database_url(settings))
+    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
+        return 0
+    store = Store.open(settings)
+    try:
+        teacher = teacher_for(analyzer)
+        teacher.refresh(store)
+        return teacher.version
+    finally:
+        store.close()

@@ -1,0 +1,183 @@
+"""What the creator taught, stored as data: answers to handoffs, relabels, wrong replies, FAQ phrasings and entries.
+
+Every creator action is one append-only `creator_corrections` row (who, when, what, on which comment); the
+CLI, Telegram and `labels import` all call these methods, so no action is implemented twice. The highest row
+id is the knowledge version: a worker compares it before each batch and reloads what changed (bot/learning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bot.store.admin import NotFound
+from bot.store.models import CreatorCorrection, DecisionRecord, EventRecord, Handoff, UnderstandingRecord
+from bot.store.rows import clean_json, clean_text
+from retrieval.intents import INTENTS
+from retrieval.vetoes import answer_key
+
+KINDS = ("answer", "relabel", "wrong_reply", "faq_phrasing", "faq_entry")
+REPLY_ACTIONS = ("reply_public", "reply_dm")
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    id: int
+    kind: str
+    event_pk: int | None
+    text: str
+    by: str
+    at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecentComment:
+    """A stored comment as the creator sees it when choosing what to correct."""
+
+    event_pk: int
+    platform: str
+    text: str
+    intent: str | None
+    action: str
+    answer_key: str | None
+    reply: str | None
+    at: datetime
+
+
+def answer_correction(handoff: Handoff, event: EventRecord | None, by: str, reply_text: str) -> CreatorCorrection:
+    """The row recording a creator's answer to a handoff (added in `resolve_handoff`'s own transaction)."""
+    return CreatorCorrection(kind="answer", event_pk=handoff.event_pk, text=event.text if event else "", by=clean_text(by, 200),
+                             payload={"answer": reply_text, "handoff_id": handoff.id})
+
+
+def forget_statement(events: Any) -> sa.Update:
+    """Forgetting a viewer blanks the comment text kept with their corrections (those lessons lapse). FAQ
+    phrasings and entries keep their own copy in the payload: the creator adopted that wording as theirs."""
+    return sa.update(CreatorCorrection).where(CreatorCorrection.event_pk.in_(events)).values(text="")  # type: ignore[union-attr]
+
+
+class CorrectionStore:
+    dialect: str
+
+    def record_correction(self, kind: str, by: str, *, event_pk: int | None = None, text: str | None = None,
+                          payload: dict[str, Any] | None = None) -> Correction:
+        """Store one lesson; `text` defaults to the stored comment's own text."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown correction kind {kind!r}, expected one of {', '.join(KINDS)}")
+        with self.session() as session:  # type: ignore[attr-defined]
+            if event_pk is not None:
+                event = session.get(EventRecord, event_pk)
+                if event is None:
+                    raise NotFound(f"comment #{event_pk} not found (coursebot labels recent lists them)")
+                text = event.text if text is None else text
+            row = CreatorCorrection(kind=kind, event_pk=event_pk, text=clean_text(text or "", 4000), by=clean_text(by, 200),
+                                    payload=clean_json(payload or {}))
+            session.add(row)
+            session.flush()
+            return _view(row)
+
+    def relabel(self, event_pk: int, intent: str, by: str) -> Correction:
+        """The creator says what a comment wants (e.g. this is a complaint)."""
+        if intent not in INTENTS:
+            raise ValueError(f"unknown intent {intent!r}, expected one of {', '.join(INTENTS)}")
+        return self.record_correction("relabel", by, event_pk=event_pk, payload={"intent": intent})
+
+    def mark_wrong(self, event_pk: int, by: str) -> Correction:
+        """The bot's reply to this comment was wrong: that answer is vetoed for near-identical comments."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            decision = session.exec(select(DecisionRecord).where(DecisionRecord.event_pk == event_pk)).first()
+            understanding = session.exec(select(UnderstandingRecord).where(UnderstandingRecord.event_pk == event_pk)).first()
+        if decision is None or decision.action not in REPLY_ACTIONS or understanding is None:
+            raise NotFound(f"comment #{event_pk}: the bot sent no reply to it (coursebot labels recent lists its replies)")
+        key = answer_key(understanding.answer_kind, understanding.answer_id, understanding.course_id)
+        if key is None:
+            raise NotFound(f"comment #{event_pk}: its reply answered nothing from the catalog, so there is nothing to veto")
+        return self.record_correction("wrong_reply", by, event_pk=event_pk, payload={"answer_key": key, "reply": decision.text})
+
+    def save_answer_as_faq(self, handoff_id: int, by: str, faq_id: str | None = None) -> Correction:
+        """A handoff's comment and the creator's answer become FAQ knowledge: another phrasing of `faq_id`, or
+        (without it) a new entry answering with the creator's reply. The caller checks that `faq_id` exists."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            handoff = session.get(Handoff, handoff_id)
+            if handoff is None:
+                raise NotFound(f"handoff #{handoff_id} not found (coursebot handoffs --all lists them)")
+            event = session.get(EventRecord, handoff.event_pk)
+            understanding = session.exec(select(UnderstandingRecord).where(UnderstandingRecord.event_pk == handoff.event_pk)).first()
+        text = (event.text if event else "").strip()
+        if not text:
+            raise NotFound(f"handoff #{handoff_id}: its comment has no text (forgotten or a sticker)")
+        if faq_id is not None:
+            return self.record_correction("faq_phrasing", by, event_pk=handoff.event_pk, payload={"faq_id": faq_id, "phrasing": text})
+        if not handoff.reply_text:
+            raise NotFound(f"handoff #{handoff_id} has no answer yet: answer it first (coursebot handoff resolve {handoff_id} --reply ...)")
+        return self.add_faq_entry(text, handoff.reply_text, by, event_pk=handoff.event_pk,
+                                  course_id=understanding.course_id if understanding else None)
+
+    def add_faq_entry(self, question: str, answer: str, by: str, *, event_pk: int | None = None, course_id: str | None = None) -> Correction:
+        """A new FAQ entry the creator wrote; its id is `creator-<correction id>`."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            row = CreatorCorrection(kind="faq_entry", event_pk=event_pk, text=clean_text(question, 4000), by=clean_text(by, 200),
+                                    payload={"question": clean_text(question, 4000), "answer": clean_text(answer, 4000), "course_id": course_id})
+            session.add(row)
+            session.flush()
+            row.payload = {**row.payload, "faq_id": f"creator-{row.id}"}
+            session.add(row)
+            session.flush()
+            return _view(row)
+
+    def comment_text(self, event_pk: int) -> str:
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            event = session.get(EventRecord, event_pk)
+        if event is None:
+            raise NotFound(f"comment #{event_pk} not found (coursebot labels recent lists them)")
+        return event.text
+
+    def corrections(self, kinds: tuple[str, ...] | None = None) -> list[Correction]:
+        query = select(CreatorCorrection).order_by(CreatorCorrection.id)  # type: ignore[arg-type]
+        if kinds:
+            query = query.where(CreatorCorrection.kind.in_(kinds))  # type: ignore[attr-defined]
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return [_view(row) for row in session.exec(query)]
+
+    def knowledge_version(self) -> int:
+        """The newest correction's id (0 for none): one index lookup, cheap enough to run before every batch."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return int(session.exec(select(sa.func.max(CreatorCorrection.id))).one() or 0)
+
+    def unlabelled_comments(self, limit: int = 2000) -> list[tuple[int, str, str, float]]:
+        """(comment id, text, intent, intent confidence) of the newest analysed comments the creator has not labelled."""
+        labelled = select(CreatorCorrection.event_pk).where(CreatorCorrection.kind == "relabel",
+                                                            CreatorCorrection.event_pk.is_not(None))  # type: ignore[union-attr]
+        query = (
+            select(EventRecord.id, EventRecord.text, UnderstandingRecord.intent, UnderstandingRecord.intent_confidence)
+            .join(UnderstandingRecord, UnderstandingRecord.event_pk == EventRecord.id)
+            .where(EventRecord.text != "", EventRecord.id.not_in(labelled))  # type: ignore[union-attr]
+            .order_by(EventRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
+        )
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return [(int(i), t, intent, float(c)) for i, t, intent, c in session.exec(query)]
+
+    def recent_comments(self, limit: int = 20) -> list[RecentComment]:
+        """The newest decided events with what the bot made of them, newest first."""
+        query = (
+            select(EventRecord, UnderstandingRecord, DecisionRecord)
+            .join(UnderstandingRecord, UnderstandingRecord.event_pk == EventRecord.id, isouter=True)
+            .join(DecisionRecord, DecisionRecord.event_pk == EventRecord.id)
+            .order_by(EventRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
+        )
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return [
+                RecentComment(e.id, e.platform, e.text, u.intent if u else d.intent, d.action,  # type: ignore[arg-type]
+                              answer_key(u.answer_kind, u.answer_id, u.course_id) if u and d.action in REPLY_ACTIONS else None,
+                              d.text, e.created_at)
+                for e, u, d in session.exec(query)
+            ]
+
+
+def _view(row: CreatorCorrection) -> Correction:
+    return Correction(row.id, row.kind, row.event_pk, row.text, row.by, row.at, dict(row.payload))  # type: ignore[arg-type]
