@@ -20,6 +20,7 @@ from bot.analysis import Analysis, Analyzer
 from bot.config import Settings
 from bot.decision import Accepted, Outcome
 from bot.events import Event, Sink, Source
+from bot.group_commit import GroupCommit
 from bot.outbox import OutboxWorker
 from bot.pipeline import COMMENT_KINDS, Pipeline
 from bot.store.models import utcnow
@@ -49,6 +50,9 @@ class Runner:
         self.clock = clock
         self.store_patience = store_patience  # seconds of database outage to ride out before giving up
         self._accepted: asyncio.Queue[Accepted] = asyncio.Queue()
+        # Webhook deliveries arriving together share a transaction (group commit); one that cannot be stored
+        # fails only itself, a database outage fails the batch at once (and `accept` rides it out as any call).
+        self.intake: GroupCommit[Event, Accepted] = GroupCommit(store.record_events, whole_batch_errors=(StoreUnavailable,))
 
     @classmethod
     def open(cls, settings: Settings, sinks: Mapping[str, Sink] | None = None, *, analyzer: Analyzer | None = None,
@@ -70,8 +74,10 @@ class Runner:
         return await self.decide([a for a in accepted if not a.decided])
 
     async def accept(self, event: Event) -> Accepted:
-        """For webhooks: store the event (idempotent) and queue it for `run`; acknowledge the platform after this."""
-        accepted = await self._store(self.store.record_event, event)
+        """For webhooks: store the event (idempotent) and queue it for `run`; acknowledge the platform after this.
+
+        Returns once the transaction holding the event committed: concurrent calls share one (`intake`)."""
+        accepted = await self._patiently(lambda: self.intake.submit(event))
         if not accepted.decided:
             self._accepted.put_nowait(accepted)
         return accepted
@@ -125,10 +131,13 @@ class Runner:
 
     async def _store(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call in a thread; ride out a locked or unreachable database for `store_patience` s."""
+        return await self._patiently(lambda: asyncio.to_thread(fn, *args))
+
+    async def _patiently(self, attempt: Callable[[], Awaitable[T]]) -> T:
         deadline, delay = time.monotonic() + self.store_patience, 0.2
         while True:
             try:
-                return await asyncio.to_thread(fn, *args)
+                return await attempt()
             except StoreUnavailable as exc:
                 if time.monotonic() + delay > deadline:
                     raise
