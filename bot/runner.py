@@ -52,7 +52,8 @@ class Runner:
         self._accepted: asyncio.Queue[Accepted] = asyncio.Queue()
         # Webhook deliveries arriving together share a transaction (group commit); one that cannot be stored
         # fails only itself, a database outage fails the batch at once (and `accept` rides it out as any call).
-        self.intake: GroupCommit[Event, Accepted] = GroupCommit(store.record_events, whole_batch_errors=(StoreUnavailable,))
+        self.intake: GroupCommit[Event, Accepted] = GroupCommit(
+            store.record_events, parallel=1 if store.dialect == "sqlite" else 2, whole_batch_errors=(StoreUnavailable,))
 
     @classmethod
     def open(cls, settings: Settings, sinks: Mapping[str, Sink] | None = None, *, analyzer: Analyzer | None = None,
