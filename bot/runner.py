@@ -21,6 +21,7 @@ from bot.analysis import Analysis, Analyzer
 from bot.config import Settings
 from bot.decision import Accepted, Outcome
 from bot.events import Event, Quarantined, Sink, Source
+from bot.group_commit import GroupCommit
 from bot.outbox import OutboxWorker
 from bot.pipeline import COMMENT_KINDS, Pipeline
 from bot.store.models import utcnow
@@ -50,6 +51,10 @@ class Runner:
         self.clock = clock
         self.store_patience = store_patience  # seconds of database outage to ride out before giving up
         self._accepted: asyncio.Queue[Accepted] = asyncio.Queue()
+        # Webhook deliveries arriving together share a transaction (group commit); one that cannot be stored
+        # fails only itself, a database outage fails the batch at once (and `accept` rides it out as any call).
+        self.intake: GroupCommit[Event, Accepted] = GroupCommit(
+            store.record_events, parallel=1 if store.dialect == "sqlite" else 2, whole_batch_errors=(StoreUnavailable,))
 
     @classmethod
     def open(cls, settings: Settings, sinks: Mapping[str, Sink] | None = None, *, analyzer: Analyzer | None = None,
@@ -72,11 +77,22 @@ class Runner:
 
     async def accept(self, event: Event) -> Accepted | None:
         """For webhooks: store the event (idempotent) and queue it for `run`; acknowledge the platform after this.
-        None: the database refused it and it was quarantined instead (kept too: acknowledge as well)."""
-        accepted = await self.record([event])
-        if accepted and not accepted[0].decided:
-            self._accepted.put_nowait(accepted[0])
-        return accepted[0] if accepted else None
+
+        Returns once the transaction holding the event committed: concurrent calls share one (`intake`). None: the
+        database refused this event (its group was stored without it) and it was quarantined instead — kept too,
+        so acknowledge as well."""
+        try:
+            accepted = await self._patiently(lambda: self.intake.submit(event))
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 — a row the database refuses: a constraint, a value, a trigger
+            refused = _refused(event, exc)
+            log.error("%s: %s; quarantined (see `coursebot quarantine`)", refused.origin, refused.reason)
+            await self.quarantine([refused])
+            return None
+        if not accepted.decided:
+            self._accepted.put_nowait(accepted)
+        return accepted
 
     async def record(self, events: list[Event]) -> list[Accepted]:
         """Store events (`record_events`); when the database refuses the batch for something other than an outage,
@@ -159,10 +175,13 @@ class Runner:
 
     async def _store(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call in a thread; ride out a locked or unreachable database for `store_patience` s."""
+        return await self._patiently(lambda: asyncio.to_thread(fn, *args))
+
+    async def _patiently(self, attempt: Callable[[], Awaitable[T]]) -> T:
         deadline, delay = time.monotonic() + self.store_patience, 0.2
         while True:
             try:
-                return await asyncio.to_thread(fn, *args)
+                return await attempt()
             except StoreUnavailable as exc:
                 if time.monotonic() + delay > deadline:
                     raise

@@ -209,7 +209,7 @@ class IntakeStore:
         rows = [{"platform": p, "pseudonym": ps, "author_id": clean_text(str(e.author_id), 128),
                  "display_name": clean_text(e.author_name, 200) or None, "first_seen": earliest[(p, ps)], "last_seen": now,
                  "interests": [], "attribution": {}, "dm_reachable": True if e.kind == "dm" else None}
-                for (p, ps), e in latest.items()]
+                for (p, ps), e in sorted(latest.items())]  # one lock order: concurrent batches cannot deadlock
         insert_ignore(session, self.dialect, Viewer, rows, ["platform", "pseudonym"])
         found, changes, earlier = {}, [], []
         columns = (Viewer.id, Viewer.platform, Viewer.pseudonym, Viewer.display_name, Viewer.author_id, Viewer.dm_reachable,
@@ -241,7 +241,7 @@ class IntakeStore:
             if event.thread is not None:
                 threads[(event.platform, clean_text(event.thread.id, 200))] = event.thread
         rows = [{"platform": p, "thread_id": t, "title": clean_text(th.title, 500), "description": clean_text(th.description, 2000),
-                 "course_id": th.course_id, "taken_over": False, "first_seen": now} for (p, t), th in threads.items()]
+                 "course_id": th.course_id, "taken_over": False, "first_seen": now} for (p, t), th in sorted(threads.items())]
         for part in chunks(rows):
             insert_ignore(session, self.dialect, ThreadRecord, part, ["platform", "thread_id"])
 
