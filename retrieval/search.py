@@ -18,6 +18,9 @@ from retrieval.index import VectorIndex, faiss_id
 Kind = Literal["course", "faq"]
 Fusion = Literal["convex", "rrf"]
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very first ranks
+# Convex fusion compares the best BM25 score with the one at this rank: when the tenth-best entry matches the
+# comment's words almost as well as the best, the words do not single an entry out (README "How matching works").
+LEXICAL_REFERENCE_RANK = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,8 @@ class HybridSearcher:
         `strong_bm25`: convex fusion divides BM25 scores by the best one, but never by less than this. A
         comment whose best lexical match is two common words (学, 课, 视频) would otherwise hand that weak
         match the full lexical half and outvote a clearly better dense match; the bot passes its abstain
-        threshold's `min_bm25`, the score it already counts as a real lexical match."""
+        threshold's `min_bm25`, the score it already counts as a real lexical match. The BM25 half is further
+        scaled by `lexical_informativeness`: how far the best lexical match stands above the others."""
         self.documents = {d.id: d for d in documents}
         self.document_list = list(self.documents.values())
         self.vectors = vectors
@@ -176,7 +180,8 @@ class HybridSearcher:
             ranked = np.concatenate([dense, lexical])
             # Lexical scores are positive and best first: the best maps to 1 (if strong), no match to 0.
             best_lexical = max(float(lexical_scores[0]) if len(lexical_scores) else 1.0, self.strong_bm25)
-            weights = np.concatenate([_min_max(dense_scores) / 2, lexical_scores / (2 * best_lexical)])
+            lexical_share = lexical_informativeness(lexical_scores) / (2 * best_lexical)
+            weights = np.concatenate([_min_max(dense_scores) / 2, lexical_scores * lexical_share])
         docs, inverse = np.unique(ranked, return_inverse=True)
         fused = np.bincount(inverse, weights, minlength=len(docs))
         # Every allowed candidate keeps its scores for the hits, ranked or not.
@@ -203,6 +208,20 @@ class HybridSearcher:
             codes = [self._course_codes[c] for c in course_ids if c in self._course_codes]
             keep &= _lookup(len(self._course_codes), codes)[self._doc_courses[docs]]
         return keep
+
+
+def lexical_informativeness(scores: np.ndarray) -> float:
+    """How well BM25 singles out its best match, in [0, 1]: 1 − (score at `LEXICAL_REFERENCE_RANK`) / (best).
+
+    In a bank of near-duplicate questions (花呗/借呗 …) dozens of entries share the comment's words about
+    equally, and BM25's order among them is noise that, at full weight, outvoted the dense ranking (real
+    paraphrases: fused top-1 below dense alone, benchmarks/faq_bank.py). With fewer matches than that rank,
+    as in a creator's FAQ of a few dozen entries, BM25 keeps its full half. `scores`: positive, best first."""
+    if len(scores) == 0 or scores[0] <= 0:
+        return 0.0
+    if len(scores) < LEXICAL_REFERENCE_RANK:
+        return 1.0
+    return float(1.0 - scores[LEXICAL_REFERENCE_RANK - 1] / scores[0])
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
