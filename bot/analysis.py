@@ -27,6 +27,9 @@ CourseSource = Literal["text", "thread", "topic"]
 # Cosine at which a comment is the FAQ question itself, give or take punctuation and a word; paraphrases
 # of m3e-small stay below it on the bundled samples.
 _VERBATIM = 0.95
+# FAQ hits looked at for a rival with another answer: phrasings of one entry are already one hit, so a
+# rival that is not among the first ten is far behind.
+_RIVAL_DEPTH = 10
 # Question types an FAQ entry can be recognised by with a pattern alone ("…多少钱？", "…在哪里购买？").
 _TYPED_FAQ_INTENTS = frozenset({"ask_price", "ask_link"})
 _SUFFIX = re.compile(r"(课程|课|教程|全程班|班)$")
@@ -80,7 +83,8 @@ class Analyzer:
     def __init__(self, knowledge: Knowledge, *, thread_cache_size: int = 4096) -> None:
         self.knowledge = knowledge
         matching = knowledge.settings.matching
-        self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25)
+        self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25, matching.min_margin)
+        self._answers = _answer_identities(knowledge)
         self.top_k = matching.top_k
         self._names = _course_names(knowledge)
         self._faq_types = _faq_question_types(knowledge)
@@ -172,13 +176,19 @@ class Analyzer:
 
         # FAQ entries about this course or about no course in particular: another course's FAQ never
         # answers, and without a course in view only general entries can.
-        faq = searcher.rank(found, k=1, kinds={"faq"}, course_ids={course_id, None})
+        faq = searcher.rank(found, k=_RIVAL_DEPTH, kinds={"faq"}, course_ids={course_id, None})
         best = faq[0] if faq else None
         if best is not None and not self._faq_fits(understanding, best):
             best = None
         if self.threshold.accepts(best) and (intent != "ask_recommendation" or best.dense >= self.threshold.min_dense + 0.1):
             assert best is not None
-            return result("faq", best.id.split(":", 1)[1], best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
+            rival = self.threshold.close_rival(faq, self._answers)
+            if rival is not None:
+                certain = self._course_decides(understanding, best, rival, course_id)
+                if certain is None:
+                    return result(None, None, best.dense, f"two answers too close: {_entry(best)} ({best.dense:.2f}) vs {_entry(rival)} ({rival.dense:.2f})")
+                best = certain
+            return result("faq", _entry(best), best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
 
         if intent == "ask_recommendation":
             return self._recommend(result, found, named, thread_course)
@@ -213,6 +223,14 @@ class Analyzer:
             return True
         question_type = self._faq_types.get(hit.id)
         return question_type is not None and question_type.intent == understanding.intent
+
+    def _course_decides(self, understanding: Understanding, best: Hit, rival: Hit, course_id: str | None) -> Hit | None:
+        """Of two close entries with different answers, the one about the course in view (named in the comment
+        or the thread's), when the other is not about it and it could answer on its own."""
+        if course_id is None or (best.course_id == course_id) == (rival.course_id == course_id):
+            return None
+        own = best if best.course_id == course_id else rival
+        return own if self.threshold.accepts(own) and self._faq_fits(understanding, own) else None
 
     def _recommend(self, result, found: Candidates, named: str | None, thread_course: str | None) -> Match:
         if named:
@@ -299,6 +317,16 @@ class Analyzer:
         self._thread_courses[title] = course_id
         while len(self._thread_courses) > self._thread_cache_size:
             self._thread_courses.popitem(last=False)
+
+
+def _entry(hit: Hit) -> str:
+    """The FAQ entry id of an FAQ hit ("faq:faq-refund" → "faq-refund")."""
+    return hit.id.split(":", 1)[1]
+
+
+def _answer_identities(knowledge: Knowledge) -> dict[str, str]:
+    """FAQ document id → its answer, normalised: entries giving the same answer are never rivals."""
+    return {f"faq:{entry.id}": normalize(entry.answer).plain for entry in knowledge.catalog.faq.values()}
 
 
 def _thread_text(thread: Thread, configured_title: str) -> str:

@@ -6,7 +6,7 @@ point at the refund entry; hits are grouped back to documents, keeping the best 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -262,6 +262,7 @@ class AbstainThreshold:
     min_dense: float = 0.84
     min_dense_with_terms: float = 0.78
     min_bm25: float = 3.0
+    min_margin: float = 0.0  # cosine lead the best hit needs over another answer's hit (`close_rival`)
 
     def accepts(self, hit: Hit | None) -> bool:
         if hit is None:
@@ -274,6 +275,25 @@ class AbstainThreshold:
         """Both searches find `hit` on their own: the cosine reaches `min_dense` and BM25 reaches `min_bm25`
         (the stricter test for letting a hit decide which course a comment is about)."""
         return hit.dense >= self.min_dense and hit.bm25 >= self.min_bm25
+
+    def close_rival(self, hits: Sequence[Hit], answers: Mapping[str, str]) -> Hit | None:
+        """A hit that would answer on its own with another answer than `hits[0]`, with a cosine within
+        `min_margin` of the first's (or above it): two answers too close to tell apart. `answers` maps a
+        document id to its answer's identity; documents with the same answer (and a document's own
+        phrasings, which are one hit) are no rival. `hits`: one ranking, best first; 0 turns the rule off.
+
+        The margin is on the dense cosine: fused scores of near-duplicate questions lie much closer together
+        than their cosines, and on the AFQMC bank a fused margin kept most wrong answers at any width
+        (README "Calibration"). A rival the bot would not answer with anyway (below the thresholds) is no
+        rival: the bundled and held-out comments lose fewer right answers that way."""
+        if not hits or self.min_margin <= 0:
+            return None
+        answer = answers.get(hits[0].id, hits[0].id)
+        rivals = [h for h in hits[1:] if answers.get(h.id, h.id) != answer and self.accepts(h)]
+        rival = max(rivals, key=lambda h: h.dense, default=None)
+        if rival is None or hits[0].dense - rival.dense >= self.min_margin:
+            return None
+        return rival
 
 
 def calibrate_threshold(

@@ -256,3 +256,21 @@ def test_bm25_order_among_many_equally_matching_entries_does_not_outvote_the_den
 def test_fewer_lexical_matches_than_the_reference_rank_keep_the_full_bm25_half() -> None:
     assert lexical_informativeness(np.array([4.0, 3.9, 3.8])) == 1.0
     assert lexical_informativeness(np.array([])) == 0.0
+
+
+def test_a_hit_with_another_answer_within_the_margin_is_a_close_rival() -> None:
+    def hit(name: str, dense: float) -> Hit:
+        return Hit(id=f"faq:{name}", kind="faq", course_id=None, dense=dense, bm25=0.0, fused=dense)
+
+    threshold = AbstainThreshold(min_dense=0.84, min_margin=0.05)
+    answers = {"faq:a": "refund", "faq:a2": "refund", "faq:b": "invoice", "faq:c": "certificate"}
+    # a2 gives a's answer: no rival, however close; b is the closest hit with another answer.
+    assert threshold.close_rival([hit("a", 0.92), hit("a2", 0.92), hit("c", 0.86), hit("b", 0.89)], answers).id == "faq:b"
+    assert threshold.close_rival([hit("a", 0.92), hit("a2", 0.92), hit("b", 0.86)], answers) is None
+    assert threshold.close_rival([hit("a", 0.92), hit("a2", 0.90)], answers) is None
+    # Ranked first by fusion, but another answer has the higher cosine: too close as well.
+    assert threshold.close_rival([hit("a", 0.86), hit("b", 0.90)], answers).id == "faq:b"
+    # A close hit the bot would not answer with on its own is no rival.
+    assert threshold.close_rival([hit("a", 0.85), hit("b", 0.83)], answers) is None
+    assert AbstainThreshold(min_margin=0.0).close_rival([hit("a", 0.90), hit("b", 0.90)], answers) is None
+    assert threshold.close_rival([], answers) is None
