@@ -174,22 +174,11 @@ class Analyzer:
         if not self._asks(understanding):
             return result(None, None, 0.0, f"not a question ({intent})")
 
-        # FAQ entries about this course or about no course in particular: another course's FAQ never
-        # answers, and without a course in view only general entries can.
-        faq = searcher.rank(found, k=_RIVAL_DEPTH, kinds={"faq"}, course_ids={course_id, None})
-        best = faq[0] if faq else None
-        if best is not None and not self._faq_fits(understanding, best):
-            best = None
-        if self.threshold.accepts(best) and (intent != "ask_recommendation" or best.dense >= self.threshold.min_dense + 0.1):
-            assert best is not None
-            rival = self.threshold.close_rival(faq, self._answers)
-            if rival is not None:
-                certain = self._course_decides(understanding, best, rival, course_id)
-                if certain is None:
-                    return result(None, None, best.dense, f"two answers too close: {_entry(best)} ({best.dense:.2f}) vs {_entry(rival)} ({rival.dense:.2f})")
-                best = certain
+        best, unsure = self._faq_answer(understanding, found, course_id)
+        if best is not None:
             return result("faq", _entry(best), best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
 
+        # Two FAQ answers too close to choose still leave the catalog's own answers about the course in view.
         if intent == "ask_recommendation":
             return self._recommend(result, found, named, thread_course)
         if course_id and intent in _COURSE_ANSWERS:
@@ -199,8 +188,28 @@ class Analyzer:
             if own is not None:
                 return result("faq", own.id.split(":", 1)[1], understanding.intent_confidence, f"{intent} FAQ of course {course_id} ({source})")
             return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
-        best_dense = best.dense if best else 0.0
-        return result(None, None, best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
+        return result(None, None, unsure[0], unsure[1])
+
+    def _faq_answer(self, understanding: Understanding, found: Candidates, course_id: str | None) -> tuple[Hit | None, tuple[float, str]]:
+        """The FAQ entry that answers, or None and (confidence, reason) for the hand-off."""
+        # FAQ entries about this course or about no course in particular: another course's FAQ never
+        # answers, and without a course in view only general entries can.
+        faq = self.knowledge.searcher.rank(found, k=_RIVAL_DEPTH, kinds={"faq"}, course_ids={course_id, None})
+        best = faq[0] if faq else None
+        if best is not None and not self._faq_fits(understanding, best):
+            best = None
+        recommendation = understanding.intent == "ask_recommendation"
+        if not self.threshold.accepts(best) or (recommendation and best.dense < self.threshold.min_dense + 0.1):
+            best_dense = best.dense if best else 0.0
+            return None, (best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
+        assert best is not None
+        rival = self.threshold.close_rival(faq, self._answers)
+        if rival is None:
+            return best, (best.dense, "")
+        certain = self._course_decides(understanding, best, rival, course_id)
+        if certain is None:
+            return None, (best.dense, f"two answers too close: {_entry(best)} ({best.dense:.2f}) vs {_entry(rival)} ({rival.dense:.2f})")
+        return certain, (certain.dense, "")
 
     def context_courses(self, event: Event, understanding: Understanding, found: Candidates) -> tuple[str | None, str | None]:
         """(course the comment names, course of its thread): the scope its FAQ answers come from."""
