@@ -11,7 +11,7 @@ The data is not redistributable and is never copied into the repo: the script re
 The bank replaces the FAQ of a copy of `config/` (the bundled courses, intents and `[matching]` settings
 stay), and the queries go through `Knowledge.open`, `HybridSearcher` and `Analyzer` exactly as the bot's
 comments do. Queries are split by pair id into a calibration half (odd ids: used to choose `[matching]
-min_margin`) and a report half (even ids: the numbers the README quotes). Goals: answered-wrong ≤ 3 % of
+min_margin` and convex fusion's LEXICAL_REFERENCE_RANK) and a report half (even ids: the numbers the README quotes). Goals: answered-wrong ≤ 3 % of
 positives, near-miss answered ≤ 2 %, fused top-1 ≥ dense top-1.
 """
 
