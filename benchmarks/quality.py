@@ -14,13 +14,15 @@ redistributable, so never in the repo) runs when `--dev` points at it; by defaul
 Measures: intent accuracy and macro-F1; FAQ top-1 / hit@3 / MRR for BM25-only, dense-only and both hybrid
 fusions (convex, the default, and reciprocal rank);
 abstain precision/recall; abstain rate on chitchat/danmaku; spam precision/recall; sentiment accuracy;
-course resolution accuracy. `--calibrate` also prints the dense-score thresholds the data supports.
+course resolution accuracy. `--calibrate` also prints the dense-score thresholds the data supports and
+the right / wrong answers at each `min_margin`.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 import tempfile
@@ -264,6 +266,31 @@ def calibration(analyzer: Analyzer, samples, sample_analyses, dev_rows, dev_anal
         print(f"  threshold rejecting {rejection:.0%} of negatives: {threshold:.3f} (keeps {kept:.1%} of correct answers)")
 
 
+MARGINS = (0.0, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08)
+
+
+def margin_rows(analyzer: Analyzer, labelled: dict[str, list[tuple[Event, dict]]]) -> list[list[object]]:
+    """Right and wrong FAQ answers on each labelled set at every `min_margin` (benchmarks/faq_bank.py sweeps
+    the same on the AFQMC bank's calibration half)."""
+    shipped = analyzer.threshold
+    rows = []
+    try:
+        for margin in MARGINS:
+            analyzer.threshold = dataclasses.replace(shipped, min_margin=margin)
+            cells: list[object] = [f"{margin:.2f}{' (in use)' if margin == shipped.min_margin else ''}"]
+            for rows_ in labelled.values():
+                analyses = analyzer.analyze([e for e, _ in rows_])
+                gold = [lab.get("answer_id") for _, lab in rows_]
+                given = [a.match.answer_id for a in analyses]
+                right = sum(g is not None and g == p for g, p in zip(gold, given))
+                wrong = sum(p is not None and p != g for g, p in zip(gold, given))
+                cells.append(f"{right} / {wrong}")
+            rows.append(cells)
+    finally:
+        analyzer.threshold = shipped
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "coursebot.toml")
@@ -303,6 +330,7 @@ def main() -> None:
         print(f"\n(dev set not found at {args.dev}: only our own labelled sets measured)")
     if args.calibrate:
         calibration(analyzer, samples, sample_analyses, dev_rows, dev_analyses)
+        table("min_margin: right / wrong FAQ answers", ["min_margin", *labelled], margin_rows(analyzer, labelled))
     confusion = Counter((lab["intent"], a.understanding.intent) for (_, lab), a in zip(samples, sample_analyses) if lab["intent"] != a.understanding.intent)
     print("\nmost common intent confusions on samples (gold → predicted):", ", ".join(f"{g}→{p}×{n}" for (g, p), n in confusion.most_common(8)))
 

@@ -28,6 +28,9 @@ CourseSource = Literal["text", "thread", "topic"]
 # Cosine at which a comment is the FAQ question itself, give or take punctuation and a word; paraphrases
 # of m3e-small stay below it on the bundled samples.
 _VERBATIM = 0.95
+# FAQ hits looked at for a rival with another answer: phrasings of one entry are already one hit, so a
+# rival that is not among the first ten is far behind.
+_RIVAL_DEPTH = 10
 # Question types an FAQ entry can be recognised by with a pattern alone ("…多少钱？", "…在哪里购买？").
 _TYPED_FAQ_INTENTS = frozenset({"ask_price", "ask_link"})
 _SUFFIX = re.compile(r"(课程|课|教程|全程班|班)$")
@@ -89,7 +92,8 @@ class Analyzer:
     def __init__(self, knowledge: Knowledge, *, thread_cache_size: int = 4096) -> None:
         self.knowledge = knowledge
         matching = knowledge.settings.matching
-        self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25)
+        self.threshold = AbstainThreshold(matching.min_dense, matching.min_dense_with_terms, matching.min_bm25, matching.min_margin)
+        self._answers = _answer_identities(knowledge)
         self.top_k = matching.top_k
         self._names = _course_names(knowledge)
         self._faq_types = _faq_question_types(knowledge)
@@ -138,6 +142,7 @@ class Analyzer:
         """The creator added FAQ entries (bot/learning): re-derive what this analyzer keeps about the FAQ."""
         self._faq_types = _faq_question_types(self.knowledge)
         self._faq_intents = _typed_course_faq(self.knowledge, self._faq_types)
+        self._answers = _answer_identities(self.knowledge)  # a taught entry that repeats an answer is no rival
 
     def _understand(self, text: NormalizedText, intent: IntentPrediction, sentiment: SentimentPrediction) -> Understanding:
         segmenter = self.knowledge.segmenter
@@ -185,16 +190,11 @@ class Analyzer:
         if not self._asks(understanding):
             return result(None, None, 0.0, f"not a question ({intent})")
 
-        # FAQ entries about this course or about no course in particular: another course's FAQ never
-        # answers, and without a course in view only general entries can.
-        faq = searcher.rank(found, k=1, kinds={"faq"}, course_ids={course_id, None})
-        best = faq[0] if faq else None
-        if best is not None and not self._faq_fits(understanding, best):
-            best = None
-        if self.threshold.accepts(best) and (intent != "ask_recommendation" or best.dense >= self.threshold.min_dense + 0.1):
-            assert best is not None
-            return result("faq", best.id.split(":", 1)[1], best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
+        best, unsure = self._faq_answer(understanding, found, course_id)
+        if best is not None:
+            return result("faq", _entry(best), best.dense, f"faq match dense {best.dense:.2f} bm25 {best.bm25:.1f}")
 
+        # Two FAQ answers too close to choose still leave the catalog's own answers about the course in view.
         if intent == "ask_recommendation":
             return self._recommend(result, found, named, thread_course)
         if course_id and intent in _COURSE_ANSWERS:
@@ -204,8 +204,28 @@ class Analyzer:
             if own is not None:
                 return result("faq", own.id.split(":", 1)[1], understanding.intent_confidence, f"{intent} FAQ of course {course_id} ({source})")
             return result(_COURSE_ANSWERS[intent], None, understanding.intent_confidence, f"{intent} about course {course_id} ({source})")
-        best_dense = best.dense if best else 0.0
-        return result(None, None, best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
+        return result(None, None, unsure[0], unsure[1])
+
+    def _faq_answer(self, understanding: Understanding, found: Candidates, course_id: str | None) -> tuple[Hit | None, tuple[float, str]]:
+        """The FAQ entry that answers, or None and (confidence, reason) for the hand-off."""
+        # FAQ entries about this course or about no course in particular: another course's FAQ never
+        # answers, and without a course in view only general entries can.
+        faq = self.knowledge.searcher.rank(found, k=_RIVAL_DEPTH, kinds={"faq"}, course_ids={course_id, None})
+        best = faq[0] if faq else None
+        if best is not None and not self._faq_fits(understanding, best):
+            best = None
+        recommendation = understanding.intent == "ask_recommendation"
+        if not self.threshold.accepts(best) or (recommendation and best.dense < self.threshold.min_dense + 0.1):
+            best_dense = best.dense if best else 0.0
+            return None, (best_dense, f"no answer above threshold (best faq dense {best_dense:.2f})")
+        assert best is not None
+        rival = self.threshold.close_rival(faq, self._answers)
+        if rival is None:
+            return best, (best.dense, "")
+        certain = self._course_decides(understanding, best, rival, course_id)
+        if certain is None:
+            return None, (best.dense, f"two answers too close: {_entry(best)} ({best.dense:.2f}) vs {_entry(rival)} ({rival.dense:.2f})")
+        return certain, (certain.dense, "")
 
     def context_courses(self, event: Event, understanding: Understanding, found: Candidates) -> tuple[str | None, str | None]:
         """(course the comment names, course of its thread): the scope its FAQ answers come from."""
@@ -224,6 +244,14 @@ class Analyzer:
             return True
         question_type = self._faq_types.get(hit.id)
         return question_type is not None and question_type.intent == understanding.intent
+
+    def _course_decides(self, understanding: Understanding, best: Hit, rival: Hit, course_id: str | None) -> Hit | None:
+        """Of two close entries with different answers, the one about the course in view (named in the comment
+        or the thread's), when the other is not about it and it could answer on its own."""
+        if course_id is None or (best.course_id == course_id) == (rival.course_id == course_id):
+            return None
+        own = best if best.course_id == course_id else rival
+        return own if self.threshold.accepts(own) and self._faq_fits(understanding, own) else None
 
     def _recommend(self, result, found: Candidates, named: str | None, thread_course: str | None) -> Match:
         if named:
@@ -319,6 +347,16 @@ def _unless_vetoed(match: Match, vetoed: dict[str, float]) -> Match:
         return match
     return replace(match, answer_kind=None, answer_id=None,
                    reason=f"creator marked {key} wrong for a near-identical comment (cosine {vetoed[key]:.2f})")
+
+
+def _entry(hit: Hit) -> str:
+    """The FAQ entry id of an FAQ hit ("faq:faq-refund" → "faq-refund")."""
+    return hit.id.split(":", 1)[1]
+
+
+def _answer_identities(knowledge: Knowledge) -> dict[str, str]:
+    """FAQ document id → its answer, normalised: entries giving the same answer are never rivals."""
+    return {f"faq:{entry.id}": normalize(entry.answer).plain for entry in knowledge.catalog.faq.values()}
 
 
 def _thread_text(thread: Thread, configured_title: str) -> str:

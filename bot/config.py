@@ -59,6 +59,8 @@ class MatchingSettings(_Section):
     min_dense: float = Field(0.84, ge=0, le=1)
     min_dense_with_terms: float = Field(0.78, ge=0, le=1)
     min_bm25: float = Field(3.0, ge=0)  # also the floor of convex fusion's BM25 scale (retrieval/search.py)
+    # Hand off when another FAQ answer's cosine is within this of the best one's (README "Calibration"); 0: off.
+    min_margin: float = Field(0.05, ge=0, le=1)
     min_intent_confidence: float = Field(0.40, ge=0, le=1)
     top_k: int = Field(3, ge=1, le=50)
     fusion: Literal["convex", "rrf"] = "convex"  # how dense and BM25 rankings combine (retrieval/search.py)

@@ -6,7 +6,7 @@ point at the refund entry; hits are grouped back to documents, keeping the best 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +18,9 @@ from retrieval.index import VectorIndex, faiss_id
 Kind = Literal["course", "faq"]
 Fusion = Literal["convex", "rrf"]
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very first ranks
+# Convex fusion compares the best BM25 score with the one at this rank: when the tenth-best entry matches the
+# comment's words almost as well as the best, the words do not single an entry out (README "How matching works").
+LEXICAL_REFERENCE_RANK = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,8 @@ class HybridSearcher:
         `strong_bm25`: convex fusion divides BM25 scores by the best one, but never by less than this. A
         comment whose best lexical match is two common words (学, 课, 视频) would otherwise hand that weak
         match the full lexical half and outvote a clearly better dense match; the bot passes its abstain
-        threshold's `min_bm25`, the score it already counts as a real lexical match."""
+        threshold's `min_bm25`, the score it already counts as a real lexical match. The BM25 half is further
+        scaled by `lexical_informativeness`: how far the best lexical match stands above the others."""
         self.documents = {d.id: d for d in documents}
         self.document_list = list(self.documents.values())
         self.vectors = vectors
@@ -176,7 +180,8 @@ class HybridSearcher:
             ranked = np.concatenate([dense, lexical])
             # Lexical scores are positive and best first: the best maps to 1 (if strong), no match to 0.
             best_lexical = max(float(lexical_scores[0]) if len(lexical_scores) else 1.0, self.strong_bm25)
-            weights = np.concatenate([_min_max(dense_scores) / 2, lexical_scores / (2 * best_lexical)])
+            lexical_share = lexical_informativeness(lexical_scores) / (2 * best_lexical)
+            weights = np.concatenate([_min_max(dense_scores) / 2, lexical_scores * lexical_share])
         docs, inverse = np.unique(ranked, return_inverse=True)
         fused = np.bincount(inverse, weights, minlength=len(docs))
         # Every allowed candidate keeps its scores for the hits, ranked or not.
@@ -203,6 +208,20 @@ class HybridSearcher:
             codes = [self._course_codes[c] for c in course_ids if c in self._course_codes]
             keep &= _lookup(len(self._course_codes), codes)[self._doc_courses[docs]]
         return keep
+
+
+def lexical_informativeness(scores: np.ndarray) -> float:
+    """How well BM25 singles out its best match, in [0, 1]: 1 − (score at `LEXICAL_REFERENCE_RANK`) / (best).
+
+    In a bank of near-duplicate questions (花呗/借呗 …) dozens of entries share the comment's words about
+    equally, and BM25's order among them is noise that, at full weight, outvoted the dense ranking (real
+    paraphrases: fused top-1 below dense alone, benchmarks/faq_bank.py). With fewer matches than that rank,
+    as in a creator's FAQ of a few dozen entries, BM25 keeps its full half. `scores`: positive, best first."""
+    if len(scores) == 0 or scores[0] <= 0:
+        return 0.0
+    if len(scores) < LEXICAL_REFERENCE_RANK:
+        return 1.0
+    return float(1.0 - scores[LEXICAL_REFERENCE_RANK - 1] / scores[0])
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
@@ -243,6 +262,7 @@ class AbstainThreshold:
     min_dense: float = 0.84
     min_dense_with_terms: float = 0.78
     min_bm25: float = 3.0
+    min_margin: float = 0.0  # cosine lead the best hit needs over another answer's hit (`close_rival`)
 
     def accepts(self, hit: Hit | None) -> bool:
         if hit is None:
@@ -255,6 +275,25 @@ class AbstainThreshold:
         """Both searches find `hit` on their own: the cosine reaches `min_dense` and BM25 reaches `min_bm25`
         (the stricter test for letting a hit decide which course a comment is about)."""
         return hit.dense >= self.min_dense and hit.bm25 >= self.min_bm25
+
+    def close_rival(self, hits: Sequence[Hit], answers: Mapping[str, str]) -> Hit | None:
+        """A hit that would answer on its own with another answer than `hits[0]`, with a cosine within
+        `min_margin` of the first's (or above it): two answers too close to tell apart. `answers` maps a
+        document id to its answer's identity; documents with the same answer (and a document's own
+        phrasings, which are one hit) are no rival. `hits`: one ranking, best first; 0 turns the rule off.
+
+        The margin is on the dense cosine: fused scores of near-duplicate questions lie much closer together
+        than their cosines, and on the AFQMC bank a fused margin kept most wrong answers at any width
+        (README "Calibration"). A rival the bot would not answer with anyway (below the thresholds) is no
+        rival: the bundled and held-out comments lose fewer right answers that way."""
+        if not hits or self.min_margin <= 0:
+            return None
+        answer = answers.get(hits[0].id, hits[0].id)
+        rivals = [h for h in hits[1:] if answers.get(h.id, h.id) != answer and self.accepts(h)]
+        rival = max(rivals, key=lambda h: h.dense, default=None)
+        if rival is None or hits[0].dense - rival.dense >= self.min_margin:
+            return None
+        return rival
 
 
 def calibrate_threshold(

@@ -7,7 +7,17 @@ import pytest
 
 from bot.knowledge import Knowledge
 from retrieval.index import VectorIndex
-from retrieval.search import RRF_K, AbstainThreshold, Candidates, Document, Hit, HybridSearcher, LexicalIndex, calibrate_threshold
+from retrieval.search import (
+    RRF_K,
+    AbstainThreshold,
+    Candidates,
+    Document,
+    Hit,
+    HybridSearcher,
+    LexicalIndex,
+    calibrate_threshold,
+    lexical_informativeness,
+)
 from retrieval.text import normalize
 
 
@@ -59,7 +69,7 @@ def test_rrf_fused_score_is_the_reciprocal_rank_fusion_of_both_rankings(knowledg
         assert hit.fused == pytest.approx(expected, abs=2e-5)
 
 
-def test_convex_fused_score_averages_min_max_dense_and_max_scaled_bm25(knowledge: Knowledge) -> None:
+def test_convex_fused_score_averages_min_max_dense_and_max_scaled_bm25_weighted_by_informativeness(knowledge: Knowledge) -> None:
     assert knowledge.searcher.fusion == "convex"  # the default
     question = "买了课不满意能退钱吗"
     dense = {h.id: h.dense for h in search(knowledge, question, k=1000, mode="dense")}
@@ -67,10 +77,13 @@ def test_convex_fused_score_averages_min_max_dense_and_max_scaled_bm25(knowledge
     low, high = min(dense.values()), max(dense.values())
     assert knowledge.searcher.strong_bm25 == knowledge.settings.matching.min_bm25 > 0
     best = max(*bm25.values(), knowledge.searcher.strong_bm25)
+    # BM25's half shrinks by how little its best match stands above the one at the reference rank.
+    informativeness = lexical_informativeness(np.array(sorted(bm25.values(), reverse=True)))
+    assert 0 < informativeness < 1  # "吗" alone matches more than ten entries here
     hits = search(knowledge, question, k=5)
     assert hits[0].id == "faq:faq-refund"
     for hit in hits:
-        expected = (dense.get(hit.id, low) - low) / (high - low) / 2 + bm25.get(hit.id, 0.0) / best / 2
+        expected = (dense.get(hit.id, low) - low) / (high - low) / 2 + informativeness * bm25.get(hit.id, 0.0) / best / 2
         assert hit.fused == pytest.approx(expected, abs=1e-3)  # hits carry scores rounded to 4 places
 
 
@@ -216,3 +229,48 @@ def test_calibrated_threshold_rejects_the_required_share_of_negatives() -> None:
 
 def test_calibration_without_negatives_keeps_every_positive() -> None:
     assert calibrate_threshold([0.83, 0.9], []) == 0.83
+
+
+def test_bm25_order_among_many_equally_matching_entries_does_not_outvote_the_dense_ranking() -> None:
+    # A bank of near-duplicate questions (花呗/借呗): a dozen entries share the comment's words about equally, so
+    # their BM25 order says little; the real paraphrase is the best dense match and must stay first.
+    docs = [Document(f"faq:q{i}", "faq", f"q{i}", (f"q{i}",)) for i in range(12)]
+    searcher = HybridSearcher(docs, VectorIndex("none", 4), LexicalIndex.build([d.id for d in docs], [["x"]] * 12), strong_bm25=3.0)
+    lexical = np.array([5.3, 5.1, 5.0, 4.9, 4.8, 4.7, 4.6, 4.5, 4.4, 4.3, 4.2, 4.1])
+    candidates = Candidates(
+        dense_docs=np.arange(12), dense_items=np.arange(12),
+        dense_scores=np.array([0.95, 0.945, 0.94, 0.935, 0.93, 0.925, 0.92, 0.915, 0.91, 0.905, 0.90, 0.60]),
+        lexical_docs=np.array([3, 4, 5, 6, 0, 1, 2, 7, 8, 9, 10, 11]), lexical_scores=lexical,
+    )
+    assert searcher.rank(candidates, k=1, mode="dense")[0].id == "faq:q0"
+    assert searcher.rank(candidates, k=1)[0].id == "faq:q0"
+    assert lexical_informativeness(lexical) == pytest.approx(1 - 4.3 / 5.3)
+    # The same best lexical match standing far above the rest still wins, as in a creator's own FAQ.
+    standout = Candidates(
+        dense_docs=candidates.dense_docs, dense_scores=candidates.dense_scores, dense_items=candidates.dense_items,
+        lexical_docs=candidates.lexical_docs, lexical_scores=np.array([5.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]),
+    )
+    assert searcher.rank(standout, k=1)[0].id == "faq:q3"
+
+
+def test_fewer_lexical_matches_than_the_reference_rank_keep_the_full_bm25_half() -> None:
+    assert lexical_informativeness(np.array([4.0, 3.9, 3.8])) == 1.0
+    assert lexical_informativeness(np.array([])) == 0.0
+
+
+def test_a_hit_with_another_answer_within_the_margin_is_a_close_rival() -> None:
+    def hit(name: str, dense: float) -> Hit:
+        return Hit(id=f"faq:{name}", kind="faq", course_id=None, dense=dense, bm25=0.0, fused=dense)
+
+    threshold = AbstainThreshold(min_dense=0.84, min_margin=0.05)
+    answers = {"faq:a": "refund", "faq:a2": "refund", "faq:b": "invoice", "faq:c": "certificate"}
+    # a2 gives a's answer: no rival, however close; b is the closest hit with another answer.
+    assert threshold.close_rival([hit("a", 0.92), hit("a2", 0.92), hit("c", 0.86), hit("b", 0.89)], answers).id == "faq:b"
+    assert threshold.close_rival([hit("a", 0.92), hit("a2", 0.92), hit("b", 0.86)], answers) is None
+    assert threshold.close_rival([hit("a", 0.92), hit("a2", 0.90)], answers) is None
+    # Ranked first by fusion, but another answer has the higher cosine: too close as well.
+    assert threshold.close_rival([hit("a", 0.86), hit("b", 0.90)], answers).id == "faq:b"
+    # A close hit the bot would not answer with on its own is no rival.
+    assert threshold.close_rival([hit("a", 0.85), hit("b", 0.83)], answers) is None
+    assert AbstainThreshold(min_margin=0.0).close_rival([hit("a", 0.90), hit("b", 0.90)], answers) is None
+    assert threshold.close_rival([], answers) is None

@@ -34,6 +34,15 @@ def outbox_rows(store: Store) -> list[OutboxMessage]:
         return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
+async def test_two_faq_answers_too_close_hand_the_question_off_with_both_named(store: Store, make_runner, comment) -> None:
+    # "请问有优惠吗" under no course's video: the coupon entry (cosine 0.98) and the student-discount entry
+    # (0.93) answer differently. (Under a course's video the course's price answers it.)
+    runner = make_runner(store, {ANY_PLATFORM: RecordingSink()})
+    [outcome] = await runner.process([comment("请问有优惠吗", thread=None)])
+    assert outcome.decision.action == "handoff"
+    assert "two answers too close: faq-coupon (0.98) vs faq-student-discount (0.93)" in outcome.decision.reason
+
+
 async def test_a_confident_faq_answer_is_stored_then_sent_once(store: Store, make_runner, comment) -> None:
     sink = RecordingSink()
     runner = make_runner(store, {ANY_PLATFORM: sink})
