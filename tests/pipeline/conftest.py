@@ -7,13 +7,11 @@ tests at once never collide. No server → skip with the reason, unless `CI` is 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from db_fixtures import db_url, postgres_admin, postgres_url  # noqa: F401 - fixtures
 from pipeline_helpers import TEST_KEY, Comments
 
 from bot.analysis import Analyzer
@@ -22,40 +20,6 @@ from bot.events import Sink
 from bot.privacy import Pseudonymizer
 from bot.runner import Runner, event_clock
 from bot.store import Store
-
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[sa.Engine]:
-    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        engine.connect().close()
-    except sa.exc.OperationalError as exc:
-        reason = f"PostgreSQL not reachable at {engine.url.render_as_string(hide_password=True)}: {str(exc.orig).splitlines()[0]}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set: PostgreSQL tests must run)")
-        pytest.skip(f"{reason}; set TEST_POSTGRES_URL or start the server (CI=1 turns this skip into a failure)")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def postgres_url(postgres_admin: sa.Engine) -> Iterator[str]:
-    """A fresh, empty database on the server; dropped after the test."""
-    name = f"coursebot_test_{uuid.uuid4().hex[:12]}"
-    with postgres_admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield postgres_admin.url.set(database=name).render_as_string(hide_password=False)
-    with postgres_admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'coursebot.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
@@ -69,7 +33,7 @@ def pseudonymizer() -> Pseudonymizer:
 
 
 @pytest.fixture
-def store(db_url: str, pseudonymizer: Pseudonymizer) -> Iterator[Store]:
+def store(db_url: str, pseudonymizer: Pseudonymizer) -> Iterator[Store]:  # noqa: F811 - the imported fixture, requested
     store = Store.from_url(db_url, pseudonymizer, busy_timeout=5)
     yield store
     store.close()
