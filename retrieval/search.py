@@ -338,6 +338,8 @@ def recalibrate_threshold(
     enough = len(items) >= min_reviewed and close >= min_near
     if enough:
         cut = _lowest_cut(items, lambda right, n: n > 0 and _wilson(right, n, z)[0] >= target_precision)
+        if cut == items[0][0]:
+            cut = min(cut, shipped)  # every reviewed answer passes: nothing says where, above the shipped cut, to stop
         cut = max(cut, floor)
         source = "shipped" if cut == shipped else "recalibrated"
         return Recalibration(cut, len(items), wrong, close, source)

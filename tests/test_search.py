@@ -253,6 +253,7 @@ def test_confirmed_answers_never_loosen_the_cut_until_there_are_enough_near_it()
     assert recalibrate_threshold(0.84, below[:20] + far * 2).cut == 0.84  # 138 reviewed, only 20 near the cut
     enough = recalibrate_threshold(0.84, below + far + [(0.95, True)])
     assert enough.source == "recalibrated" and enough.cut == 0.79
+    assert recalibrate_threshold(0.84, [(0.845, True)] * 200).cut == 0.84  # all right, none below: no reason to move
 
 
 def test_recalibration_stops_where_the_precision_bound_fails_and_never_below_the_floor() -> None:
