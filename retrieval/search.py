@@ -321,7 +321,7 @@ class Recalibration:
 
 def recalibrate_threshold(
     shipped: float, feedback: Sequence[tuple[float, bool]], *, target_precision: float = 0.97, min_reviewed: int = 100,
-    min_near: int = 30, near: float = 0.05, min_wrong: int = 5, floor: float = 0.70, z: float = 1.645,
+    min_near: int = 30, near: float = 0.05, min_wrong: int = 5, floor: float = 0.70, ceiling: float = 0.95, z: float = 1.645,
 ) -> Recalibration:
     """The lowest cosine cut at which the creator's reviewed answers reach `target_precision`.
 
@@ -331,6 +331,8 @@ def recalibrate_threshold(
     target (the evidence says the shipped cut is too loose), it rises to the lowest cut where the reviewed
     answers at or above it reach the target. With enough feedback the cut is the lowest one where the Wilson *lower* bound
     reaches the target, so it may move either way, never below `floor`; a handful of items moves nothing.
+    Never above `ceiling` either: wrong replies to near-verbatim questions say the entry's answer is wrong, not
+    the match (vetoes and the FAQ file deal with that), and must not silence every FAQ answer.
     """
     items = sorted(((float(d), bool(ok)) for d, ok in feedback), key=lambda item: item[0])
     wrong = sum(not ok for _, ok in items)
@@ -340,7 +342,7 @@ def recalibrate_threshold(
         cut = _lowest_cut(items, lambda right, n: n > 0 and _wilson(right, n, z)[0] >= target_precision)
         if cut == items[0][0]:
             cut = min(cut, shipped)  # every reviewed answer passes: nothing says where, above the shipped cut, to stop
-        cut = max(cut, floor)
+        cut = min(max(cut, floor), max(ceiling, shipped))
         source = "shipped" if cut == shipped else "recalibrated"
         return Recalibration(cut, len(items), wrong, close, source)
     above = [ok for d, ok in items if d >= shipped]
@@ -348,7 +350,8 @@ def recalibrate_threshold(
     if not too_loose:
         return Recalibration(shipped, len(items), wrong, close, "shipped")
     cut = _lowest_cut([i for i in items if i[0] >= shipped], lambda right, n: n == 0 or right / n >= target_precision)
-    return Recalibration(max(cut, shipped), len(items), wrong, close, "tightened")
+    cut = min(max(cut, shipped), max(ceiling, shipped))
+    return Recalibration(cut, len(items), wrong, close, "shipped" if cut == shipped else "tightened")
 
 
 def _lowest_cut(items: Sequence[tuple[float, bool]], good: Callable[[int, int], bool]) -> float:

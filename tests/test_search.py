@@ -264,6 +264,11 @@ def test_recalibration_stops_where_the_precision_bound_fails_and_never_below_the
     assert recalibrate_threshold(0.84, [(0.50, True)] * 200, min_near=0).cut == 0.70
 
 
+def test_wrong_replies_to_near_verbatim_questions_do_not_raise_the_cut_past_the_ceiling() -> None:
+    result = recalibrate_threshold(0.84, [(1.0, False)] * 6, ceiling=0.95)
+    assert result.source == "tightened" and result.cut == 0.95
+
+
 def test_bm25_order_among_many_equally_matching_entries_does_not_outvote_the_dense_ranking() -> None:
     # A bank of near-duplicate questions (花呗/借呗): a dozen entries share the comment's words about equally, so
     # their BM25 order says little; the real paraphrase is the best dense match and must stay first.
