@@ -81,7 +81,7 @@ def test_labels_import_reports_what_it_loaded_and_each_refused_row(state: Path, 
     assert refused.exit_code == 2 and f"{bad}:1: unknown column 'label'" in refused.output
 
 
-def test_labels_status_shows_the_thresholds_in_use_where_they_came_from_and_how_much_feedback(state: Path) -> None:
+def test_labels_status_shows_the_thresholds_in_use_where_they_came_from_and_how_much_feedback(state: Path, tmp_path: Path) -> None:
     shipped = run("labels", "status")
     assert shipped.exit_code == 0, shipped.output
     assert "min_dense             0.840  (config 0.840)" in shipped.output and "the config (shipped calibration)" in shipped.output
@@ -98,3 +98,10 @@ def test_labels_status_shows_the_thresholds_in_use_where_they_came_from_and_how_
     tightened = run("labels", "status")
     assert "min_dense             0.890  (config 0.840)" in tightened.output and "min_dense_with_terms  0.830" in tightened.output
     assert "raised by wrong replies" in tightened.output and "5 reviewed FAQ replies (5 wrong)" in tightened.output
+
+    comments = tmp_path / "near.jsonl"  # answered at cosine 0.81 + BM25 4.8 by the configured cuts
+    comments.write_text('{"id": "a", "text": "几个人能一起看吗"}\n', encoding="utf-8")
+    routed = run("route", "--input", str(comments))
+    assert routed.exit_code == 0, routed.output
+    [row] = [json.loads(line) for line in routed.output.splitlines() if line.startswith("{")]
+    assert row["answer_id"] is None and row["action"] == "handoff"  # route uses the raised cuts at once
