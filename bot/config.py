@@ -61,6 +61,9 @@ class MatchingSettings(_Section):
     min_bm25: float = Field(3.0, ge=0)  # also the floor of convex fusion's BM25 scale (retrieval/search.py)
     # Hand off when another FAQ answer's cosine is within this of the best one's (README "Calibration"); 0: off.
     min_margin: float = Field(0.05, ge=0, le=1)
+    # Precision the creator's reviewed replies should reach at the answer cut; the Teacher moves `min_dense` and
+    # `min_dense_with_terms` toward it (bot/learning/calibration.py, docs/learning.md). Above 0.5: a coin is not a target.
+    target_precision: float = Field(0.97, gt=0.5, lt=1)
     min_intent_confidence: float = Field(0.40, ge=0, le=1)
     top_k: int = Field(3, ge=1, le=50)
     fusion: Literal["convex", "rrf"] = "convex"  # how dense and BM25 rankings combine (retrieval/search.py)

@@ -6,7 +6,7 @@ point at the refund entry; hits are grouped back to documents, keeping the best 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -306,3 +306,71 @@ def calibrate_threshold(
     ordered = np.sort(np.asarray(negatives, dtype=np.float64))
     cut = int(np.ceil(min_negative_rejection * len(ordered))) - 1
     return float(np.nextafter(ordered[min(max(cut, 0), len(ordered) - 1)], np.inf))
+
+
+@dataclass(frozen=True, slots=True)
+class Recalibration:
+    """Where the answer cut now stands and why (`recalibrate_threshold`)."""
+
+    cut: float  # the dense cosine an answer needs, in the units of the shipped `min_dense`
+    reviewed: int  # reviewed answers the rule saw
+    wrong: int
+    near: int  # reviewed answers within `near` of the shipped cut
+    source: str  # "shipped" | "tightened" | "recalibrated"
+
+
+def recalibrate_threshold(
+    shipped: float, feedback: Sequence[tuple[float, bool]], *, target_precision: float = 0.97, min_reviewed: int = 100,
+    min_near: int = 30, near: float = 0.05, min_wrong: int = 5, floor: float = 0.70, ceiling: float = 0.95, z: float = 1.645,
+) -> Recalibration:
+    """The lowest cosine cut at which the creator's reviewed answers reach `target_precision`.
+
+    `feedback`: (cosine of the answer sent, the creator said it was right). Until there are `min_reviewed`
+    reviewed answers with `min_near` of them within `near` of `shipped`, the cut only ever rises: when at least
+    `min_wrong` wrong answers lie at or above it and the Wilson upper bound of their precision is below the
+    target (the evidence says the shipped cut is too loose), it rises to the lowest cut where the reviewed
+    answers at or above it reach the target. With enough feedback the cut is the lowest one where the Wilson *lower* bound
+    reaches the target, so it may move either way, never below `floor`; a handful of items moves nothing.
+    Never above `ceiling` either: wrong replies to near-verbatim questions say the entry's answer is wrong, not
+    the match (vetoes and the FAQ file deal with that), and must not silence every FAQ answer.
+    """
+    items = sorted(((float(d), bool(ok)) for d, ok in feedback), key=lambda item: item[0])
+    wrong = sum(not ok for _, ok in items)
+    close = sum(abs(d - shipped) <= near for d, _ in items)
+    enough = len(items) >= min_reviewed and close >= min_near
+    if enough:
+        cut = _lowest_cut(items, lambda right, n: n > 0 and _wilson(right, n, z)[0] >= target_precision)
+        if cut == items[0][0]:
+            cut = min(cut, shipped)  # every reviewed answer passes: nothing says where, above the shipped cut, to stop
+        cut = min(max(cut, floor), max(ceiling, shipped))
+        source = "shipped" if cut == shipped else "recalibrated"
+        return Recalibration(cut, len(items), wrong, close, source)
+    above = [ok for d, ok in items if d >= shipped]
+    too_loose = sum(not ok for ok in above) >= min_wrong and _wilson(sum(above), len(above), z)[1] < target_precision
+    if not too_loose:
+        return Recalibration(shipped, len(items), wrong, close, "shipped")
+    cut = _lowest_cut([i for i in items if i[0] >= shipped], lambda right, n: n == 0 or right / n >= target_precision)
+    cut = min(max(cut, shipped), max(ceiling, shipped))
+    return Recalibration(cut, len(items), wrong, close, "shipped" if cut == shipped else "tightened")
+
+
+def _lowest_cut(items: Sequence[tuple[float, bool]], good: Callable[[int, int], bool]) -> float:
+    """The lowest cut (one of the items' cosines, or just above the highest) whose items at or above are `good`."""
+    right = sum(ok for _, ok in items)
+    n = len(items)
+    for i, (d, _) in enumerate(items):
+        if (i == 0 or items[i - 1][0] < d) and good(right, n):
+            return d
+        right -= items[i][1]
+        n -= 1
+    return float(np.nextafter(items[-1][0], np.inf)) if items else 1.0
+
+
+def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion (lower, upper); (0, 1) for no observations."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - spread) / (1 + z * z / n)), float((centre + spread) / (1 + z * z / n))

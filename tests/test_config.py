@@ -134,6 +134,12 @@ def test_out_of_range_value_names_file_line_and_key(tmp_path: Path, error_of) ->
     assert "2.5" in message and "less than or equal to 1" in message
 
 
+def test_a_precision_target_no_better_than_a_coin_is_refused_and_the_default_is_097(tmp_path: Path, error_of) -> None:
+    path = write_config(tmp_path, SMALL_CONFIG.replace("min_dense = 0.8", "min_dense = 0.8\ntarget_precision = 0.4"))
+    assert f"{path}:{line_of(path, 'target_precision')}: matching.target_precision:" in error_of(path)
+    assert load_settings(write_config(tmp_path, SMALL_CONFIG)).matching.target_precision == 0.97
+
+
 def test_wrong_type_names_file_line_and_key(tmp_path: Path, error_of) -> None:
     path = write_config(tmp_path, SMALL_CONFIG.replace("top_k = 7", 'top_k = "seven"'))
     message = error_of(path)

@@ -17,6 +17,7 @@ from retrieval.search import (
     LexicalIndex,
     calibrate_threshold,
     lexical_informativeness,
+    recalibrate_threshold,
 )
 from retrieval.text import normalize
 
@@ -229,6 +230,43 @@ def test_calibrated_threshold_rejects_the_required_share_of_negatives() -> None:
 
 def test_calibration_without_negatives_keeps_every_positive() -> None:
     assert calibrate_threshold([0.83, 0.9], []) == 0.83
+
+
+def test_enough_wrong_answers_just_above_the_shipped_cut_tighten_it_past_them() -> None:
+    feedback = [(0.84 + i / 1000, False) for i in range(8)] + [(0.90 + i / 1000, True) for i in range(40)]
+    result = recalibrate_threshold(0.84, feedback, target_precision=0.97)
+    assert result.source == "tightened" and 0.846 < result.cut <= 0.90
+    kept = [ok for d, ok in feedback if d >= result.cut]
+    assert sum(kept) / len(kept) >= 0.97 and result.wrong == 8 and result.reviewed == 48
+
+
+def test_a_handful_of_wrong_answers_does_not_move_the_cut() -> None:
+    feedback = [(0.845, False), (0.85, False), (0.86, False), (0.87, True)]
+    assert recalibrate_threshold(0.84, feedback).cut == 0.84
+    assert recalibrate_threshold(0.84, feedback).source == "shipped"
+
+
+def test_confirmed_answers_never_loosen_the_cut_until_there_are_enough_near_it() -> None:
+    below = [(0.79 + i / 1000, True) for i in range(40)]  # 0.790 … 0.829, all right
+    far = [(0.95, True)] * 59
+    assert recalibrate_threshold(0.84, below + far).cut == 0.84  # 99 reviewed: not enough
+    assert recalibrate_threshold(0.84, below[:20] + far * 2).cut == 0.84  # 138 reviewed, only 20 near the cut
+    enough = recalibrate_threshold(0.84, below + far + [(0.95, True)])
+    assert enough.source == "recalibrated" and enough.cut == 0.79
+    assert recalibrate_threshold(0.84, [(0.845, True)] * 200).cut == 0.84  # all right, none below: no reason to move
+
+
+def test_recalibration_stops_where_the_precision_bound_fails_and_never_below_the_floor() -> None:
+    wrong_low = [(0.80 + i / 1000, i % 2 == 0) for i in range(20)]  # half wrong below 0.82
+    right = [(0.82 + i / 1000, True) for i in range(100)]
+    result = recalibrate_threshold(0.84, wrong_low + right)
+    assert result.source == "recalibrated" and 0.81 < result.cut <= 0.82
+    assert recalibrate_threshold(0.84, [(0.50, True)] * 200, min_near=0).cut == 0.70
+
+
+def test_wrong_replies_to_near_verbatim_questions_do_not_raise_the_cut_past_the_ceiling() -> None:
+    result = recalibrate_threshold(0.84, [(1.0, False)] * 6, ceiling=0.95)
+    assert result.source == "tightened" and result.cut == 0.95
 
 
 def test_bm25_order_among_many_equally_matching_entries_does_not_outvote_the_dense_ranking() -> None:

@@ -74,6 +74,45 @@ def register(app: typer.Typer) -> None:
         out.print(f"reply to comment #{comment_id} marked wrong: {correction.payload['answer_key']} is vetoed for "
                   f"near-identical comments (correction #{correction.id})")
 
+    @labels.command("right")
+    def right(
+        comment_id: Annotated[int, typer.Argument(help="the comment the bot replied to (coursebot labels recent)")],
+        by: ByOption = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Confirm the bot's reply to a comment was right: evidence for the answer thresholds (labels status)."""
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        try:
+            correction = open_store(config, state_dir).confirm_reply(comment_id, by)
+        except NotFound as exc:
+            _fail(exc)
+        scored = f" at cosine {correction.payload['dense']:.2f}" if "dense" in correction.payload else " (not an FAQ match: no score to learn from)"
+        out.print(f"reply to comment #{comment_id} confirmed{scored} (correction #{correction.id})")
+
+    @labels.command("status")
+    def status(config: ConfigOption = None, state_dir: StateOption = None) -> None:
+        """The answer thresholds in use, where they came from, and how much feedback there is."""
+        from bot.cli import _settings, out
+        from bot.learning.calibration import MIN_NEAR, MIN_REVIEWED, recalibrated
+        from bot.learning.lessons import Lessons
+        from retrieval.search import AbstainThreshold
+
+        settings = _settings(config, state_dir=state_dir)
+        m = settings.matching
+        shipped = AbstainThreshold(m.min_dense, m.min_dense_with_terms, m.min_bm25, m.min_margin)
+        lessons = Lessons.fold(open_store(config, state_dir).corrections(("wrong_reply", "right_reply")))
+        threshold, r = recalibrated(shipped, lessons.feedback, m.target_precision)
+        origin = {"shipped": "the config (shipped calibration)", "tightened": "raised by wrong replies",
+                  "recalibrated": "recalibrated from feedback"}[r.source]
+        out.print(f"min_dense             {threshold.min_dense:.3f}  (config {shipped.min_dense:.3f})")
+        out.print(f"min_dense_with_terms  {threshold.min_dense_with_terms:.3f}  (config {shipped.min_dense_with_terms:.3f})")
+        out.print(f"from                  {origin}; target precision {m.target_precision:.2f}")
+        out.print(f"feedback              {r.reviewed} reviewed FAQ replies ({r.wrong} wrong), {r.near} near the config's cut; "
+                  f"below the config's values only from {MIN_REVIEWED} reviewed, {MIN_NEAR} near the cut")
+
     @labels.command("save-faq")
     def save_faq(
         handoff_id: Annotated[int, typer.Argument(help="an answered handoff (coursebot handoffs --all)")],
@@ -155,7 +194,7 @@ def register(app: typer.Typer) -> None:
 
     @labels.command("import")
     def import_(
-        path: Annotated[Path, typer.Argument(help="CSV or JSONL: text plus intent and/or faq_id / answer, or correct=false; optional id")],
+        path: Annotated[Path, typer.Argument(help="CSV or JSONL: text plus intent and/or faq_id / answer, or correct=false/true; optional id")],
         by: ByOption = "import",
         config: ConfigOption = None,
         state_dir: StateOption = None,

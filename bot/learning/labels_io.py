@@ -1,7 +1,7 @@
 """`coursebot labels import`: a file of the creator's labels (CSV or JSONL) stored as corrections, row by row.
 
-Columns: `text` plus `intent` and/or `faq_id` / `answer`, or `correct = false` for a sent reply; optional `id` of a
-stored comment. A bad row is refused with file, line and field; the rest are loaded.
+Columns: `text` plus `intent` and/or `faq_id` / `answer`, or `correct = false` / `true` for a sent reply (`true`
+needs the `id` of a stored comment the bot replied to); optional `id` of a stored comment. A bad row is refused with file, line and field; the rest are loaded.
 """
 
 from __future__ import annotations
@@ -103,10 +103,14 @@ def _store_row(store, row: dict[str, Any], by: str, faq_ids: set[str]) -> int:
         return _wrong(store, event_pk, text, faq_id, by)
     if faq_id and answer:
         raise _Refused("answer", "give faq_id (another phrasing of that entry) or answer (a new entry), not both")
-    if not (intent or faq_id or answer):
+    confirmed = correct in _TRUE - {""} and event_pk is not None  # a sent reply the creator checked: right
+    if not (intent or faq_id or answer or confirmed):
         return 0
     text_arg = text or None
     stored = 0
+    if confirmed:
+        store.confirm_reply(event_pk, by)
+        stored += 1
     if intent:
         store.record_correction("relabel", by, event_pk=event_pk, text=text_arg, payload={"intent": intent})
         stored += 1

@@ -14,7 +14,7 @@ from retrieval.text import normalize
 
 log = logging.getLogger(__name__)
 # The kinds that change what the bot knows (an `answer` only becomes knowledge once saved as FAQ).
-LESSON_KINDS = ("relabel", "wrong_reply", "faq_phrasing", "faq_entry")
+LESSON_KINDS = ("relabel", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Lessons:
     entries: tuple[FaqEntry, ...]  # FAQ entries the creator added
     labels: dict[str, str]  # normalised comment text → intent (the latest label wins)
     wrong: tuple[tuple[str, str], ...]  # (normalised comment text, vetoed answer key)
+    # (dense, BM25, right?) of each reviewed FAQ reply, the creator's latest word per comment (bot/learning/calibration.py)
+    feedback: tuple[tuple[float, float, bool], ...] = ()
 
     @classmethod
     def none(cls) -> Lessons:
@@ -34,7 +36,10 @@ class Lessons:
         entries: dict[str, FaqEntry] = {}
         labels: dict[str, str] = {}
         wrong: dict[tuple[str, str], None] = {}
+        feedback: dict[int, tuple[float, float, bool]] = {}
         for c in corrections:
+            if c.kind in ("wrong_reply", "right_reply") and c.event_pk is not None and "dense" in c.payload:
+                feedback[c.event_pk] = (float(c.payload["dense"]), float(c.payload.get("bm25", 0.0)), c.kind == "right_reply")
             text = normalize(c.text).plain if c.text else ""
             if c.kind == "relabel" and text:
                 labels.pop(text, None)  # re-insert: dict order is the order labels were given
@@ -53,4 +58,5 @@ class Lessons:
                     log.warning("correction #%d: FAQ entry skipped (%s)", c.id, exc.errors()[0]["msg"])
                     continue
                 entries[entry.id] = entry
-        return cls({k: tuple(v) for k, v in phrasings.items()}, tuple(entries.values()), labels, tuple(wrong))
+        return cls({k: tuple(v) for k, v in phrasings.items()}, tuple(entries.values()), labels, tuple(wrong),
+                   tuple(feedback.values()))

@@ -22,9 +22,10 @@ import sqlalchemy as sa
 
 from bot.analysis import Analyzer
 from bot.knowledge import PROTOTYPE_CACHE, PrototypeVectors, document_terms, load_labelled_phrases
+from bot.learning.calibration import recalibrated
 from bot.learning.lessons import LESSON_KINDS, Lessons
 from retrieval.intents import INTENTS, SENTIMENTS, IntentDetector, PrototypeClassifier
-from retrieval.search import Document, HybridSearcher, LexicalIndex
+from retrieval.search import Document, HybridSearcher, LexicalIndex, Recalibration
 from retrieval.text import normalize
 from retrieval.vetoes import Vetoes
 
@@ -47,6 +48,8 @@ class Teacher:
         self._base_faq = dict(knowledge.catalog.faq)
         self._base_detector = knowledge.detector
         self._base_intents: tuple[np.ndarray, list[str], list[str]] | None = None
+        self._base_threshold = analyzer.threshold  # the shipped calibration (the config's values)
+        self.calibration: Recalibration | None = None  # how the thresholds were last chosen from feedback
         self._terms: dict[Document, list[str]] = {}
         self._cache = PrototypeVectors(knowledge.settings.index_dir / TAUGHT_CACHE, knowledge.encoder)
         self._lock = threading.Lock()
@@ -77,11 +80,21 @@ class Teacher:
         if lessons.wrong != self.lessons.wrong:
             knowledge.vetoes = Vetoes.of(np.stack([vectors[t] for t, _ in lessons.wrong]) if lessons.wrong else
                                          np.zeros((0, knowledge.encoder.dimension), dtype=np.float32), [k for _, k in lessons.wrong])
+        if lessons.feedback != self.lessons.feedback or self.calibration is None:
+            self._recalibrate(lessons.feedback)
         if entries_changed:
             self.analyzer.knowledge_changed()
         self.lessons = lessons
         log.info("creator's lessons applied: %d FAQ entries, %d phrasings, %d intent labels, %d vetoes", len(lessons.entries),
                  sum(map(len, lessons.phrasings.values())), len(lessons.labels), len(lessons.wrong))
+
+    def _recalibrate(self, feedback: Sequence[tuple[float, float, bool]]) -> None:
+        target = self.analyzer.knowledge.settings.matching.target_precision
+        threshold, self.calibration = recalibrated(self._base_threshold, feedback, target)
+        if threshold != self.analyzer.threshold:
+            log.info("answer thresholds %s from %d reviewed replies (%d wrong): min_dense %.3f, min_dense_with_terms %.3f",
+                     self.calibration.source, self.calibration.reviewed, self.calibration.wrong, threshold.min_dense, threshold.min_dense_with_terms)
+        self.analyzer.threshold = threshold
 
     def _vectors(self, lessons: Lessons) -> dict[str, np.ndarray]:
         """Every taught text's vector, by normalised text (one cache file, so one call with all of them)."""

@@ -20,7 +20,7 @@ from bot.store.rows import clean_json, clean_text
 from retrieval.intents import INTENTS
 from retrieval.vetoes import answer_key
 
-KINDS = ("answer", "relabel", "wrong_reply", "faq_phrasing", "faq_entry")
+KINDS = ("answer", "relabel", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry")
 REPLY_ACTIONS = ("reply_public", "reply_dm")
 
 
@@ -89,15 +89,25 @@ class CorrectionStore:
 
     def mark_wrong(self, event_pk: int, by: str) -> Correction:
         """The bot's reply to this comment was wrong: that answer is vetoed for near-identical comments."""
+        key, reply, scores = self._sent_reply(event_pk)
+        if key is None:
+            raise NotFound(f"comment #{event_pk}: its reply answered nothing from the catalog, so there is nothing to veto")
+        return self.record_correction("wrong_reply", by, event_pk=event_pk, payload={"answer_key": key, "reply": reply, **scores})
+
+    def confirm_reply(self, event_pk: int, by: str) -> Correction:
+        """The bot's reply to this comment was right: evidence for the answer thresholds (bot/learning/calibration.py)."""
+        key, reply, scores = self._sent_reply(event_pk)
+        return self.record_correction("right_reply", by, event_pk=event_pk, payload={"answer_key": key, "reply": reply, **scores})
+
+    def _sent_reply(self, event_pk: int) -> tuple[str | None, str | None, dict[str, float]]:
+        """(answer key, reply text, the answering FAQ hit's scores as they were when the reply was decided)."""
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             decision = session.exec(select(DecisionRecord).where(DecisionRecord.event_pk == event_pk)).first()
             understanding = session.exec(select(UnderstandingRecord).where(UnderstandingRecord.event_pk == event_pk)).first()
         if decision is None or decision.action not in REPLY_ACTIONS or understanding is None:
             raise NotFound(f"comment #{event_pk}: the bot sent no reply to it (coursebot labels recent lists its replies)")
         key = answer_key(understanding.answer_kind, understanding.answer_id, understanding.course_id)
-        if key is None:
-            raise NotFound(f"comment #{event_pk}: its reply answered nothing from the catalog, so there is nothing to veto")
-        return self.record_correction("wrong_reply", by, event_pk=event_pk, payload={"answer_key": key, "reply": decision.text})
+        return key, decision.text, _threshold_scores(understanding)
 
     def save_answer_as_faq(self, handoff_id: int, by: str, faq_id: str | None = None) -> Correction:
         """A handoff's comment and the creator's answer become FAQ knowledge: another phrasing of `faq_id`, or
@@ -177,6 +187,15 @@ class CorrectionStore:
                               d.text, e.created_at)
                 for e, u, d in session.exec(query)
             ]
+
+
+def _threshold_scores(understanding: UnderstandingRecord) -> dict[str, float]:
+    """The dense and BM25 scores of the FAQ hit that answered, when the abstain threshold let it answer (a
+    course's own typed FAQ entry or a catalog answer is decided by the intent, not by these scores: {})."""
+    if understanding.answer_kind != "faq" or not understanding.match_reason.startswith("faq match"):
+        return {}
+    hit = next((h for h in understanding.hits if h.get("id") == f"faq:{understanding.answer_id}"), None)
+    return {"dense": float(hit["dense"]), "bm25": float(hit["bm25"])} if hit else {}
 
 
 def _view(row: CreatorCorrection) -> Correction:

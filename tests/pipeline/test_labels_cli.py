@@ -79,3 +79,29 @@ def test_labels_import_reports_what_it_loaded_and_each_refused_row(state: Path, 
     bad.write_text("text,label\n好,praise\n", encoding="utf-8")
     refused = run("labels", "import", str(bad))
     assert refused.exit_code == 2 and f"{bad}:1: unknown column 'label'" in refused.output
+
+
+def test_labels_status_shows_the_thresholds_in_use_where_they_came_from_and_how_much_feedback(state: Path, tmp_path: Path) -> None:
+    shipped = run("labels", "status")
+    assert shipped.exit_code == 0, shipped.output
+    assert "min_dense             0.840  (config 0.840)" in shipped.output and "the config (shipped calibration)" in shipped.output
+    assert "0 reviewed FAQ replies (0 wrong)" in shipped.output
+    not_replied = run("labels", "right", "1")
+    assert not_replied.exit_code == 2 and "the bot sent no reply to it" in not_replied.output
+
+    store = Store.from_url(default_url(state), Pseudonymizer(load_secret_key(state / "secret.key")))
+    events = store.record_events([Event("bilibili", f"w{i}", f"评论{i}", author_id=f"20{i}") for i in range(5)])
+    for i, accepted in enumerate(events):
+        store.record_correction("wrong_reply", "老师", event_pk=accepted.event_pk,
+                                payload={"answer_key": "faq:faq-coupon", "dense": 0.85 + i / 100, "bm25": 0.0})
+    store.close()
+    tightened = run("labels", "status")
+    assert "min_dense             0.890  (config 0.840)" in tightened.output and "min_dense_with_terms  0.830" in tightened.output
+    assert "raised by wrong replies" in tightened.output and "5 reviewed FAQ replies (5 wrong)" in tightened.output
+
+    comments = tmp_path / "near.jsonl"  # answered at cosine 0.81 + BM25 4.8 by the configured cuts
+    comments.write_text('{"id": "a", "text": "几个人能一起看吗"}\n', encoding="utf-8")
+    routed = run("route", "--input", str(comments))
+    assert routed.exit_code == 0, routed.output
+    [row] = [json.loads(line) for line in routed.output.splitlines() if line.startswith("{")]
+    assert row["answer_id"] is None and row["action"] == "handoff"  # route uses the raised cuts at once

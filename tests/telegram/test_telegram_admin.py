@@ -97,7 +97,7 @@ async def test_resend_queues_a_reply_held_after_a_crash(telegram, world, api, st
     assert "无法重发" in again and usage.startswith("用法：/resend")
 
 
-async def test_relabel_and_wrong_store_the_creators_correction_through_the_same_store_calls_as_the_cli(telegram, world, api, store):
+async def test_relabel_wrong_and_right_store_the_creators_correction_through_the_same_store_calls_as_the_cli(telegram, world, api, store):
     from bot.decision import Decision, Outcome
     from bot.events import Event
     from bot.store.models import UnderstandingRecord
@@ -109,14 +109,17 @@ async def test_relabel_and_wrong_store_the_creators_correction_through_the_same_
     with store.session() as session:  # what the analysis stored for the answered comment
         session.add(UnderstandingRecord(event_pk=answered.event_pk, intent="question_other", answer_kind="faq", answer_id="faq-certificate"))
 
-    relabelled, wrong, refused, usage = await run_commands(
-        world, api, f"/relabel {misread.event_pk} complaint", f"/wrong {answered.event_pk}", f"/wrong {misread.event_pk}", "/relabel 5")
+    relabelled, wrong, refused, usage, right, not_replied = await run_commands(
+        world, api, f"/relabel {misread.event_pk} complaint", f"/wrong {answered.event_pk}", f"/wrong {misread.event_pk}", "/relabel 5",
+        f"/right {answered.event_pk}", f"/right {misread.event_pk}")
 
     assert relabelled.startswith(f"已将评论 #{misread.event_pk} 标为 complaint") and "faq:faq-certificate" in wrong
     assert "sent no reply" in refused and usage.startswith("用法")
+    assert right.startswith(f"已记下：评论 #{answered.event_pk} 的回复是对的") and "sent no reply" in not_replied
     corrections = await asyncio.to_thread(store.corrections)
     assert [(c.kind, c.event_pk, c.by) for c in corrections] == [
-        ("relabel", misread.event_pk, f"telegram:{ADMIN_ID}"), ("wrong_reply", answered.event_pk, f"telegram:{ADMIN_ID}")]
+        ("relabel", misread.event_pk, f"telegram:{ADMIN_ID}"), ("wrong_reply", answered.event_pk, f"telegram:{ADMIN_ID}"),
+        ("right_reply", answered.event_pk, f"telegram:{ADMIN_ID}")]
 
 
 async def test_recent_lists_comment_ids_and_savefaq_turns_an_answered_handoff_into_a_faq_entry(telegram, world, api, store):

@@ -2,7 +2,7 @@
 
 `/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
 `/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply), `/recent`, `/relabel <comment id> <intent>`,
-`/wrong <comment id>`, `/savefaq <handoff id>`. The same commands from anyone else are ignored (no answer, so the bot does not
+`/wrong <comment id>`, `/right <comment id>`, `/savefaq <handoff id>`. The same commands from anyone else are ignored (no answer, so the bot does not
 advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
 so this module only parses and answers.
 """
@@ -23,7 +23,7 @@ from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.telegram.admin")
 ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply", "resend", "recent", "relabel", "wrong",
-                  "savefaq")
+                  "right", "savefaq")
 _THREAD = re.compile(r"-?\d+:\d+")
 USAGE = {
     "takeover": "用法：/takeover <帖子编号>（在帖子评论里发送可省略编号）",
@@ -33,6 +33,7 @@ USAGE = {
     "summary": "用法：/summary [YYYY-MM-DD | today | yesterday]",
     "relabel": "用法：/relabel <评论编号> <意图>（如 complaint、ask_price、spam）",
     "wrong": "用法：/wrong <评论编号>（机器人对这条评论的回复是错的）",
+    "right": "用法：/right <评论编号>（机器人对这条评论的回复是对的）",
     "savefaq": "用法：/savefaq <转人工编号>（把你对它的回复存为新的常见问题）",
 }
 
@@ -50,6 +51,7 @@ class CreatorConsole(Protocol):
     async def resend(self, handoff_id: int, by: str) -> str: ...
     async def relabel(self, event_pk: int, intent: str, by: str) -> str: ...
     async def wrong(self, event_pk: int, by: str) -> str: ...
+    async def right(self, event_pk: int, by: str) -> str: ...
     async def recent(self) -> str: ...
     async def savefaq(self, handoff_id: int, by: str) -> str: ...
 
@@ -109,6 +111,8 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
         return await console.relabel(int(comment), intent.strip(), by)
     if name == "wrong":
         return await console.wrong(int(args), by) if args.isdigit() else USAGE["wrong"]
+    if name == "right":
+        return await console.right(int(args), by) if args.isdigit() else USAGE["right"]
     if name == "recent":
         return await console.recent()
     if name == "savefaq":

@@ -80,11 +80,18 @@ class StoreConsole:
             return str(exc)
         return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答"
 
+    async def right(self, event_pk: int, by: str) -> str:
+        try:
+            await asyncio.to_thread(self.store.confirm_reply, event_pk, by)
+        except NotFound as exc:
+            return str(exc)
+        return f"已记下：评论 #{event_pk} 的回复是对的（用于校准回答阈值）"
+
     async def recent(self) -> str:
         rows = await asyncio.to_thread(self.store.recent_comments, _HANDOFFS_SHOWN)
         if not rows:
             return "还没有评论"
-        lines = ["最近的评论（编号用于 /relabel、/wrong）："]
+        lines = ["最近的评论（编号用于 /relabel、/wrong、/right）："]
         lines += [f"#{r.event_pk} {r.text[:40]} → {r.intent or '?'} · {r.action}{f' · {r.answer_key}' if r.answer_key else ''}" for r in rows]
         return "\n".join(lines)
 
