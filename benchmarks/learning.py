@@ -1,11 +1,26 @@
-"""Learning curve: intent macro-F1 and complaint recall on real comments after 0…400 creator labels.
+"""Learning curves on real comments: intent macro-F1 / complaint recall after 0…400 creator labels, and the
+share of held-back unanswered questions answered correctly after the creator answers the top-N question clusters.
 
-The labels go through the same path as the creator's: one `relabel` correction per comment in a real store
-(SQLite), picked up by the live analyzer's Teacher before it analyses (bot/learning). Each fold holds back a
-quarter of the dev set's comments for scoring and labels comments from the rest, adding labels as a creator
-would (the 100 include the first 50). Reads the dev set by path; nothing of it is copied into the repo.
+Everything goes through the creator's path: corrections in a real store (SQLite) picked up by the live
+analyzer's Teacher (bot/learning), decisions by the real pipeline in dry run (bot/route_decisions, as
+`coursebot route --decisions`). Reads the dev set by path; nothing of it is copied into the repo.
+
+Intents: each fold holds back a quarter of the comments for scoring and stores one `relabel` per comment from
+the rest, adding labels as a creator would (the 100 include the first 50).
+
+Questions: each fold holds back a third of the comments. The bot routes the rest as it would live; the questions
+it left unanswered are clustered as the daily summary clusters them (bot/metrics/questions.py, same similarity),
+and the "creator" answers the N largest clusters once each with a new FAQ entry (`Store.add_faq_entry`, what
+`labels save-faq --new` and `labels import` rows with `answer` store) whose question is the cluster's
+representative. The held-back questions the untaught bot left unanswered are then routed again. An answer is
+*correct* when it comes from an entry whose question has the same dev `intent` and the same non-empty dev
+`topic` (the subject, e.g. CSAPP, 高中生物) as the held-back question; any other answer from a creator entry is
+*wrong*, which is strict (two C++ questions about different things count as correct, two topic-less 求同款
+questions under different videos as wrong). Quiet comments (dev `needs_reply` false) answered from a creator
+entry are counted as false replies.
 
     python benchmarks/learning.py [--data ../shared/data/dev/intent_dev.jsonl] [--folds 3] [--weights 1 3 5]
+                                  [--part intents|questions|both] [--tops 0 5 10 20]
 """
 
 from __future__ import annotations
@@ -14,6 +29,8 @@ import argparse
 import json
 import sys
 import tempfile
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +45,16 @@ from bot.analysis import Analyzer
 from bot.config import load_settings
 from bot.events import Event
 from bot.knowledge import Knowledge
+from bot.metrics.questions import cluster_questions, unanswered_questions
+from bot.metrics.rows import ViewerEvent
 from bot.privacy import Pseudonymizer
+from bot.route_decisions import RouteDecisions
 from bot.store import Store
 from retrieval.encoder import CachedEncoder, SentenceTransformerEncoder
 from retrieval.text import normalize
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "dev" / "intent_dev.jsonl"
+QUESTIONS = {"ask_price", "ask_link", "ask_course_content", "ask_recommendation", "question_other"}  # the dev set's
 
 
 def load_comments(path: Path) -> list[dict]:
@@ -75,6 +96,86 @@ def curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, se
     return scores
 
 
+REPLIES = ("reply_public", "reply_dm")
+
+
+def route(settings, analyzer: Analyzer, rows: list[dict], fold: int) -> list[tuple[str, str | None, ViewerEvent]]:
+    """(action, FAQ id answered from, the comment as the summary sees it) for each row, as the live bot decides."""
+    events = [Event(platform="bench", event_id=f"{fold}-{row['id']}", text=row["text"]) for row in rows]
+    analyses = analyzer.analyze(events)
+    decisions = RouteDecisions(settings, analyzer)
+    try:
+        fields = decisions.fields(analyses)
+    finally:
+        decisions.close()
+    now = datetime.now(UTC)
+    out = []
+    for index, (analysis, decided) in enumerate(zip(analyses, fields)):
+        u, match = analysis.understanding, analysis.match
+        faq = match.answer_id if decided["action"] in REPLIES and match.answer_kind == "faq" else None
+        out.append((decided["action"], faq, ViewerEvent(index, "bench", "comment", now, text=rows[index]["text"],
+                                                        intent=u.intent, topics=u.topics, action=decided["action"])))
+    return out
+
+
+def question_curve(settings, analyzer: Analyzer, rows: list[dict], tops: list[int], folds: int, seed: int,
+                   similarity: float) -> dict[int, list[Counter]]:
+    """Per number of clusters answered, one tally per fold: questions (the held-back ones left unanswered untaught),
+    correct, wrong, other (answered from the shipped knowledge), quiet (false replies from creator entries)."""
+    tallies: dict[int, list[Counter]] = {n: [] for n in tops}
+    for fold in range(folds):
+        order = np.random.default_rng(seed + fold).permutation(len(rows))
+        held, seen = [rows[i] for i in order[: len(rows) // 3]], [rows[i] for i in order[len(rows) // 3 :]]
+        store = Store.from_url(f"sqlite:///{tempfile.mkdtemp()}/coursebot.db", Pseudonymizer(b"k" * 32))
+        teacher = teaching.teacher_for(analyzer)
+        teacher.version = -1  # a new store: start from the shipped knowledge
+        teacher.refresh(store)
+        seen_routed = route(settings, analyzer, seen, fold)
+        unanswered = unanswered_questions([event for _, _, event in seen_routed])
+        clusters = cluster_questions(unanswered, analyzer.knowledge.encoder, similarity=similarity, limit=max(tops), max_texts=len(seen))
+        by_text = {row["text"].strip(): row for row in seen}
+        untaught = route(settings, analyzer, held, fold)
+        targets = [i for i, (action, _, _) in enumerate(untaught) if held[i]["intent"] in QUESTIONS and action not in REPLIES]
+        created: dict[str, tuple[str, str]] = {}
+        for n in tops:
+            for cluster in clusters[len(created):n]:
+                asked = by_text[cluster.representative]
+                # The creator answers the question the summary shows; the answer text names what it answers.
+                entry = store.add_faq_entry(cluster.representative, f"{asked['intent']} / {asked.get('topic') or '-'}", "benchmark")
+                created[entry.payload["faq_id"]] = (asked["intent"], asked.get("topic") or "")
+            teacher.refresh(store)
+            routed = route(settings, analyzer, held, fold) if n else untaught
+            tally = Counter(questions=len(targets), clusters=len(created))
+            for i in targets:
+                action, faq, _ = routed[i]
+                if faq in created:
+                    intent, topic = created[faq]
+                    tally["correct" if topic and (intent, topic) == (held[i]["intent"], held[i].get("topic") or "") else "wrong"] += 1
+                elif action in REPLIES:
+                    tally["other"] += 1
+            tally["quiet"] = sum(1 for i, (_, faq, _) in enumerate(routed) if faq in created and not held[i].get("needs_reply"))
+            tally["clustered"] = sum(c.questions for c in clusters[:n])
+            tally["quiet_total"] = sum(1 for row in held if not row.get("needs_reply"))
+            tallies[n].append(tally)
+        store.close()
+    return tallies
+
+
+def question_table(tallies: dict[int, list[Counter]]) -> list[Row]:
+    table = []
+    for n, per_fold in tallies.items():
+        total = sum(t["questions"] for t in per_fold) or 1
+        quiet = sum(t["quiet_total"] for t in per_fold) or 1
+        correct, wrong = (sum(t[k] for t in per_fold) / total for k in ("correct", "wrong"))
+        table.append(Row("held-back unanswered questions: correct / wrong / shipped answer", f"top {n} clusters",
+                         f"{correct:.1%} / {wrong:.1%} / {sum(t['other'] for t in per_fold) / total:.1%}",
+                         "false replies ≤ 2 %",
+                         f"{sum(t['quiet'] for t in per_fold) / quiet:.1%} quiet answered (of {quiet}); "
+                         f"{sum(t['clusters'] for t in per_fold)} entries for {sum(t['clustered'] for t in per_fold)} seen questions; "
+                         f"{total} held back"))
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="intent_dev.jsonl (id, text, intent, note)")
@@ -83,12 +184,23 @@ def main() -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=[teaching.CREATOR_LABEL_WEIGHT],
                         help="weight of one creator label against one prototype (the first is the baseline)")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--part", choices=["intents", "questions", "both"], default="both")
+    parser.add_argument("--similarity", type=float, help="question clustering cut (default: the config's [summary] question_similarity)")
+    parser.add_argument("--tops", type=int, nargs="+", default=[0, 5, 10, 20], help="question clusters the creator answers")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"{args.data}: not found (the dev set is not part of the repository; pass --data)")
     rows = load_comments(args.data)
     settings = load_settings(REPO / "config" / "coursebot.toml", state_dir=tempfile.mkdtemp())
     analyzer = Analyzer(Knowledge.open(settings, CachedEncoder(SentenceTransformerEncoder(settings.model.path), maxsize=100_000)))
+    if args.part in ("questions", "both"):
+        tallies = question_curve(settings, analyzer, rows, sorted(set(args.tops)), args.folds, args.seed,
+                                 args.similarity or settings.summary.question_similarity)
+        print_table(f"Held-back unanswered questions after the creator answers the top-N clusters ({len(rows)} real comments, "
+                    f"{args.folds} folds, a third held back each, clusters at cosine ≥ "
+                    f"{args.similarity or settings.summary.question_similarity:g})", question_table(tallies))
+    if args.part == "questions":
+        return
     sizes = [n for n in args.sizes if n <= len(rows) - len(rows) // 4]
     table = []
     baseline: dict[int, float] = {}

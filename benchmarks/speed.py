@@ -3,6 +3,7 @@
     python benchmarks/speed.py           # full run, a few minutes on 2 cores
     python benchmarks/speed.py --quick   # smoke run, under a minute
     python benchmarks/speed.py --only index   # one section: encode, route, ask, rss, index
+    python benchmarks/speed.py --taught 1000  # route and ask again with 1,000 creator labels (+ phrasings, vetoes) loaded
 
 Throughput is compared with the raw model measured in the same process (machines are shared and noisy, so
 absolute numbers move; ratios move much less). See benchmarks/README.md for what every row means.
@@ -340,6 +341,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in under a minute")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
     parser.add_argument("--seed", type=int, default=7, help="seed for the synthetic catalogs")
+    parser.add_argument("--taught", type=int, default=0, metavar="N",
+                        help="also time route and ask with N creator labels, N/10 FAQ phrasings and N/20 vetoes loaded")
     return parser.parse_args(argv)
 
 
@@ -359,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_table("1. raw model: m3e-small, SentenceTransformerEncoder, no cache", rows)
     with tempfile.TemporaryDirectory(prefix="coursebot-speed-") as tmp:
         if sections & {"route", "ask", "rss"}:
-            run_pipeline_sections(raw, lines, sizes, sections, Path(tmp))
+            run_pipeline_sections(raw, lines, sizes, sections, Path(tmp), args.taught)
         if "index" in sections:
             rng = np.random.default_rng(args.seed)
             rate = b32 or encode_rate(raw, cycled(texts, 96), 32)
@@ -369,25 +372,62 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"(includes the synthetic catalogs); load {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
-def run_pipeline_sections(raw, lines: list[dict], sizes: Sizes, sections: set[str], workdir: Path) -> None:
-    """Sections 2-4 share one Knowledge over the bundled config, indexed in a temporary state dir."""
+def run_pipeline_sections(raw, lines: list[dict], sizes: Sizes, sections: set[str], workdir: Path, taught: int = 0) -> None:
+    """Sections 2-4 share one Knowledge over the bundled config, indexed in a temporary state dir; with `taught`,
+    2 and 3 run again after the creator's lessons are loaded into the same analyzers (the Teacher's path)."""
     from bot.analysis import Analyzer
     from bot.comments_io import BadLine, parse_comment, read_comments
     from retrieval.encoder import CachedEncoder
 
     knowledge = open_knowledge(raw, workdir / "state")
-    if "route" in sections:
-        uncached = Analyzer(replace(knowledge, encoder=raw))  # no cache: repeated texts are re-encoded
-        cached = Analyzer(replace(knowledge, encoder=CachedEncoder(raw)))
-        cached.analyze([parse_comment(line) for line in lines])  # fills the cache and the thread titles
-        print_table("2. route: comments/s through bot.cli.route_file vs raw batch-32 encoding",
-                    bench_route(uncached, cached, raw, lines, sizes, workdir))
-    if "ask" in sections:
-        with SAMPLES.open("rb") as stream:
-            events = [e for _, e in read_comments(stream) if not isinstance(e, BadLine)]
-        print_table("3. ask: one Analyzer.analyze([event]) at a time, warm model", bench_ask(Analyzer(knowledge), raw, events, sizes))
+    uncached = Analyzer(replace(knowledge, encoder=raw))  # no cache: repeated texts are re-encoded
+    cached = Analyzer(replace(knowledge, encoder=CachedEncoder(raw)))
+    asker = Analyzer(knowledge)
+    with SAMPLES.open("rb") as stream:
+        events = [e for _, e in read_comments(stream) if not isinstance(e, BadLine)]
+    for lessons in [0, taught] if taught else [0]:
+        suffix = f", {lessons:,} creator labels loaded" if lessons else ""
+        if lessons:
+            print(teach(lessons, [uncached, cached, asker], [line["text"] for line in lines], workdir / "lessons.db"), flush=True)
+        if "route" in sections:
+            cached.analyze([parse_comment(line) for line in lines])  # fills the cache and the thread titles
+            print_table(f"2. route: comments/s through bot.cli.route_file vs raw batch-32 encoding{suffix}",
+                        bench_route(uncached, cached, raw, lines, sizes, workdir))
+        if "ask" in sections:
+            print_table(f"3. ask: one Analyzer.analyze([event]) at a time, warm model{suffix}", bench_ask(asker, raw, events, sizes))
     if "rss" in sections:
         print_table("4. memory: fresh `coursebot route` of config/samples/comments.jsonl", bench_rss(workdir / "state", sizes, workdir))
+
+
+def teach(n: int, analyzers: list, texts: list[str], db: Path) -> str:
+    """Store `n` relabels, n/10 FAQ phrasings and n/20 wrong-reply vetoes the way the creator's commands do, and
+    load them into every analyzer through its Teacher. The taught comments are new texts made from pairs of
+    sample comments, so none is an exact repeat of what is timed (the exact-text shortcut would flatter it)."""
+    from bot.learning.teacher import teacher_for
+    from bot.privacy import Pseudonymizer
+    from bot.store import Store
+
+    rng = np.random.default_rng(n)
+    knowledge = analyzers[0].knowledge
+    intents = sorted(knowledge.detector.intents.labels)
+    faq_ids = sorted(knowledge.catalog.faq)
+    made = [f"{texts[i]} {texts[j]} #{k}" for k, (i, j) in enumerate(rng.integers(0, len(texts), size=(n, 2)))]
+    store = Store.from_url(f"sqlite:///{db}", Pseudonymizer(b"s" * 32))
+    try:
+        for k, text in enumerate(made):
+            store.record_correction("relabel", "benchmark", text=text, payload={"intent": intents[k % len(intents)]})
+        for k, text in enumerate(made[: n // 10]):
+            store.record_correction("faq_phrasing", "benchmark", text=text, payload={"faq_id": faq_ids[k % len(faq_ids)], "phrasing": text})
+        for k, text in enumerate(made[n // 10 : n // 10 + n // 20]):
+            store.record_correction("wrong_reply", "benchmark", text=text, payload={"answer_key": f"faq:{faq_ids[k % len(faq_ids)]}"})
+        started = time.perf_counter()
+        for analyzer in analyzers:
+            teacher_for(analyzer).refresh(store)
+        seconds = time.perf_counter() - started
+    finally:
+        store.close()
+    return (f"taught {n:,} relabels, {n // 10:,} FAQ phrasings, {n // 20:,} vetoes to {len(analyzers)} analyzers "
+            f"in {seconds:.1f} s (encoding included)\n")
 
 
 if __name__ == "__main__":
