@@ -21,6 +21,7 @@ COLUMNS = ("id", "text", "intent", "faq_id", "answer", "correct")
 INFORMATIVE = ("bot_intent", "bot_confidence", "similar_waiting")  # what `labels export` shows beside them; ignored
 _FALSE = {"false", "0", "no", "n", "错", "否", "wrong"}
 _TRUE = {"true", "1", "yes", "y", "对", "是", ""}
+_MAX_ID = 2**63 - 1  # the largest row id either database stores
 
 
 @dataclass
@@ -31,21 +32,19 @@ class ImportReport:
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row) per data line; a row that cannot be parsed comes as its error message."""
+    """(line number, row) per data line; a row that cannot be parsed (or is not UTF-8) comes as its error message."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
+    lines = list(_decoded_lines(data))
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        unknown = sorted(set(reader.fieldnames or ()) - set(COLUMNS) - set(INFORMATIVE))
-        if unknown or not reader.fieldnames:
-            raise InputError(f"{path}:1: unknown column '{unknown[0]}', expected some of {', '.join(COLUMNS)}" if unknown
-                             else f"{path}:1: empty file, expected a header with {', '.join(COLUMNS)}")
-        for row in reader:
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+        yield from _csv_rows(path, lines)
         return
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in lines:
+        if isinstance(line, UnicodeDecodeError):
+            yield number, _not_utf8(line)
+            continue
         if not line.strip():
             continue
         try:
@@ -54,6 +53,35 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             yield number, f"invalid JSON ({exc.msg})"
             continue
         yield number, row if isinstance(row, dict) else "expected a JSON object"
+
+
+def _decoded_lines(data: bytes) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
+    """Each line decoded on its own, so one line a spreadsheet saved in another encoding refuses only itself."""
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, exc
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at column {exc.start + 1}); save the file as UTF-8"
+
+
+def _csv_rows(path: Path, lines: list[tuple[int, str | UnicodeDecodeError]]) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    good = [(number, line) for number, line in lines if isinstance(line, str)]
+    for number, line in lines:
+        if isinstance(line, UnicodeDecodeError):
+            if number == 1:
+                raise InputError(f"{path}:1: the header is {_not_utf8(line)}")
+            yield number, _not_utf8(line)
+    reader = csv.DictReader(line for _, line in good)
+    unknown = sorted(set(reader.fieldnames or ()) - set(COLUMNS) - set(INFORMATIVE))
+    if unknown or not reader.fieldnames:
+        raise InputError(f"{path}:1: unknown column '{unknown[0]}', expected some of {', '.join(COLUMNS)}" if unknown
+                         else f"{path}:1: empty file, expected a header with {', '.join(COLUMNS)}")
+    for row in reader:
+        yield good[reader.line_num - 1][0], {k: v for k, v in row.items() if k is not None}
 
 
 def import_labels(store, path: Path, by: str, faq_ids: Callable[[], set[str]]) -> ImportReport:
@@ -137,8 +165,9 @@ def _wrong(store, event_pk: int | None, text: str, faq_id: str, by: str) -> int:
 def _event_id(raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit():
-        raise _Refused("id", f"{raw!r} is not a stored comment id (coursebot labels recent shows them)")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > _MAX_ID:
+        shown = raw if len(raw) <= 24 else raw[:20] + "…"
+        raise _Refused("id", f"{shown!r} is not a stored comment id (coursebot labels recent shows them)")
     return int(raw)
 
 

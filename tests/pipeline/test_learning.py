@@ -3,6 +3,7 @@ applied to the live analyzer (real m3e-small, FAISS, BM25) before the next batch
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from datetime import timedelta
@@ -184,6 +185,33 @@ def test_labels_import_stores_good_rows_and_refuses_bad_ones_with_file_line_and_
     jsonl.write_text('{"text": "这课太水了", "intent": "complaint"}\nnot json\n', encoding="utf-8")
     again = import_labels(store, jsonl, "老师", set)
     assert again.loaded == 1 and again.refused == [f"{jsonl}:2: invalid JSON (Expecting value)"]
+
+
+# Each file: a row with a lone surrogate or NUL in its text (kept, cleaned), a line that is not UTF-8, a 300-digit id
+# and a superscript "id" (each refused by line), then a good row.
+BAD_LABEL_FILES = {
+    ".jsonl": b'{"text": "\\ud800 \xe5\xa4\x9a\xe5\xb0\x91\xe9\x92\xb1", "intent": "ask_price"}\n\xff\xfe\n'
+              + json.dumps({"id": "9" * 300, "intent": "spam"}).encode() + b"\n" + json.dumps({"id": "\u00b2", "intent": "spam"}).encode()
+              + b'\n{"text": "a\\u0000b", "intent": "complaint"}\n',
+    ".csv": b"id,text,intent\n,a\x00b,complaint\n" + b",\xff\xfe,spam\n" + f"{'9' * 300},,spam\n\u00b2,,spam\n,多少钱,ask_price\n".encode(),
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(BAD_LABEL_FILES))
+def test_labels_import_refuses_undecodable_lines_and_impossible_ids_by_line_and_stores_cleaned_text(
+    store: Store, tmp_path, suffix: str
+) -> None:
+    from bot.learning.labels_io import import_labels
+
+    rows = tmp_path / f"labels{suffix}"
+    rows.write_bytes(BAD_LABEL_FILES[suffix])
+    report = import_labels(store, rows, "老师", set)
+
+    first_bad = 2 if suffix == ".jsonl" else 3
+    assert report.loaded == 2
+    assert [line.split(": ")[0] for line in report.refused] == [f"{rows}:{first_bad + n}" for n in (0, 1, 2)]
+    assert "not UTF-8 (byte 0xff" in report.refused[0] and all("field 'id'" in line for line in report.refused[1:])
+    assert sorted(c.text for c in store.corrections()) == sorted(["\ufffd 多少钱" if suffix == ".jsonl" else "多少钱", "ab"])
 
 
 async def test_imported_labels_are_used_by_the_next_batch(store: Store, runner: Runner, comment, tmp_path) -> None:
