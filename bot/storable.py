@@ -11,6 +11,7 @@ PLATFORM_CHARS = 32
 ID_CHARS = 200  # event, thread and parent ids
 AUTHOR_CHARS = 128
 COURSE_CHARS = 64
+MAX_ROW_ID = 2**63 - 1  # the largest integer key either database stores: a bigger id names no row
 
 # NUL (PostgreSQL refuses it in text) and the other C0/C1 control characters, which show as nothing or drive a
 # terminal (`coursebot handoffs` prints comments); tab, newline and carriage return are text.

@@ -173,6 +173,14 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
     assert not (tmp_path / "state" / "coursebot.db").exists()
 
 
+def test_a_row_number_no_database_can_hold_is_refused_as_an_argument(tmp_path: Path) -> None:
+    huge = "9" * 30  # before: accepted, then OverflowError from the database driver with a traceback
+    for args in (["handoff", "resend", huge], ["handoff", "resolve", "0"], ["labels", "wrong", huge], ["quarantine", "--delete", huge]):
+        code, messages, heavy = _probe(args, tmp_path)
+        assert code == 2 and any(m.startswith("Error: Invalid value") for m in messages), (args, messages)
+        assert heavy == "" and not any("Traceback" in m for m in messages), (args, messages)
+
+
 def test_run_knows_the_platforms_the_adapters_serve() -> None:
     from bot.adapters.serve import PLATFORMS
     from bot.commands.platforms import RUN_PLATFORMS

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from bot.storable import MAX_ROW_ID
+
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="coursebot.toml (default: ./coursebot.toml, then ./config/coursebot.toml)")]
 StateOption = Annotated[Path | None, typer.Option("--state-dir", help="where the database lives, overrides the config")]
 
@@ -79,7 +81,7 @@ def register(app: typer.Typer) -> None:
 
     @handoff.command("resolve")
     def resolve(
-        handoff_id: Annotated[int, typer.Argument(help="the id shown by `coursebot handoffs`")],
+        handoff_id: Annotated[int, typer.Argument(help="the id shown by `coursebot handoffs`", min=1, max=MAX_ROW_ID)],
         reply: Annotated[str | None, typer.Option("--reply", help="your answer: sent to the viewer through the outbox")] = None,
         by: Annotated[str, typer.Option("--by", help="who resolved it (shown in the history)")] = "cli",
         config: ConfigOption = None,
@@ -99,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
     @handoff.command("resend")
     def resend(
-        handoff_id: Annotated[int, typer.Argument(help="the id shown by `coursebot handoffs`")],
+        handoff_id: Annotated[int, typer.Argument(help="the id shown by `coursebot handoffs`", min=1, max=MAX_ROW_ID)],
         by: Annotated[str, typer.Option("--by", help="who resent it (shown in the history)")] = "cli",
         config: ConfigOption = None,
         state_dir: StateOption = None,

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.commands.handoffs import ConfigOption, StateOption, open_store
+from bot.storable import MAX_ROW_ID
 
 ByOption = Annotated[str, typer.Option("--by", help="who taught it (kept with the correction)")]
 
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
 
     @labels.command("relabel")
     def relabel(
-        comment_id: Annotated[int, typer.Argument(help="the comment's id (coursebot labels recent)")],
+        comment_id: Annotated[int, typer.Argument(help="the comment's id (coursebot labels recent)", min=1, max=MAX_ROW_ID)],
         intent: Annotated[str, typer.Argument(help="what it wants, e.g. complaint, ask_price, spam")],
         by: ByOption = "cli",
         config: ConfigOption = None,
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
 
     @labels.command("wrong")
     def wrong(
-        comment_id: Annotated[int, typer.Argument(help="the comment the bot replied to (coursebot labels recent)")],
+        comment_id: Annotated[int, typer.Argument(help="the comment the bot replied to (coursebot labels recent)", min=1, max=MAX_ROW_ID)],
         by: ByOption = "cli",
         config: ConfigOption = None,
         state_dir: StateOption = None,
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
     @labels.command("right")
     def right(
-        comment_id: Annotated[int, typer.Argument(help="the comment the bot replied to (coursebot labels recent)")],
+        comment_id: Annotated[int, typer.Argument(help="the comment the bot replied to (coursebot labels recent)", min=1, max=MAX_ROW_ID)],
         by: ByOption = "cli",
         config: ConfigOption = None,
         state_dir: StateOption = None,
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
 
     @labels.command("save-faq")
     def save_faq(
-        handoff_id: Annotated[int, typer.Argument(help="an answered handoff (coursebot handoffs --all)")],
+        handoff_id: Annotated[int, typer.Argument(help="an answered handoff (coursebot handoffs --all)", min=1, max=MAX_ROW_ID)],
         new: Annotated[bool, typer.Option("--new", help="save as a new FAQ entry answered with your reply")] = False,
         phrasing_of: Annotated[str | None, typer.Option("--phrasing-of", help="save the comment as another phrasing of this FAQ entry")] = None,
         by: ByOption = "cli",

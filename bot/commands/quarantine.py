@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.commands.handoffs import ConfigOption, StateOption, open_store
+from bot.storable import MAX_ROW_ID
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
         limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line, the raw input whole")] = False,
-        delete: Annotated[list[int] | None, typer.Option("--delete", help="delete this item once handled (repeat for several)")] = None,
+        delete: Annotated[list[int] | None, typer.Option("--delete", help="delete this item once handled (repeat for several)", min=1, max=MAX_ROW_ID)] = None,
     ) -> None:
         """List comment lines and webhook deliveries that could not be read or stored (file:line or Msg-Id, why, as received)."""
         from rich.table import Table

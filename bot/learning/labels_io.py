@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.storable import MAX_ROW_ID
 from bot.store.admin import NotFound
 from retrieval.errors import InputError
 from retrieval.intents import INTENTS
@@ -21,7 +22,6 @@ COLUMNS = ("id", "text", "intent", "faq_id", "answer", "correct")
 INFORMATIVE = ("bot_intent", "bot_confidence", "similar_waiting")  # what `labels export` shows beside them; ignored
 _FALSE = {"false", "0", "no", "n", "错", "否", "wrong"}
 _TRUE = {"true", "1", "yes", "y", "对", "是", ""}
-_MAX_ID = 2**63 - 1  # the largest row id either database stores
 
 
 @dataclass
@@ -165,7 +165,7 @@ def _wrong(store, event_pk: int | None, text: str, faq_id: str, by: str) -> int:
 def _event_id(raw: str) -> int | None:
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > _MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ROW_ID:
         shown = raw if len(raw) <= 24 else raw[:20] + "…"
         raise _Refused("id", f"{shown!r} is not a stored comment id (coursebot labels recent shows them)")
     return int(raw)

@@ -194,3 +194,10 @@ async def test_scheduled_summary_is_delivered_by_dm_with_its_chart(make_settings
     assert text.startswith("coursebot 每日总结 · 2025-03-01")
     assert photo["chat_id"] == ADMIN_ID and photo["photo"]["filename"] == "summary-2025-03-01.png"
     assert photo["photo"]["bytes"] == chart.png
+
+
+async def test_a_number_no_row_can_have_gets_the_usage_not_a_crash(telegram, world, api, store):
+    huge = "9" * 30  # past any database's integer key: used to raise OverflowError in the handler, and nobody answered
+    answers = await run_commands(world, api, f"/resend {huge}", f"/wrong {huge}", "/right ²", f"/savefaq {huge}",
+                                 f"/relabel {huge} spam", f"/reply {huge} 好的", "/reply 0 好的")
+    assert [a.split("：")[0] for a in answers] == ["用法"] * 7

@@ -19,6 +19,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 
+from bot.storable import MAX_ROW_ID
 from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.telegram.admin")
@@ -102,25 +103,24 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
         if thread_id is None:
             return USAGE[name]
         return await (console.takeover if name == "takeover" else console.release)(thread_id, by)
-    if name == "resend":
-        return await console.resend(int(args), by) if args.isdigit() else USAGE["resend"]
-    if name == "relabel":
-        comment, _, intent = args.partition(" ")
-        if not comment.isdigit() or not intent.strip():
-            return USAGE["relabel"]
-        return await console.relabel(int(comment), intent.strip(), by)
-    if name == "wrong":
-        return await console.wrong(int(args), by) if args.isdigit() else USAGE["wrong"]
-    if name == "right":
-        return await console.right(int(args), by) if args.isdigit() else USAGE["right"]
     if name == "recent":
         return await console.recent()
-    if name == "savefaq":
-        return await console.savefaq(int(args), by) if args.isdigit() else USAGE["savefaq"]
-    handoff, _, text = args.partition(" ")
-    if not handoff.isdigit() or not text.strip():
-        return USAGE["reply"]
-    return await console.reply(int(handoff), text.strip(), by)
+    if name in ("resend", "wrong", "right", "savefaq"):
+        row = row_id(args)
+        return await getattr(console, name)(row, by) if row is not None else USAGE[name]
+    first, _, rest = args.partition(" ")
+    row = row_id(first)
+    if row is None or not rest.strip():
+        return USAGE[name]
+    return await (console.relabel if name == "relabel" else console.reply)(row, rest.strip(), by)
+
+
+def row_id(text: str) -> int | None:
+    """A handoff or comment number as typed, or None (not a plain number, or larger than any stored row)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
 
 
 def parse_day(arg: str, today: date | None = None) -> date | None:
