@@ -5,14 +5,16 @@ Each command calls one Store method (bot/store/corrections.py), the same one the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from bot.commands.handoffs import ConfigOption, StateOption, open_store
 from bot.storable import MAX_ROW_ID
 
+T = TypeVar("T")
 ByOption = Annotated[str, typer.Option("--by", help="who taught it (kept with the correction)")]
 
 
@@ -48,13 +50,9 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
     ) -> None:
         """Say what a comment wants; the bot's intent head learns it at once."""
-        from bot.cli import _fail, out
-        from bot.store import NotFound
+        from bot.cli import out
 
-        try:
-            correction = open_store(config, state_dir).relabel(comment_id, intent, by)
-        except (NotFound, ValueError) as exc:
-            _fail(exc)
+        correction = _teach(config, state_dir, lambda store: store.relabel(comment_id, intent, by))
         out.print(f"comment #{comment_id} labelled {intent} (correction #{correction.id})")
 
     @labels.command("wrong")
@@ -65,13 +63,9 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
     ) -> None:
         """Mark the bot's reply to a comment wrong: that answer is not given again to near-identical comments."""
-        from bot.cli import _fail, out
-        from bot.store import NotFound
+        from bot.cli import out
 
-        try:
-            correction = open_store(config, state_dir).mark_wrong(comment_id, by)
-        except NotFound as exc:
-            _fail(exc)
+        correction = _teach(config, state_dir, lambda store: store.mark_wrong(comment_id, by))
         out.print(f"reply to comment #{comment_id} marked wrong: {correction.payload['answer_key']} is vetoed for "
                   f"near-identical comments (correction #{correction.id})")
 
@@ -83,13 +77,9 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
     ) -> None:
         """Confirm the bot's reply to a comment was right: evidence for the answer thresholds (labels status)."""
-        from bot.cli import _fail, out
-        from bot.store import NotFound
+        from bot.cli import out
 
-        try:
-            correction = open_store(config, state_dir).confirm_reply(comment_id, by)
-        except NotFound as exc:
-            _fail(exc)
+        correction = _teach(config, state_dir, lambda store: store.confirm_reply(comment_id, by))
         scored = f" at cosine {correction.payload['dense']:.2f}" if "dense" in correction.payload else " (not an FAQ match: no score to learn from)"
         out.print(f"reply to comment #{comment_id} confirmed{scored} (correction #{correction.id})")
 
@@ -216,6 +206,20 @@ def register(app: typer.Typer) -> None:
         out.print(f"loaded {report.loaded} correction(s) from {path}; refused {len(report.refused)} row(s){blank}")
 
     app.add_typer(labels, name="labels")
+
+
+def _teach(config: Path | None, state_dir: Path | None, lesson: Callable[[Any], T]) -> T:
+    """Run one correction on the configured store; a comment or intent it refuses is a one-line error (exit 2)."""
+    from bot.cli import _fail
+    from bot.store import NotFound
+
+    store = open_store(config, state_dir)
+    try:
+        return lesson(store)
+    except (NotFound, ValueError) as exc:
+        _fail(exc)  # exits
+    finally:
+        store.close()
 
 
 def faq_ids(settings, store) -> set[str]:
