@@ -2,7 +2,7 @@
 
 The page never computes a number of its own. It renders `DailySummary.to_dict()` — the very dict that
 `coursebot summary --format json` prints — and every number on it is a `<data value=… data-key=…>` element
-whose key is that number's path in the JSON, so a test (or a curious creator) can check the page against the
+whose key is that number's JSON Pointer in the JSON, so a test (or a curious creator) can check the page against the
 CLI mechanically. Charts are CSS bars (widths as classes, no inline styles, no JS): a few KB, text stays text
 in the page's CJK font stack, and bars reflow from a 390 px phone to a desktop.
 """
@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +110,23 @@ def install(env: Environment) -> Environment:
     return env
 
 
-def lookup(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        data = data[int(part)] if isinstance(data, list) else data[part]
+def lookup(data: Any, pointer: str) -> Any:
+    """The value at a JSON Pointer (RFC 6901) such as `/performance/reply_rate` — the `data-key` of a figure."""
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        data = data[int(token)] if isinstance(data, list) else data[token]
     return data
 
 
-def figure(data: dict[str, Any], path: str, fmt: str = "int") -> Markup:
-    """The number at `path` of the summary's JSON, written for the creator and tagged with its path and
-    raw value: `<data value="0.6" data-key="performance.reply_rate">60%</data>`."""
-    value = lookup(data, path)
+def figure(data: dict[str, Any], path: str, fmt: str = "int", key: str | None = None) -> Markup:
+    """The number at `path` (dotted names of the summary's JSON, then `key` verbatim: an intent, a platform, a
+    failure reason may contain dots), written for the creator and tagged with its JSON Pointer and raw value:
+    `<data value="0.6" data-key="/performance/reply_rate">60%</data>`."""
+    tokens = [*path.split("."), *([] if key is None else [str(key)])]
+    pointer = "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens)
+    value = lookup(data, pointer)
     raw = "" if value is None else value
-    return Markup('<data value="{}" data-key="{}">{}</data>').format(raw, path, FORMATS[fmt](value))
+    return Markup('<data value="{}" data-key="{}">{}</data>').format(raw, pointer, FORMATS[fmt](value))
 
 
 def width(part: float | None, whole: float | None, axis: str = "w") -> str:
@@ -132,9 +138,14 @@ def width(part: float | None, whole: float | None, axis: str = "w") -> str:
     return f"{axis}{min(100, max(1, round(100 * abs(part) / whole)))}"
 
 
+@lru_cache(maxsize=1)
+def _own_environment() -> Environment:
+    return environment()
+
+
 def render_fragment(view: TodayView, *, env: Environment | None = None, static_url: str = "/static") -> str:
     """The Today page's body (`today_body.html`): day picker, numbers and charts, linking today.css."""
-    env = env or environment()
+    env = env or _own_environment()
     return env.get_template("today_body.html").render(view=view, d=view.data, static_url=static_url.rstrip("/"))
 
 

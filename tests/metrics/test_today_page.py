@@ -50,6 +50,8 @@ def seed_page_day(engine: Engine) -> Seeder:
                            topics=(IMG_KEYWORD,), action="handoff")
         seed.handoff(pk, local(DAY, hour))
     seed.event(local(DAY, 19), hostile, kind="dm", text="在吗", intent="chitchat", action="ignore")  # among the top viewers
+    _, decision = seed.event(local(DAY, 20), "G", text="课程有效期多久", intent="ask_course_content", action="reply_public")
+    seed.outbox(decision, "failed", local(DAY, 20), error="httpx.ReadTimeout/read: timed out")  # a failure reason with . and /
     return seed
 
 
@@ -155,7 +157,8 @@ def test_every_number_on_the_today_page_is_the_number_coursebot_summary_json_pri
                    "questions.0.viewers", "engaged_viewers.0.interactions", "business.ctr", "business.variants.1.ctr",
                    "business.ab_tests.0.test.rate_b", "business.ab_tests.0.test.z", "business.ab_tests.0.test.p_value",
                    "volume.by_hour.23", "keywords.0.count", "business.revenue"):
-        assert wanted in keys, wanted
+        assert "/" + wanted.replace(".", "/") in keys, wanted
+    assert "/performance/failure_reasons/httpx.ReadTimeout~1read" in keys
     # the A/B verdict the page states is the one the JSON states
     assert printed["business"]["ab_tests"][0]["test"]["significant"] is True
     assert "显著" in page.text and "不显著" not in page.text
