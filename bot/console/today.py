@@ -29,6 +29,7 @@ from retrieval.encoder import Encoder
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 STYLESHEET = STATIC / "today.css"
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 # How a number is written on the page: the summary's own text formatters, so page and DM read alike.
 FORMATS = {
@@ -78,8 +79,14 @@ def requested_day(value: str | None, settings, *, tz: str | None = None, now: da
     """The day a `?day=YYYY-MM-DD` parameter asks for (none: the creator's local today); a bad one raises
     InputError with the one-line message the CLI gives for `--date`."""
     from bot.local_days import parse_day
+    from retrieval.errors import InputError
 
-    return parse_day(value) if value else local_today(settings, tz=tz, now=now)
+    if not value:
+        return local_today(settings, tz=tz, now=now)
+    day = parse_day(value)
+    if not FIRST_DAY <= day <= LAST_DAY:  # date.min/max have no previous/next day and no UTC window in every zone
+        raise InputError(f"date {value!r}: expected a day between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 def today_view(source: Engine | Any, settings, day: date, *, encoder: Encoder | None = None, platforms: Sequence[str] = (),

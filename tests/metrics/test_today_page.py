@@ -199,6 +199,8 @@ def test_the_day_picker_goes_back_any_day_but_not_past_the_creators_today(sqlite
     assert (picker["name"], picker["value"], picker["max"]) == ("day", "2024-06-03", "2024-06-03")
     with pytest.raises(InputError, match=r"^date '2024-13-01': expected YYYY-MM-DD"):
         requested_day("2024-13-01", settings)
+    with pytest.raises(InputError, match=r"^date '0001-01-01': expected a day between 1970-01-01 and 9998-12-31$"):
+        requested_day("0001-01-01", settings)
 
 
 async def test_the_full_page_sits_in_the_console_layout_and_is_built_off_the_event_loop(page_db, settings_factory) -> None:
