@@ -164,6 +164,7 @@ def test_every_number_on_the_today_page_is_the_number_coursebot_summary_json_pri
     assert "显著" in page.text and "不显著" not in page.text
     # the biggest intent's bar is full width and the bars' classes exist in the stylesheet
     css = STYLESHEET.read_text(encoding="utf-8")
+    assert '"Noto Sans CJK SC"' in css and '"PingFang SC"' in css  # Chinese in a CJK font on Linux and on phones
     assert all(f".{c}{{" in css or f".{c} " in css or f".{c}," in css or f".{c}:" in css
                for c in page.classes() if c[0] in "wh" and c[1:].isdigit())
 
