@@ -36,9 +36,9 @@ def _encoder(settings, grouping: Grouping):
 
 
 def _timezone(settings, tz: str | None):
-    from bot.local_days import zone
+    from bot.summary.build import summary_zone
 
-    return zone(tz or settings.summary.timezone or settings.policy.timezone)
+    return summary_zone(settings, tz)
 
 
 def _database_error(exc: Exception) -> RuntimeError:

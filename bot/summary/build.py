@@ -47,6 +47,14 @@ class SummaryOptions:
                    summary.top_viewers, summary.question_similarity, summary.max_question_texts, metrics.late_after_minutes * 60)
 
 
+def summary_zone(settings, tz: str | None = None) -> ZoneInfo:
+    """The zone a summary is read in: `tz` if given, else [summary] timezone, else [policy] timezone.
+    The CLI and the console's Today page both ask here, so they agree on where a day starts."""
+    from bot.local_days import zone
+
+    return zone(tz or settings.summary.timezone or settings.policy.timezone)
+
+
 def summarize(activity: Activity, window: DayWindow, *, options: SummaryOptions = SummaryOptions(), encoder: Encoder | None = None,
               previous_sentiments: dict[str, int] | None = None, platforms: Sequence[str] = (), recipient: str | None = None,
               now: datetime | None = None) -> DailySummary:
