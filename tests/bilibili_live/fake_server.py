@@ -122,15 +122,16 @@ class FakeLive:
                 await conn.ws.send_bytes(frame)
 
     async def stream(self, room_id: int, count: int, *, rate: float = 500.0, per_frame: int = 10,
-                     text: str = "老师这个课多少钱", on_frame: Any = None) -> None:
-        """`count` danmaku at `rate` per second, `per_frame` per brotli frame, paced against the wall clock."""
+                     texts: list[str] | None = None) -> None:
+        """`count` danmaku at `rate` per second, `per_frame` per brotli frame, paced against the wall clock; each
+        carries the wall-clock ms it was sent at as its own time (`info[0][4]`), so a reader can measure lag."""
+        texts = texts or [f"老师这个课多少钱{n}" for n in range(50)]
         started = time.monotonic()
         sent = 0
         while sent < count:
-            batch = [self.danmaku(room_id, f"{text}{(sent + i) % 50}", uid=10_000 + (sent + i) % 997)
+            now_ms = int(time.time() * 1000)
+            batch = [self.danmaku(room_id, texts[(sent + i) % len(texts)], uid=10_000 + (sent + i) % 997, sent_ms=now_ms)
                      for i in range(min(per_frame, count - sent))]
-            if on_frame is not None:
-                on_frame(batch)
             await self.push(room_id, batch, per_frame=per_frame)
             sent += len(batch)
             ahead = started + sent / rate - time.monotonic()
