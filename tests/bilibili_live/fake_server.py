@@ -58,6 +58,8 @@ class FakeLive:
         self.calls: list[str] = []
         self.danmu_queries: list[dict[str, str]] = []
         self.fail_auth = 0  # refuse the next N auth packets with code -101
+        self.img_key, self.sub_key = IMG_KEY, SUB_KEY  # rotate them to make a client's cached mixin key stale
+        self.bad_signatures = 0
         self._send_answers: list[dict[str, Any]] = []
         self._statuses: dict[str, list[int]] = defaultdict(list)
         self._ms = itertools.count(int(time.time() * 1000))
@@ -181,8 +183,8 @@ class FakeLive:
     async def _nav(self, request: web.Request) -> web.Response:
         if failed := self._status(request):
             return failed
-        images = {"img_url": f"https://i0.hdslb.com/bfs/wbi/{IMG_KEY}.png",
-                  "sub_url": f"https://i0.hdslb.com/bfs/wbi/{SUB_KEY}.png"}
+        images = {"img_url": f"https://i0.hdslb.com/bfs/wbi/{self.img_key}.png",
+                  "sub_url": f"https://i0.hdslb.com/bfs/wbi/{self.sub_key}.png"}
         logged_in = request.cookies.get("SESSDATA") == SESSDATA
         return web.json_response({"code": 0 if logged_in else -101, "message": "0" if logged_in else "账号未登录",
                                   "data": {"isLogin": logged_in, "wbi_img": images}})
@@ -219,9 +221,10 @@ class FakeLive:
         query = dict(request.query)
         self.danmu_queries.append(dict(query))
         given = query.pop("w_rid", "")
-        expected = wbi.signed_params({k: v for k, v in query.items() if k != "wts"}, wbi.mixin_key(IMG_KEY, SUB_KEY),
-                                     wts=int(query.get("wts") or 0))["w_rid"]
+        expected = wbi.signed_params({k: v for k, v in query.items() if k != "wts"},
+                                     wbi.mixin_key(self.img_key, self.sub_key), wts=int(query.get("wts") or 0))["w_rid"]
         if given != expected or request.cookies.get("buvid3") != BUVID3:
+            self.bad_signatures += 1
             return web.json_response({"code": -352, "message": "-352", "data": {"v_voucher": "voucher_fake"}})
         room = self._room(query.get("id"))
         if room is None or room.room_id != int(query["id"]):

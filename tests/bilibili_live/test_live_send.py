@@ -101,3 +101,25 @@ async def test_a_message_without_a_live_thread_is_refused(live: FakeLive, make_a
             await LiveSink(api).send(message(thread="BV1xx411c7mD"))
         assert await LiveSink(api).send(OutgoingMessage(3, "bilibili-live", "reply_public", "好的", extra={"room_id": ROOM}))
     assert [f["roomid"] for f in live.sent] == [str(ROOM)]
+
+
+async def test_rotated_wbi_keys_are_refetched_once_without_pausing_the_account(live: FakeLive, make_api) -> None:
+    live.add_room(ROOM)
+    pause = AccountPause(Backoff(300.0, 3600.0, jitter=0))
+    async with make_api(risk=pause) as api:
+        assert (await api.danmu_info(ROOM)).token
+        live.img_key, live.sub_key = live.sub_key, live.img_key  # Bilibili rotated the keys; ours are cached
+        info = await api.danmu_info(ROOM)
+    assert info.servers and live.bad_signatures == 1 and live.calls.count("/x/web-interface/nav") == 2
+    assert await pause.remaining() == 0
+
+
+async def test_a_signature_refused_twice_is_risk_control(live: FakeLive, make_api) -> None:
+    from bot.adapters.bilibili.errors import RiskControl
+
+    live.add_room(ROOM)
+    pause = AccountPause(Backoff(300.0, 3600.0, jitter=0))
+    async with make_api(risk=pause, buvid3="not-the-device") as api:
+        with pytest.raises(RiskControl):
+            await api.danmu_info(ROOM)
+    assert live.bad_signatures == 2 and await pause.remaining() > 0

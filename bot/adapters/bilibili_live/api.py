@@ -151,11 +151,13 @@ class LiveApi:
             await self._http.aclose()
             self._http = None
 
-    async def _get(self, url: str, params: dict[str, Any] | None = None, *, envelope: bool = True) -> Any:
-        return await self._call("GET", url, params=params, envelope=envelope)
+    async def _get(self, url: str, params: dict[str, Any] | None = None, *, envelope: bool = True,
+                   trip: bool = True) -> Any:
+        return await self._call("GET", url, params=params, envelope=envelope, trip=trip)
 
     async def _call(self, method: str, url: str, *, params: dict[str, Any] | None = None,
-                    data: dict[str, Any] | None = None, envelope: bool = True) -> Any:
+                    data: dict[str, Any] | None = None, envelope: bool = True, trip: bool = True) -> Any:
+        """One request; `trip=False`: a risk answer is raised without pausing the account (the caller retries once)."""
         if self._http is None:
             raise RuntimeError("use `async with LiveApi(...) as api`")
         endpoint = httpx.URL(url).path
@@ -183,7 +185,8 @@ class LiveApi:
                 raise error_for(code, str(body.get("message") or body.get("msg") or ""), endpoint=endpoint)
             return body.get("data")
         except RiskControl as exc:
-            exc.pause = await self.risk.trip()
+            if trip:
+                exc.pause = await self.risk.trip()
             raise
 
     # -- reading ------------------------------------------------------------------------------------------
@@ -215,17 +218,20 @@ class LiveApi:
         return str(data.get("title") or "")
 
     async def danmu_info(self, room_id: int) -> DanmuInfo:
-        """Token and servers for the WebSocket (WBI-signed; a stale key is refetched once)."""
+        """Token and servers for the WebSocket (WBI-signed). A bad signature is answered like risk control (-352):
+        the first such answer refetches the keys (they rotate) and retries; only a second one pauses the account."""
         await self.ensure_buvid3()
         for attempt in (1, 2):
             key = await self.mixin_key()
             params = wbi.signed_params({"id": room_id, "type": 0, "web_location": "444.8"}, key, wts=int(self._clock()))
             try:
-                data = await self._get(f"{self.live_api_base}/xlive/web-room/v1/index/getDanmuInfo", params) or {}
+                data = await self._get(f"{self.live_api_base}/xlive/web-room/v1/index/getDanmuInfo", params,
+                                       trip=attempt == 2) or {}
             except BilibiliError as exc:
-                if attempt == 2 or isinstance(exc, RiskControl | TransportError):
+                if attempt == 2 or isinstance(exc, TransportError):
                     raise
-                self._wbi = None  # keys may have rotated
+                log.info("bilibili-live: getDanmuInfo refused (%s); refetching the WBI keys once", exc.code)
+                self._wbi = None
                 continue
             servers = tuple(DanmuServer(str(h["host"]), int(h.get("port") or 0), int(h.get("wss_port") or 0),
                                         int(h.get("ws_port") or 0)) for h in data.get("host_list") or () if h.get("host"))
