@@ -60,6 +60,7 @@ class FakeLive:
         self.fail_auth = 0  # refuse the next N auth packets with code -101
         self.img_key, self.sub_key = IMG_KEY, SUB_KEY  # rotate them to make a client's cached mixin key stale
         self.bad_signatures = 0
+        self.silent = False  # stop answering heartbeats (a half-open connection, seen from the client)
         self._send_answers: list[dict[str, Any]] = []
         self._statuses: dict[str, list[int]] = defaultdict(list)
         self._ms = itertools.count(int(time.time() * 1000))
@@ -270,7 +271,7 @@ class FakeLive:
                     self.connections.append(conn)
                     await ws.send_bytes(protocol.encode(protocol.AUTH_REPLY, {"code": 0}))
                     self.connected.set()
-                elif packet.op == protocol.HEARTBEAT and conn is not None:
+                elif packet.op == protocol.HEARTBEAT and conn is not None and not self.silent:
                     conn.heartbeats += 1
                     popularity = self.rooms[conn.room_id].popularity.to_bytes(4, "big")
                     await ws.send_bytes(protocol.encode(protocol.HEARTBEAT_REPLY, popularity))

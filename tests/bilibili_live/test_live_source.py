@@ -183,3 +183,16 @@ async def test_two_rooms_are_read_at_once(live: FakeLive, make_api) -> None:
         await live.push(ROOM, [live.danmaku(ROOM, "一号房")])
         await r.until(lambda: len(r.events) == 2)
     assert sorted((e.raw["room_id"], e.text) for e in r.events) == [(ROOM, "一号房"), (ROOM + 1, "二号房")]
+
+
+async def test_a_server_that_falls_silent_is_left_and_reconnected(live: FakeLive, make_api) -> None:
+    live.add_room(ROOM)
+    async with reading(make_api(), [ROOM], heartbeat=0.1, dead_after=0.6) as r:
+        await r.until(lambda: live.connected.is_set())
+        live.silent = True  # no heartbeat replies, no data: the TCP connection looks open
+        await r.until(lambda: len(live.auths) == 2)
+        live.silent = False
+        await r.until(lambda: r.source.connected[ROOM].is_set())
+        await live.push(ROOM, [live.danmaku(ROOM, "又连上了")])
+        await r.until(lambda: r.texts() == ["又连上了"])
+    assert r.source.stats["connect_failed"] >= 1

@@ -49,10 +49,12 @@ class LiveSource:
 
     def __init__(self, api: LiveApi, rooms: Sequence[int], *, heartbeat: float = 30.0, backoff_min: float = 1.0,
                  backoff_max: float = 60.0, auth_timeout: float = 10.0, quarantine: Quarantine | None = None,
-                 sleep: Sleep = asyncio.sleep, queue_size: int = 10_000) -> None:
+                 sleep: Sleep = asyncio.sleep, queue_size: int = 10_000, dead_after: float | None = None) -> None:
         self._api = api
         self.rooms = list(dict.fromkeys(rooms))
         self._heartbeat, self._auth_timeout = heartbeat, auth_timeout
+        # The server answers every heartbeat: silence this long is a dead (half-open) connection.
+        self._dead_after = dead_after or max(heartbeat * 2.5, 5.0)
         self._backoff_min, self._backoff_max = backoff_min, backoff_max
         self._quarantine = quarantine
         self._sleep = sleep
@@ -96,7 +98,7 @@ class LiveSource:
                 state = await self._refresh(room, queue)
                 info = await self._api.danmu_info(state.room_id)
                 url = self._url(info, attempt)
-                async with http.ws_connect(url, autoping=True, max_msg_size=0) as ws:
+                async with http.ws_connect(url, autoping=True, max_msg_size=0, receive_timeout=self._dead_after) as ws:
                     await self._authenticate(ws, state, info)
                     backoff.reset()
                     if lost_at is not None:
