@@ -77,3 +77,9 @@ def test_running_live_rooms_needs_rooms_and_cookies_unless_read_only(settings_fa
     with pytest.raises(InputError, match="bilibili.sessdata is not set: danmaku are sent with the creator's cookies"):
         check_settings(settings_factory(bilibili_live={"rooms": [1]}), ["bilibili-live"])
     check_settings(settings_factory(bilibili_live={"rooms": [1], "read_only": True}), ["bilibili-live"])
+
+
+def test_an_enabled_live_section_is_run_without_a_platform_flag(settings_factory) -> None:
+    from bot.commands.platforms import _enabled
+
+    assert _enabled(settings_factory(bilibili_live={"enabled": True, "rooms": [1]})) == ["bilibili-live"]
