@@ -138,3 +138,10 @@ def test_live_time_is_read_from_unix_seconds_or_beijing_time() -> None:
     assert parse_live_time(1_765_000_000) == 1_765_000_000
     assert parse_live_time("2026-12-06 18:00:00") == int(datetime(2026, 12, 6, 10, 0, tzinfo=UTC).timestamp())
     assert parse_live_time("0000-00-00 00:00:00") == 0
+
+
+def test_a_renamed_room_titles_the_following_events() -> None:
+    state = RoomState(9, "旧标题", 100)
+    assert to_event(state, {"cmd": "ROOM_CHANGE", "data": {"title": "Python 第二讲", "area_name": "学习"}}, received=NOW) is None
+    event = to_event(state, FakeLive().danmaku(9, "好"), received=NOW)
+    assert event is not None and event.thread is not None and event.thread.title == "Python 第二讲"

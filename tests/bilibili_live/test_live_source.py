@@ -196,3 +196,13 @@ async def test_a_server_that_falls_silent_is_left_and_reconnected(live: FakeLive
         await live.push(ROOM, [live.danmaku(ROOM, "又连上了")])
         await r.until(lambda: r.texts() == ["又连上了"])
     assert r.source.stats["connect_failed"] >= 1
+
+
+async def test_a_room_that_cannot_be_resolved_yet_is_retried_until_it_can(live: FakeLive, make_api) -> None:
+    async with reading(make_api(), [ROOM]) as r:
+        await r.until(lambda: live.calls.count("/room/v1/Room/room_init") >= 2)  # 60004: no such room (yet)
+        live.add_room(ROOM)
+        await r.until(lambda: live.connected.is_set())
+        await live.push(ROOM, [live.danmaku(ROOM, "来了")])
+        await r.until(lambda: r.texts() == ["来了"])
+    assert r.source.stats["connect_failed"] >= 2

@@ -209,6 +209,8 @@ class LiveApi:
         """Short id → real id, and whether the room is live (since when)."""
         data = await self._get(f"{self.live_api_base}/room/v1/Room/room_init", {"id": room}) or {}
         live = int(data.get("live_status") or 0) == 1
+        if not str(data.get("room_id") or "").isdigit():
+            raise BilibiliError(-1, f"room_init for {room} has no room_id", endpoint="/room/v1/Room/room_init")
         return RoomInit(room_id=int(data["room_id"]), short_id=int(data.get("short_id") or 0),
                         uid=int(data.get("uid") or 0), live=live,
                         live_time=parse_live_time(data.get("live_time")) if live else 0)

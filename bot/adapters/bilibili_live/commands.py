@@ -186,8 +186,17 @@ def _preparing(state: RoomState, command: dict[str, Any], received: datetime) ->
     return event
 
 
+def _room_change(state: RoomState, command: dict[str, Any], received: datetime) -> None:
+    """The host renamed the room: later events carry the new title (no event of its own)."""
+    title = command["data"].get("title")
+    if isinstance(title, str) and title:
+        state.title = title
+    return None
+
+
 _HANDLERS = {
     "DANMU_MSG": _danmaku, "SUPER_CHAT_MESSAGE": _super_chat, "SEND_GIFT": _gift, "COMBO_SEND": _gift,
     "INTERACT_WORD": _interact, "LIKE_INFO_V3_CLICK": _like, "LIVE": _live, "PREPARING": _preparing,
+    "ROOM_CHANGE": _room_change,
 }
 HANDLED = frozenset(_HANDLERS)

@@ -121,6 +121,9 @@ class LiveSource:
             except (AuthFailed, BilibiliError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 self.stats["auth_failed" if isinstance(exc, AuthFailed) else "connect_failed"] += 1
                 log.warning("bilibili-live: room %s: %s: %s", room, type(exc).__name__, exc)
+            except Exception:  # a bug or a payload we never imagined must not silently end this room's reading
+                self.stats["connect_failed"] += 1
+                log.exception("bilibili-live: room %s: unexpected error; reconnecting", room)
             self.connected[room].clear()
             lost_at = lost_at or datetime.now(UTC)
             self.stats["reconnects"] += 1
