@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,8 +45,21 @@ class AuthFailed(Exception):
     """The danmaku server refused the auth packet (stale token, bad buvid / uid pair)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One connection's parameters: the room, the WebSocket URL, the auth packet (op 7), and what must run
+    beside the connection while it lasts (the open platform's project heartbeat)."""
+
+    state: RoomState
+    url: str
+    auth: bytes
+    keepalive: Callable[[], Awaitable[None]] | None = None
+
+
 class LiveSource:
     platform = PLATFORM
+    handled: frozenset[str] = HANDLED  # commands mapped by `to_event`; the rest are counted in `unknown`
+    to_event = staticmethod(to_event)
 
     def __init__(self, api: LiveApi, rooms: Sequence[int], *, heartbeat: float = 30.0, backoff_min: float = 1.0,
                  backoff_max: float = 60.0, auth_timeout: float = 10.0, quarantine: Quarantine | None = None,
@@ -95,11 +109,11 @@ class LiveSource:
         lost_at: datetime | None = None
         while True:
             try:
-                state = await self._refresh(room, queue)
-                info = await self._api.danmu_info(state.room_id)
-                url = self._url(info, attempt)
-                async with http.ws_connect(url, autoping=True, max_msg_size=0, receive_timeout=self._dead_after) as ws:
-                    await self._authenticate(ws, state, info)
+                endpoint = await self._endpoint(room, queue, attempt)
+                state = endpoint.state
+                async with http.ws_connect(endpoint.url, autoping=True, max_msg_size=0,
+                                           receive_timeout=self._dead_after) as ws:
+                    await self._authenticate(ws, state, endpoint.auth)
                     backoff.reset()
                     if lost_at is not None:
                         gap = (datetime.now(UTC) - lost_at).total_seconds()
@@ -107,7 +121,14 @@ class LiveSource:
                                     "replayed by Bilibili", state.room_id, gap)
                         lost_at = None
                     self.connected[room].set()
-                    await self._read(ws, state, queue)
+                    keepalive = asyncio.create_task(endpoint.keepalive()) if endpoint.keepalive else None
+                    try:
+                        await self._read(ws, state, queue)
+                    finally:
+                        if keepalive is not None:
+                            keepalive.cancel()
+                            with contextlib.suppress(asyncio.CancelledError, Exception):
+                                await keepalive
                 log.info("bilibili-live: room %s: the server closed the connection", state.room_id)
             except asyncio.CancelledError:
                 raise
@@ -153,6 +174,16 @@ class LiveSource:
             await self._hand_on(to_event(state, {"cmd": "LIVE", "live_time": init.live_time}, received=now), queue)
         return state
 
+    async def _endpoint(self, room: int, queue: asyncio.Queue[Event], attempt: int) -> Endpoint:
+        """Where to connect and what to authenticate with: room info, then the signed danmaku server + token."""
+        state = await self._refresh(room, queue)
+        info = await self._api.danmu_info(state.room_id)
+        uid = int(self._api.uid) if self._api.logged_in and self._api.uid and self._api.uid.isdigit() else 0
+        auth = protocol.encode(protocol.AUTH, {"uid": uid, "roomid": state.room_id, "protover": protocol.BROTLI,
+                                               "platform": "web", "type": 2, "key": info.token,
+                                               "buvid": self._api.buvid3 or ""})
+        return Endpoint(state, self._url(info, attempt), auth)
+
     def _url(self, info: DanmuInfo, attempt: int) -> str:
         """A server from the list, the next one after each failure; plain ws:// when the API base is http://."""
         if not info.servers:
@@ -162,11 +193,8 @@ class LiveSource:
         port = server.wss_port if secure else (server.ws_port or server.port)
         return f"{'wss' if secure else 'ws'}://{server.host}:{port}/sub"
 
-    async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse, state: RoomState, info: DanmuInfo) -> None:
-        uid = int(self._api.uid) if self._api.logged_in and self._api.uid and self._api.uid.isdigit() else 0
-        await ws.send_bytes(protocol.encode(protocol.AUTH, {
-            "uid": uid, "roomid": state.room_id, "protover": protocol.BROTLI, "platform": "web", "type": 2,
-            "key": info.token, "buvid": self._api.buvid3 or ""}))
+    async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse, state: RoomState, auth: bytes) -> None:
+        await ws.send_bytes(auth)
         async with asyncio.timeout(self._auth_timeout):
             while True:
                 message = await ws.receive()
@@ -222,12 +250,12 @@ class LiveSource:
             await self._malformed(state, packet.op, f"body is not a command: {exc}", packet.body)
             return
         name = command_name(command)
-        if name not in HANDLED:
+        if name not in self.handled:
             self.unknown[name] += 1
             log.debug("bilibili-live: room %s: command %s ignored", state.room_id, name)
             return
         try:
-            event = to_event(state, command, received=received)
+            event = self.to_event(state, command, received=received)
         except (MalformedCommand, ValueError) as exc:
             await self._malformed(state, packet.op, str(exc), packet.body)
             return
