@@ -111,6 +111,17 @@ class BilibiliSettings(_Section):
     user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 
 
+class LiveOpenPlatformSettings(_Section):
+    """Bilibili's official live open platform for reading the host's room (docs/bilibili-live.md)."""
+
+    access_key_id: str = Field(min_length=1)
+    access_key_secret: SecretStr  # secret: COURSEBOT_BILIBILI_LIVE__OPEN_PLATFORM__ACCESS_KEY_SECRET or secrets file
+    app_id: int
+    code: SecretStr  # the host's 身份码 (identity code): secret as well
+    api_base: str = "https://live-open.biliapi.com"
+    app_heartbeat: float = Field(20.0, gt=0)  # the platform ends a session without a project heartbeat for ~60 s
+
+
 class BilibiliLiveSettings(_Section):
     """Bilibili live rooms over the unofficial web endpoints; cookies come from the `[bilibili]` secrets."""
 
@@ -128,6 +139,7 @@ class BilibiliLiveSettings(_Section):
     read_only: bool = False  # true: read without cookies (viewer ids come masked), never send
     too_fast_retry: float = Field(5.0, ge=0)  # retry_after when the send endpoint says too fast
     login_retry: float = Field(3600.0, ge=0)  # retry_after while sending is halted by a lost login
+    open_platform: LiveOpenPlatformSettings | None = None  # set: read the host's room through the official platform
 
 
 class DouyinSettings(_Section):

@@ -66,8 +66,9 @@ def _check_live(settings: Settings) -> None:
     """Rooms are required; cookies too, unless `read_only`: reading works anonymously but Bilibili then masks
     viewer ids (uid 0), so per-viewer limits and "new viewers" cannot work, and nothing could be sent."""
     live = settings.bilibili_live
-    if not live.rooms:
-        raise InputError("bilibili_live.rooms is empty: put rooms = [<room id>, …] in the bilibili_live section")
+    if not live.rooms and live.open_platform is None:
+        raise InputError("bilibili_live.rooms is empty: put rooms = [<room id>, …] in the bilibili_live section "
+                         "(or configure bilibili_live.open_platform)")
     if live.read_only:
         return
     for key in ("sessdata", "bili_jct"):
@@ -114,13 +115,22 @@ async def _live_api(settings: Settings, store: Any, stack: AsyncExitStack) -> An
     return await stack.enter_async_context(api)
 
 
-def _live_source(settings: Settings, api: Any, runner: Any) -> Source:
+async def _live_source(settings: Settings, api: Any, runner: Any, stack: AsyncExitStack) -> Source:
+    """The web route per configured room, or the official open platform for the host's room when configured."""
     from bot.adapters.bilibili_live import LiveSource
 
     async def quarantine(item: Quarantined) -> None:
         await runner.quarantine([item])
 
-    return LiveSource.from_settings(settings.bilibili_live, api, quarantine=quarantine)
+    live = settings.bilibili_live
+    if live.open_platform is None:
+        return LiveSource.from_settings(live, api, quarantine=quarantine)
+    from bot.adapters.bilibili_live.open_platform import OpenLiveApi, OpenLiveSource
+
+    open_api = await stack.enter_async_context(OpenLiveApi.from_settings(live.open_platform))
+    return OpenLiveSource(open_api, api, app_heartbeat=live.open_platform.app_heartbeat, quarantine=quarantine,
+                          heartbeat=live.heartbeat, backoff_min=live.reconnect_backoff_min,
+                          backoff_max=live.reconnect_backoff_max, auth_timeout=live.auth_timeout)
 
 
 async def _douyin_sink(settings: Settings, store: Any, stack: AsyncExitStack, alert: Alert) -> Sink:
@@ -159,7 +169,7 @@ async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyz
                 sinks["bilibili-live"] = LiveSink.from_settings(settings.bilibili_live, live_api, alert=alert)
             runner = await asyncio.to_thread(Runner.open, settings, sinks, analyzer=analyzer, store=store)
             if live_api is not None:  # after the runner: what cannot become an event goes to its quarantine
-                sources.append(_live_source(settings, live_api, runner))
+                sources.append(await _live_source(settings, live_api, runner, stack))
             urls: dict[str, str] = {}
             if "douyin" in platforms:
                 accept = DurableAccept(runner)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import itertools
 import json
 import time
@@ -29,6 +30,12 @@ BUVID3 = "FAKE-BUVID3-0000infoc"
 IMG_KEY = "7cd084941338484aae1ad9425b84077c"
 SUB_KEY = "4932caff0ff746eab6f01bf08b70ac45"
 TOKEN = "fake-danmu-token"
+# the official open platform's side (app/start …): project credentials and the host's identity code
+ACCESS_KEY_ID = "fake-access-key-id"
+ACCESS_KEY_SECRET = "fake-access-key-secret"
+APP_ID = 1_700_000_001
+CODE = "FAKE身份码"
+OPEN_TOKEN = "fake-open-token"
 
 
 @dataclass
@@ -60,6 +67,8 @@ class FakeLive:
         self.fail_auth = 0  # refuse the next N auth packets with code -101
         self.img_key, self.sub_key = IMG_KEY, SUB_KEY  # rotate them to make a client's cached mixin key stale
         self.bad_signatures = 0
+        self.open_room: int | None = None  # the room app/start answers with (the host of CODE)
+        self.app_calls: list[tuple[str, dict[str, Any]]] = []  # (path, body) of signed open-platform calls
         self.silent = False  # stop answering heartbeats (a half-open connection, seen from the client)
         self._send_answers: list[dict[str, Any]] = []
         self._statuses: dict[str, list[int]] = defaultdict(list)
@@ -158,6 +167,8 @@ class FakeLive:
         app.router.add_get("/xlive/web-room/v1/index/getDanmuInfo", self._danmu_info)
         app.router.add_post("/msg/send", self._send)
         app.router.add_get("/sub", self._ws)
+        for path in ("/v2/app/start", "/v2/app/heartbeat", "/v2/app/end"):
+            app.router.add_post(path, self._open_app)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -251,6 +262,33 @@ class FakeLive:
         return web.json_response({"code": 0, "message": "", "msg": "", "data": {
             "mode_info": {"mode": 0, "extra": json.dumps({"content": form["msg"], "id_str": id_str})}}})
 
+    async def _open_app(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        # checked here from the documented rule, not with the client's own function
+        lines = "\n".join(f"{name}:{request.headers.get(name, '')}" for name in sorted(
+            ("x-bili-accesskeyid", "x-bili-content-md5", "x-bili-signature-method", "x-bili-signature-nonce",
+             "x-bili-signature-version", "x-bili-timestamp")))
+        expected = hmac.new(ACCESS_KEY_SECRET.encode(), lines.encode(), hashlib.sha256).hexdigest()
+        if request.headers.get("Authorization") != expected or request.headers.get("x-bili-accesskeyid") != ACCESS_KEY_ID \
+                or request.headers.get("x-bili-content-md5") != hashlib.md5(body).hexdigest():
+            return web.json_response({"code": 4003, "message": "签名错误", "data": {}})
+        payload = json.loads(body)
+        self.app_calls.append((request.path, payload))
+        if request.path != "/v2/app/start":
+            return self._ok({})
+        if payload.get("code") != CODE or payload.get("app_id") != APP_ID or self.open_room is None:
+            return web.json_response({"code": 7007, "message": "身份码错误", "data": {}})
+        auth_body = json.dumps({"roomid": self.open_room, "protover": 2, "uid": 0, "key": OPEN_TOKEN, "group": "open"})
+        return self._ok({"game_info": {"game_id": f"game-{len(self.app_calls)}"},
+                         "websocket_info": {"auth_body": auth_body, "wss_link": [f"ws://127.0.0.1:{self.port}/sub"]},
+                         "anchor_info": {"room_id": self.open_room, "uname": "主播", "open_id": "host-open-id"}})
+
+    @staticmethod
+    def open_danmaku(room_id: int, text: str, *, msg_id: str, open_id: str = "viewer-open-1", timestamp: int = 1_765_000_100) -> dict[str, Any]:
+        return {"cmd": "LIVE_OPEN_PLATFORM_DM", "data": {"room_id": room_id, "uid": 0, "open_id": open_id, "uname": "观众",
+                                                         "msg": text, "msg_id": msg_id, "timestamp": timestamp,
+                                                         "fans_medal_level": 0, "dm_type": 0}}
+
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
@@ -262,7 +300,7 @@ class FakeLive:
                 if packet.op == protocol.AUTH:
                     auth = packet.json()
                     self.auths.append(auth)
-                    if self.fail_auth > 0 or auth.get("key") != TOKEN or auth.get("roomid") not in self.rooms:
+                    if self.fail_auth > 0 or auth.get("key") not in (TOKEN, OPEN_TOKEN) or auth.get("roomid") not in self.rooms:
                         self.fail_auth = max(0, self.fail_auth - 1)
                         await ws.send_bytes(protocol.encode(protocol.AUTH_REPLY, {"code": -101}))
                         await ws.close()

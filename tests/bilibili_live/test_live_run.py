@@ -77,6 +77,8 @@ def test_running_live_rooms_needs_rooms_and_cookies_unless_read_only(settings_fa
     with pytest.raises(InputError, match="bilibili.sessdata is not set: danmaku are sent with the creator's cookies"):
         check_settings(settings_factory(bilibili_live={"rooms": [1]}), ["bilibili-live"])
     check_settings(settings_factory(bilibili_live={"rooms": [1], "read_only": True}), ["bilibili-live"])
+    open_platform = {"access_key_id": "k", "access_key_secret": "s", "app_id": 1, "code": "身份码"}
+    check_settings(settings_factory(bilibili_live={"open_platform": open_platform, "read_only": True}), ["bilibili-live"])
 
 
 def test_an_enabled_live_section_is_run_without_a_platform_flag(settings_factory) -> None:
