@@ -85,6 +85,7 @@ class BilibiliSettings(_Section):
     vc_base: str = "https://api.vc.bilibili.com"  # DM host
     sessdata: SecretStr | None = None  # secret: COURSEBOT_BILIBILI__SESSDATA or the secrets file
     bili_jct: SecretStr | None = None  # secret: also the csrf token
+    buvid3: SecretStr | None = None  # device cookie for live rooms; fetched from x/frontend/finger/spi when absent
     uid: str | None = None  # the creator's own mid (DedeUserID): DM sender; their comments are not answered
     videos: list[str] = []  # BV ids or av numbers to watch
     replies_to_me: bool = True  # also poll x/msgfeed/reply (new replies to the creator)
@@ -108,6 +109,37 @@ class BilibiliSettings(_Section):
     dm_limit_retry: float = Field(21600.0, ge=0)  # retry_after for a DM sending limit (21047)
     timeout: float = Field(15.0, gt=0)
     user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+
+
+class LiveOpenPlatformSettings(_Section):
+    """Bilibili's official live open platform for reading the host's room (docs/bilibili-live.md)."""
+
+    access_key_id: str = Field(min_length=1)
+    access_key_secret: SecretStr  # secret: COURSEBOT_BILIBILI_LIVE__OPEN_PLATFORM__ACCESS_KEY_SECRET or secrets file
+    app_id: int
+    code: SecretStr  # the host's 身份码 (identity code): secret as well
+    api_base: str = "https://live-open.biliapi.com"
+    app_heartbeat: float = Field(20.0, gt=0)  # the platform ends a session without a project heartbeat for ~60 s
+
+
+class BilibiliLiveSettings(_Section):
+    """Bilibili live rooms over the unofficial web endpoints; cookies come from the `[bilibili]` secrets."""
+
+    enabled: bool = False
+    rooms: list[int] = []  # room ids as in live.bilibili.com/<id>; short ids are resolved to real ids at start
+    live_api_base: str = "https://api.live.bilibili.com"  # an http:// base (a local fake) connects with ws://
+    api_base: str = "https://api.bilibili.com"  # nav (WBI keys) and finger/spi (buvid3)
+    heartbeat: float = Field(30.0, gt=0)  # seconds between heartbeats (the server drops a silent client after ~70 s)
+    reconnect_backoff_min: float = Field(1.0, ge=0)  # first reconnect delay, doubled with jitter per failure
+    reconnect_backoff_max: float = Field(60.0, ge=0)
+    auth_timeout: float = Field(10.0, gt=0)  # seconds to wait for the auth reply before reconnecting
+    # Bilibili's danmaku length limit for ordinary accounts (UL < 20 and no fleet membership) is 20 characters;
+    # raise it only for an account that is allowed more (30 / 40). Longer texts are refused, never cut.
+    danmaku_max_chars: int = Field(20, ge=1, le=100)
+    read_only: bool = False  # true: read without cookies (viewer ids come masked), never send
+    too_fast_retry: float = Field(5.0, ge=0)  # retry_after when the send endpoint says too fast
+    login_retry: float = Field(3600.0, ge=0)  # retry_after while sending is halted by a lost login
+    open_platform: LiveOpenPlatformSettings | None = None  # set: read the host's room through the official platform
 
 
 class DouyinSettings(_Section):
@@ -310,6 +342,7 @@ class Settings(BaseSettings):
     summary: SummarySettings = SummarySettings()
     web: WebSettings = WebSettings()
     bilibili: BilibiliSettings = BilibiliSettings()
+    bilibili_live: BilibiliLiveSettings = BilibiliLiveSettings()
     douyin: DouyinSettings = DouyinSettings()
     telegram: TelegramSettings = TelegramSettings()
     imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"

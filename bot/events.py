@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 
 from bot.storable import AUTHOR_CHARS, COURSE_CHARS, PLATFORM_CHARS, optional_id, storable_id, storable_text
 
-EventKind = Literal["comment", "reply", "dm", "click", "conversion"]
+EventKind = Literal["comment", "reply", "dm", "click", "conversion",
+                    "danmaku", "super_chat", "gift", "engagement", "live_start", "live_end"]  # the last six: live rooms
 
 
 @dataclass(frozen=True, slots=True)

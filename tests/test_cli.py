@@ -161,8 +161,9 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
         (["summary", "--format", "pdf"], "--format 'pdf': expected text, markdown or json"),
         (["summary", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
         (["conversions", "import", "-i", str(tmp_path / "orders.csv")], f"{tmp_path / 'orders.csv'}: file not found"),
-        (["run", "-p", "weibo"], "--platform 'weibo': expected one of telegram, bilibili, douyin"),
+        (["run", "-p", "weibo"], "--platform 'weibo': expected one of telegram, bilibili, bilibili-live, douyin"),
         (["run", "-p", "telegram"], "telegram.token: not set"),
+        (["run", "-p", "bilibili-live"], "bilibili_live.rooms is empty"),
         (["handoffs"], f"no coursebot database at {tmp_path / 'state' / 'coursebot.db'}"),
     ]
     for args, expected in cases:

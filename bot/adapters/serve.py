@@ -1,9 +1,11 @@
-"""`coursebot run --platform bilibili|douyin|telegram`: the adapters wired to one store, runner and outbox.
+"""`coursebot run --platform bilibili|bilibili-live|douyin|telegram`: the adapters wired to one store, runner and outbox.
 
 Bilibili is a polling Source whose cursors live in the store. Douyin is a webhook whose deliveries are
 stored through `Runner.accept` before the 200 goes back, so nothing acknowledged is lost. Telegram runs
 its own service (`bot.adapters.telegram.service.serve`) beside them with the same analyzer (one model).
-Replies for every platform leave only through the outbox worker and the platform's sink.
+Bilibili live rooms are a WebSocket Source per room (bot/adapters/bilibili_live); its danmaku sink shares the
+comment adapter's risk-control pause (one account). Replies for every platform leave only through the outbox
+worker and the platform's sink.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.run")
 
-PLATFORMS = ("telegram", "bilibili", "douyin")
+PLATFORMS = ("telegram", "bilibili", "bilibili-live", "douyin")
 
 
 def check_settings(settings: Settings, platforms: Sequence[str]) -> None:
@@ -48,6 +50,8 @@ def check_settings(settings: Settings, platforms: Sequence[str]) -> None:
                                  f"or set COURSEBOT_BILIBILI__{key.upper()}")
         if not b.videos and not b.replies_to_me:
             raise InputError("bilibili: nothing to watch: set bilibili.videos or bilibili.replies_to_me = true")
+    if "bilibili-live" in platforms:
+        _check_live(settings)
     if "douyin" in platforms:
         d = settings.douyin
         if d.client_secret is None:
@@ -56,6 +60,22 @@ def check_settings(settings: Settings, platforms: Sequence[str]) -> None:
         if d.access_token is None and d.refresh_token is None:
             raise InputError("douyin.access_token is not set: replies cannot be sent (secrets.toml or "
                              "COURSEBOT_DOUYIN__ACCESS_TOKEN)")
+
+
+def _check_live(settings: Settings) -> None:
+    """Rooms are required; cookies too, unless `read_only`: reading works anonymously but Bilibili then masks
+    viewer ids (uid 0), so per-viewer limits and "new viewers" cannot work, and nothing could be sent."""
+    live = settings.bilibili_live
+    if not live.rooms and live.open_platform is None:
+        raise InputError("bilibili_live.rooms is empty: put rooms = [<room id>, …] in the bilibili_live section "
+                         "(or configure bilibili_live.open_platform)")
+    if live.read_only:
+        return
+    for key in ("sessdata", "bili_jct"):
+        if getattr(settings.bilibili, key) is None:
+            raise InputError(f"bilibili.{key} is not set: danmaku are sent with the creator's cookies (put {key} = \"…\" "
+                             f"in the bilibili section of secrets.toml, or COURSEBOT_BILIBILI__{key.upper()}), "
+                             "or set bilibili_live.read_only = true to only read")
 
 
 class DurableAccept:
@@ -84,6 +104,33 @@ async def _bilibili(settings: Settings, store: Any, stack: AsyncExitStack, alert
     sink = BilibiliSink.from_settings(settings.bilibili, client, alert=alert)
     source = BilibiliSource.from_settings(settings.bilibili, client, StoreCursors(store), alert=alert)
     return sink, source
+
+
+async def _live_api(settings: Settings, store: Any, stack: AsyncExitStack) -> Any:
+    from bot.adapters.bilibili_live import LiveApi
+
+    risk = AccountPause.from_settings(settings.bilibili, StoreCursors(store))  # the same account pause as comments
+    anonymous = {"sessdata": None, "bili_jct": None} if settings.bilibili_live.read_only else {}
+    api = LiveApi.from_settings(settings.bilibili_live, settings.bilibili, risk=risk, **anonymous)
+    return await stack.enter_async_context(api)
+
+
+async def _live_source(settings: Settings, api: Any, runner: Any, stack: AsyncExitStack) -> Source:
+    """The web route per configured room, or the official open platform for the host's room when configured."""
+    from bot.adapters.bilibili_live import LiveSource
+
+    async def quarantine(item: Quarantined) -> None:
+        await runner.quarantine([item])
+
+    live = settings.bilibili_live
+    if live.open_platform is None:
+        return LiveSource.from_settings(live, api, quarantine=quarantine)
+    from bot.adapters.bilibili_live.open_platform import OpenLiveApi, OpenLiveSource
+
+    open_api = await stack.enter_async_context(OpenLiveApi.from_settings(live.open_platform))
+    return OpenLiveSource(open_api, api, app_heartbeat=live.open_platform.app_heartbeat, quarantine=quarantine,
+                          heartbeat=live.heartbeat, backoff_min=live.reconnect_backoff_min,
+                          backoff_max=live.reconnect_backoff_max, auth_timeout=live.auth_timeout)
 
 
 async def _douyin_sink(settings: Settings, store: Any, stack: AsyncExitStack, alert: Alert) -> Sink:
@@ -115,7 +162,14 @@ async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyz
                 sources.append(source)
             if "douyin" in platforms:
                 sinks["douyin"] = await _douyin_sink(settings, store, stack, alert)
+            live_api = await _live_api(settings, store, stack) if "bilibili-live" in platforms else None
+            if live_api is not None and not settings.bilibili_live.read_only:
+                from bot.adapters.bilibili_live import LiveSink
+
+                sinks["bilibili-live"] = LiveSink.from_settings(settings.bilibili_live, live_api, alert=alert)
             runner = await asyncio.to_thread(Runner.open, settings, sinks, analyzer=analyzer, store=store)
+            if live_api is not None:  # after the runner: what cannot become an event goes to its quarantine
+                sources.append(await _live_source(settings, live_api, runner, stack))
             urls: dict[str, str] = {}
             if "douyin" in platforms:
                 accept = DurableAccept(runner)

@@ -1,4 +1,4 @@
-"""`coursebot run --platform …` (Telegram, Bilibili, Douyin) and `coursebot import` (platform exports)."""
+"""`coursebot run --platform …` (Telegram, Bilibili, Bilibili live rooms, Douyin) and `coursebot import` (platform exports)."""
 
 from __future__ import annotations
 
@@ -19,17 +19,17 @@ StateOption = Annotated[Path | None, typer.Option("--state-dir", help="index and
 
 # bot.adapters.serve.PLATFORMS (a test keeps them equal): importing that module loads every adapter, seconds
 # a mistyped --platform should not cost.
-RUN_PLATFORMS = ("telegram", "bilibili", "douyin")
+RUN_PLATFORMS = ("telegram", "bilibili", "bilibili-live", "douyin")
 
 
 def _enabled(settings) -> list[str]:
-    return [p for p in RUN_PLATFORMS if getattr(settings, p).enabled]
+    return [p for p in RUN_PLATFORMS if getattr(settings, p.replace("-", "_")).enabled]  # bilibili-live: [bilibili_live]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        platform: Annotated[list[str] | None, typer.Option("--platform", "-p", help="telegram, bilibili or douyin; repeat for several (default: those with enabled = true)")] = None,
+        platform: Annotated[list[str] | None, typer.Option("--platform", "-p", help="telegram, bilibili, bilibili-live or douyin; repeat for several (default: those with enabled = true)")] = None,
         config: ConfigOption = None,
         state_dir: StateOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             settings = _settings(config, state_dir=state_dir)
             platforms = list(dict.fromkeys(platform or _enabled(settings)))
             if not platforms:
-                raise InputError("no platform to run: pass --platform telegram|bilibili|douyin, or set enabled = true "
+                raise InputError("no platform to run: pass --platform telegram|bilibili|bilibili-live|douyin, or set enabled = true "
                                  "in its config section")
             unknown = [p for p in platforms if p not in RUN_PLATFORMS]
             if unknown:
