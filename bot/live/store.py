@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from bot.decision import Decision, LiveRoomFacts
 from bot.store.models import (
     DecisionRecord,
+    EventRecord,
     LiveQuestion,
     LiveQuestionGroup,
     LiveSummaryRecord,
@@ -199,6 +200,13 @@ class LiveStore:
             for row in rows:
                 session.expunge(row)
         return sorted(rows, key=lambda r: _start(r.thread_id), reverse=True)
+
+    def live_ended_at(self, platform: str, thread_id: str) -> datetime | None:
+        """When the session's live_end arrived (None: still live, or the end was never seen)."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            at = session.execute(sa.select(sa.func.max(EventRecord.created_at)).where(
+                EventRecord.platform == platform, EventRecord.thread_id == thread_id, EventRecord.kind == "live_end")).scalar()
+        return aware(at) if at is not None else None
 
     def save_live_summary(self, platform: str, thread_id: str, ended_at: datetime, data: dict[str, Any]) -> None:
         """Store (or replace: asked again, or the live ended again after a reconnect) a session's summary."""

@@ -15,7 +15,16 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.live import room_of
-from bot.store.models import DecisionRecord, EventRecord, LiveQuestion, LiveQuestionGroup, ThreadRecord, Viewer, utcnow
+from bot.store.models import (
+    DecisionRecord,
+    EventRecord,
+    LiveQuestion,
+    LiveQuestionGroup,
+    LiveSummaryRecord,
+    ThreadRecord,
+    Viewer,
+    utcnow,
+)
 from bot.store.rows import aware
 
 TOP = 5
@@ -122,6 +131,15 @@ def summarize_and_store(store: Any, platform: str, thread_id: str, ended_at: dat
     summary = build_live_summary(store, platform, thread_id, ended_at)
     store.save_live_summary(platform, thread_id, datetime.fromisoformat(summary.ended_at), summary.as_dict())
     return summary
+
+
+def live_summaries_between(engine: Any, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The stored post-live summaries of lives that ended in [start, end), oldest first (for the day's summary)."""
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        return [dict(row.data) for row in session.exec(select(LiveSummaryRecord).where(
+            LiveSummaryRecord.ended_at >= start, LiveSummaryRecord.ended_at < end).order_by(LiveSummaryRecord.ended_at))]
 
 
 def render_live_summary(s: dict[str, Any]) -> list[str]:

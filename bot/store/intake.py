@@ -510,7 +510,9 @@ def _messages(outcome: Outcome, row: _Values, now: datetime) -> list[_Values]:
             thread_id=clean_text(event.thread.id, 200) if event.thread else None,
             reply_to=clean_text(event.event_id, 200) if channel.startswith("public") or event.kind == "dm" else None,
             recipient_id=clean_text(str(event.author_id), 128) if channel.startswith("dm") and event.author_id else None,
-            viewer_id=outcome.accepted.viewer_id, extra=extra, next_attempt_at=d.send_after or now, created_at=now,
+            viewer_id=outcome.accepted.viewer_id, extra=extra, created_at=now,
+            # live answers are paced on the decision's clock (the one the live policy planned the slot with)
+            next_attempt_at=d.send_after or (d.decided_at if d.min_gap and d.decided_at else now),
         )
         for channel, text in parts
     ]
