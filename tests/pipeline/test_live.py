@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from bot.store import Store
 from bot.store.models import Handoff, LiveSummaryRecord, OutboxMessage, UnderstandingRecord
 
 ROOM = 4242
-START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)  # the board shows the last minutes
+START = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)  # on a minute: peak minutes
 THREAD = Thread(f"live:{ROOM}:{int(START.timestamp())}", "Python零基础入门到实战 直播答疑")
 LIVE = {"min_interval": 10.0, "group_window": 120.0, "max_delay": 60.0, "min_confidence": 0.86}
 PRICE = ["多少钱", "这课多少钱啊", "价格多少", "这个多少钱"]
