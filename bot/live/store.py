@@ -188,7 +188,7 @@ class LiveStore:
                 query = query.where(LiveQuestionGroup.last_at > since)
                 counts = counts.where(LiveQuestion.asked_at > since)
             groups = list(session.exec(query.order_by(LiveQuestionGroup.last_at.desc(), LiveQuestionGroup.id.desc())))  # type: ignore[attr-defined,union-attr]
-            recent = dict(session.execute(counts.group_by(LiveQuestion.group_id)).tuples().all())
+            recent = dict(session.execute(counts.group_by(LiveQuestion.group_id)).all())
             for group in groups:
                 session.expunge(group)
             return [(g, recent.get(g.id, 0)) for g in groups]

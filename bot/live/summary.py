@@ -72,7 +72,7 @@ def build_live_summary(store: Any, platform: str, thread_id: str, ended_at: date
     in_thread = sa.and_(e.platform == platform, e.thread_id == thread_id)
     with store.session(write=False) as session:
         thread = session.exec(select(ThreadRecord).where(ThreadRecord.platform == platform, ThreadRecord.thread_id == thread_id)).first()
-        kinds = dict(session.execute(sa.select(e.kind, sa.func.count()).where(in_thread).group_by(e.kind)).tuples().all())
+        kinds = dict(session.execute(sa.select(e.kind, sa.func.count()).where(in_thread).group_by(e.kind)).all())
         first = session.execute(sa.select(sa.func.min(e.created_at)).where(in_thread)).scalar()
         start = _start(thread_id) or (aware(first) if first else ended_at)
         peaks = session.execute(
@@ -93,7 +93,7 @@ def build_live_summary(store: Any, platform: str, thread_id: str, ended_at: date
                                                                    LiveQuestionGroup.thread_id == thread_id)))
         d = DecisionRecord
         replies = dict(session.execute(sa.select(d.dry_run, sa.func.count()).where(
-            d.platform == platform, d.thread_id == thread_id, d.action == "reply_public").group_by(d.dry_run)).tuples().all())
+            d.platform == platform, d.thread_id == thread_id, d.action == "reply_public").group_by(d.dry_run)).all())
     open_groups = sorted((g for g in groups if not g.bot_answer and not g.marked_answered_at and g.paid == 0),
                          key=lambda g: (-g.questions, g.id))
     prices = [float((raw or {}).get("price") or 0) for _, raw in paid]
