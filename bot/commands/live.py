@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     def board(
         room: RoomArgument,
         once: Annotated[bool, typer.Option("--once", help="print the board once and exit (default: refresh until Ctrl-C)")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="the board as JSON (with --once: one object)")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="the board once, as one JSON object")] = False,
         minutes: Annotated[float | None, typer.Option("--minutes", min=0.1, help="questions of the last N minutes (default: [live] board_minutes)")] = None,
         interval: Annotated[float, typer.Option("--interval", min=0.2, help="seconds between refreshes")] = 1.0,
         session: SessionOption = None,
