@@ -99,8 +99,8 @@ async def one_run(settings, analyzer, base_url: str, commands: mp.Queue, results
     from bot.runner import Runner
     from bot.store.store import Store
 
-    kinds = runner_module.COMMENT_KINDS
-    runner_module.COMMENT_KINDS = kinds | {"danmaku"} if analyse else kinds
+    kinds = runner_module.COMMENT_KINDS  # danmaku are analysed (bot/pipeline.py); "intake only" leaves them out
+    runner_module.COMMENT_KINDS = kinds if analyse else kinds - {"danmaku", "super_chat"}
     store = await asyncio.to_thread(Store.open, settings)
     lags: list[float] = []
     seen: set[str] = set()

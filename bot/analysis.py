@@ -78,6 +78,7 @@ class Analysis:
     event: Event
     understanding: Understanding
     match: Match
+    vector: np.ndarray | None = None  # the comment's embedding: live question boards group by it (bot/live/board.py)
 
 
 def wants_answer(understanding: Understanding) -> bool:
@@ -134,8 +135,8 @@ class Analyzer:
         candidates = self.knowledge.searcher.candidates(vectors, [u.terms for u in understandings])
         vetoed = self.knowledge.vetoes.vetoed(vectors)
         return [
-            Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes))
-            for event, understanding, found, vetoes in zip(events, understandings, candidates, vetoed)
+            Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes), vector)
+            for event, understanding, found, vetoes, vector in zip(events, understandings, candidates, vetoed, vectors)
         ]
 
     def knowledge_changed(self) -> None:

@@ -73,10 +73,12 @@ class FaqEntry(BaseModel):
     alternatives: list[str] = []
     answer: str = Field(min_length=1)
     course_id: str | None = None
+    live_answer: str | None = None  # short form for a live room's danmaku (20 characters for ordinary accounts)
+    live_topic: str | None = None  # what the question is about, for "问<topic>的同学：" when answering many at once
 
     _lists = field_validator("alternatives", mode="before")(_as_list)
 
-    @field_validator("course_id", mode="before")
+    @field_validator("course_id", "live_answer", "live_topic", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value in ("", "null", "None") else value

@@ -135,7 +135,6 @@ class BilibiliLiveSettings(_Section):
     auth_timeout: float = Field(10.0, gt=0)  # seconds to wait for the auth reply before reconnecting
     # Bilibili's danmaku length limit for ordinary accounts (UL < 20 and no fleet membership) is 20 characters;
     # raise it only for an account that is allowed more (30 / 40). Longer texts are refused, never cut.
-    danmaku_max_chars: int = Field(20, ge=1, le=100)
     read_only: bool = False  # true: read without cookies (viewer ids come masked), never send
     too_fast_retry: float = Field(5.0, ge=0)  # retry_after when the send endpoint says too fast
     login_retry: float = Field(3600.0, ge=0)  # retry_after while sending is halted by a lost login
@@ -326,6 +325,20 @@ class WebSettings(_Section):
     conversion_secret: SecretStr | None = None  # secret: COURSEBOT_WEB__CONVERSION_SECRET or the secrets file
 
 
+class LiveSettings(_Section):
+    """Live rooms (bilibili-live): what the bot says in the room, how often, and the host's question board."""
+
+    min_interval: float = Field(10.0, ge=0)  # seconds between two bot danmaku in one room (all workers, across restarts)
+    group_window: float = Field(120.0, ge=0)  # a question answered in the room is not answered again for this long
+    max_delay: float = Field(20.0, ge=0)  # an answer that cannot go out within this (room busy) stays on the board
+    min_confidence: float = Field(0.86, ge=0, le=1)  # live answers need this match confidence (stricter than comments)
+    answer_kinds: list[Literal["faq", "course_price", "course_link"]] = ["faq", "course_price", "course_link"]
+    danmaku_max_chars: int = Field(20, ge=1, le=200)  # Bilibili: 20 for ordinary accounts, more with a higher UL
+    danmaku_parts: int = Field(1, ge=1, le=3)  # an answer may be split at sentence/clause boundaries into this many danmaku
+    board_minutes: float = Field(10.0, gt=0)  # the board shows questions of the last N minutes
+    board_similarity: float = Field(0.82, gt=0, le=1)  # cosine that puts a question into an existing group
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURSEBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -345,6 +358,7 @@ class Settings(BaseSettings):
     bilibili_live: BilibiliLiveSettings = BilibiliLiveSettings()
     douyin: DouyinSettings = DouyinSettings()
     telegram: TelegramSettings = TelegramSettings()
+    live: LiveSettings = LiveSettings()
     imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"
     secrets_file: Path | None = None  # TOML merged under the config (default: secrets.toml beside it)
 

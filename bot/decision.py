@@ -46,6 +46,15 @@ class Facts:
     proactive_dms_unanswered: int = 0  # …and since the viewer last wrote to us
     recent_thread_texts: tuple[str, ...] = ()  # the bot's last messages in the thread, newest first
     variants: Mapping[str, str] = field(default_factory=dict)  # sticky A/B: experiment → variant id
+    live: LiveRoomFacts | None = None  # live rooms: what the bot already said there, and when it may speak next
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRoomFacts:
+    """A live room's recent bot answers (answer key → when answered) and its next free danmaku slot."""
+
+    answered: Mapping[str, datetime] = field(default_factory=dict)
+    last_sent_at: datetime | None = None  # the latest bot danmaku scheduled in the room (sent or queued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,7 @@ class Verdict:
     dry_run: bool = False
     acknowledge: bool = False  # a handoff the viewer is told about
     invite_dm: bool = False  # details belong in a DM the bot may not start: reply publicly with a deep link
+    min_gap: float = 0.0  # live rooms: seconds the thread's bot messages must stay apart (enforced when queued)
 
     @property
     def replies(self) -> bool:
@@ -90,6 +100,7 @@ class Decision:
     links: tuple[TrackedLinkSpec, ...] = ()
     assignment: tuple[str, str] | None = None  # (experiment, variant) to store as the viewer's sticky variant
     decided_at: datetime | None = None
+    min_gap: float = 0.0  # live rooms: seconds between this thread's bot messages; the queue enforces it
 
     @property
     def replies(self) -> bool:

@@ -14,8 +14,9 @@ from typing import Any, Literal, Protocol
 
 from bot.storable import AUTHOR_CHARS, COURSE_CHARS, PLATFORM_CHARS, optional_id, storable_id, storable_text
 
+# Live rooms (bilibili-live): danmaku and super chats are read and answered; the rest is engagement only.
 EventKind = Literal["comment", "reply", "dm", "click", "conversion",
-                    "danmaku", "super_chat", "gift", "engagement", "live_start", "live_end"]  # the last six: live rooms
+                    "danmaku", "super_chat", "gift", "engagement", "live_start", "live_end"]
 
 
 @dataclass(frozen=True, slots=True)

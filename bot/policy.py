@@ -5,7 +5,7 @@ Each layer is `async def __call__(self, handler, analysis, data) -> Verdict`: it
 quiet hours, kill switch, dry run turn a reply into silence, a deferral or a record). `data["facts"]` holds
 the store's facts; layers never do I/O, so a decision is a pure function of (analysis, facts, config).
 
-Order, outermost first (see docs/pipeline.md): dry run · already decided · self/creator · human takeover ·
+Order, outermost first (see docs/pipeline.md): dry run · already decided · self/creator · live room (bot/live) · human takeover ·
 spam · complaint/negative → human · kill switch · rate limits · quiet hours · confidence · choose reply.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.analysis import Analysis, wants_answer
+from bot.catalog import Catalog
 from bot.config import PolicySettings, RateLimits, Settings
 from bot.decision import Channel, Facts, Verdict
 from retrieval.intents import QUESTION_INTENTS, looks_like_question
@@ -297,13 +298,17 @@ def _bind(layer: Any, handler: Handler) -> Handler:
     return call
 
 
-def build_policy(config: Settings) -> Policy:
+def build_policy(config: Settings, catalog: Catalog | None = None) -> Policy:
+    from bot.live.policy import LiveRoom  # it builds on this module's Handler
+
+
     settings, quiet = config.policy, config.policy.quiet_hours
     return Policy(
         [
             DryRun(settings.dry_run),
             AlreadyDecided(),
             SelfAndCreator(settings.bot_ids, settings.creator_ids),
+            LiveRoom(config.live, catalog),
             HumanTakeover(),
             Spam(),
             NeedsHuman(settings.handoff_intents, config.matching.min_intent_confidence, settings.negative_handoff_confidence,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.analysis import Analysis, Analyzer
-from bot.config import Settings
+from bot.config import LiveSettings, Settings
 from bot.decision import Accepted, Outcome
 from bot.events import Event, Quarantined, Sink, Source
 from bot.group_commit import GroupCommit
@@ -43,8 +44,9 @@ def event_clock(event: Event) -> datetime:
 
 class Runner:
     def __init__(self, analyzer: Analyzer, store: Store, pipeline: Pipeline, outbox: OutboxWorker | None = None, *,
-                 clock: Clock = wall_clock, store_patience: float = 60.0) -> None:
+                 clock: Clock = wall_clock, store_patience: float = 60.0, live: LiveSettings | None = None) -> None:
         self.analyzer = analyzer
+        self.live = live or LiveSettings()  # live rooms: the question board and the post-live summary (bot/live)
         self.store = store
         self.pipeline = pipeline
         self.outbox = outbox
@@ -67,7 +69,7 @@ class Runner:
         store = store or Store.open(settings)
         pipeline = Pipeline.from_settings(settings, analyzer.knowledge.catalog, store.pseudonymizer)
         outbox = OutboxWorker(store, sinks, settings.outbox) if sinks else None
-        return cls(analyzer, store, pipeline, outbox, clock=clock)
+        return cls(analyzer, store, pipeline, outbox, clock=clock, live=settings.live)
 
     # -- one batch ------------------------------------------------------------------------------------------
     async def process(self, events: Sequence[Event]) -> list[Outcome]:
@@ -142,7 +144,34 @@ class Runner:
             ledger.note(accepted, decision)
             outcomes.append(Outcome(accepted, analyses.get(accepted.event_pk), decision))
         ids = await self._store(self.store.save_outcomes, outcomes)
-        return [o for o, i in zip(outcomes, ids) if i is not None]
+        saved = [o for o, i in zip(outcomes, ids) if i is not None]
+        await self._after_live(saved)
+        return saved
+
+    async def _after_live(self, outcomes: Sequence[Outcome]) -> None:
+        """Live rooms, once a batch is decided: its questions onto the host's board, a finished live summed up.
+        Neither can undo the decisions already stored: a failure is logged and the batch goes on."""
+        from bot.live import is_live
+
+        if not any(is_live(o.accepted.event.platform) for o in outcomes):
+            return
+        from bot.live.board import board_questions
+        from bot.live.summary import summarize_and_store
+
+        try:
+            if questions := board_questions(outcomes):
+                await self._store(functools.partial(self.store.record_live_questions, questions,
+                                                    similarity=self.live.board_similarity, window=self.live.board_minutes * 60))
+            for o in outcomes:
+                event = o.accepted.event
+                if event.kind == "live_end" and event.thread is not None:
+                    summary = await self._store(summarize_and_store, self.store, event.platform, event.thread.id, event.created_at)
+                    log.info("live %s ended: %d danmaku, %d questions, %d answered by the bot", event.thread.id, summary.danmaku,
+                             summary.questions, summary.questions_answered_by_bot)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("live board / summary update failed for a batch of %d", len(outcomes))
 
     async def _analyze(self, accepted: Sequence[Accepted]) -> dict[int, Analysis]:
         """Analyses of the batch's comments (other kinds of events have none), by event_pk."""

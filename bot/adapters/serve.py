@@ -166,7 +166,8 @@ async def serve_adapters(settings: Settings, platforms: Sequence[str], *, analyz
             if live_api is not None and not settings.bilibili_live.read_only:
                 from bot.adapters.bilibili_live import LiveSink
 
-                sinks["bilibili-live"] = LiveSink.from_settings(settings.bilibili_live, live_api, alert=alert)
+                sinks["bilibili-live"] = LiveSink.from_settings(settings.bilibili_live, live_api, alert=alert,
+                                                                  max_chars=settings.live.danmaku_max_chars)
             runner = await asyncio.to_thread(Runner.open, settings, sinks, analyzer=analyzer, store=store)
             if live_api is not None:  # after the runner: what cannot become an event goes to its quarantine
                 sources.append(await _live_source(settings, live_api, runner, stack))

@@ -21,6 +21,8 @@ from sqlmodel import Session, select
 
 from bot.decision import Accepted, Decision, Facts, Outcome
 from bot.events import Event, Thread
+from bot.live import is_live
+from bot.live.store import LiveLedger, live_parts, pace_live_messages
 from bot.store.models import (
     AbAssignment,
     DecisionRecord,
@@ -66,6 +68,7 @@ class Ledger:
         self.recent_texts: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.variants: dict[int, dict[str, str]] = defaultdict(dict)
         self.proactive: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # viewer → [today, unanswered]
+        self.live = LiveLedger()  # live rooms: answers given and the next danmaku slot (bot/live/store.py)
 
     def facts(self, accepted: Accepted, now: datetime | None = None) -> Facts:
         event = accepted.event
@@ -83,6 +86,7 @@ class Ledger:
             recent_thread_texts=tuple(self.recent_texts.get(thread, ())) if thread else (),
             variants=dict(self.variants.get(accepted.viewer_id or -1, {})),
             proactive_dms_today=proactive[0], proactive_dms_unanswered=proactive[1],
+            live=self.live.facts(thread) if thread and is_live(event.platform) else None,
         )
 
     def note(self, accepted: Accepted, decision: Decision) -> None:
@@ -105,6 +109,8 @@ class Ledger:
         if decision.assignment and accepted.viewer_id:
             experiment, variant = decision.assignment
             self.variants[accepted.viewer_id].setdefault(experiment, variant)
+        if thread and is_live(event.platform) and decision.replies:
+            self.live.note(thread, decision)
 
 
 class RecentTexts:
@@ -288,6 +294,7 @@ class IntakeStore:
                         DecisionRecord.decided_at > now - timedelta(hours=1)).group_by(DecisionRecord.platform, DecisionRecord.thread_id)):
                     ledger.thread_replies[(p, t)] = n
                 self._recent_texts(session, ledger, threads)
+                ledger.live.load(session, {t for t in threads if is_live(t[0])}, now)
             day = now - timedelta(days=1)
             if viewers:
                 for v, n in session.exec(select(DecisionRecord.viewer_id, sa.func.count()).where(
@@ -385,6 +392,7 @@ class IntakeStore:
         insert_rows(session, self.dialect, Handoff, [_row(Handoff, event_pk=row.event_pk, decision_id=row.id, platform=row.platform, thread_id=row.thread_id,
                                            viewer_id=row.viewer_id, reason=row.reason, created_at=now)
                                    for row in decisions if row.action == "handoff"])
+        pace_live_messages(session, self.dialect, messages)
         insert_rows(session, self.dialect, OutboxMessage, messages)
         insert_rows(session, self.dialect, TrackedLink, links)
         insert_ignore(session, self.dialect, AbAssignment, assignments, ["viewer_id", "experiment"])
@@ -484,21 +492,27 @@ def _messages(outcome: Outcome, row: _Values, now: datetime) -> list[_Values]:
         return []
     if d.action == "reply_dm" or (d.action == "handoff" and event.kind == "dm"):
         parts = [("dm", d.text)]
+    elif d.action == "reply_public" and d.min_gap:
+        parts = live_parts(d.text)  # a live answer split into danmaku: one message each, paced
     elif d.action in ("reply_public", "handoff"):
         parts = [("public", d.text)] + ([("dm", d.dm_text)] if d.dm_text else [])
     else:
         return []
     extra = {"viewer": outcome.accepted.pseudonym, "event_id": event.event_id, "event_kind": event.kind, "parent_id": event.parent_id}
+    if d.min_gap:
+        extra["min_gap"] = d.min_gap  # the queue keeps the thread's messages this far apart (bot/live/store.py)
     if isinstance(event.raw.get("reply"), dict):
         extra["reply"] = clean_json(event.raw["reply"])  # platform routing (e.g. bilibili oid/type/root)
     return [
         _row(
             OutboxMessage, idempotency_key=f"decision:{row.id}:{channel}", decision_id=row.id, platform=event.platform,
-            kind="reply_dm" if channel == "dm" else "reply_public", text=text,
+            kind="reply_dm" if channel.startswith("dm") else "reply_public", text=text,
             thread_id=clean_text(event.thread.id, 200) if event.thread else None,
-            reply_to=clean_text(event.event_id, 200) if channel == "public" or event.kind == "dm" else None,
-            recipient_id=clean_text(str(event.author_id), 128) if channel == "dm" and event.author_id else None,
-            viewer_id=outcome.accepted.viewer_id, extra=extra, next_attempt_at=d.send_after or now, created_at=now,
+            reply_to=clean_text(event.event_id, 200) if channel.startswith("public") or event.kind == "dm" else None,
+            recipient_id=clean_text(str(event.author_id), 128) if channel.startswith("dm") and event.author_id else None,
+            viewer_id=outcome.accepted.viewer_id, extra=extra, created_at=now,
+            # live answers are paced on the decision's clock (the one the live policy planned the slot with)
+            next_attempt_at=d.send_after or (d.decided_at if d.min_gap and d.decided_at else now),
         )
         for channel, text in parts
     ]

@@ -351,8 +351,63 @@ class CreatorCorrection(SQLModel, table=True):
     payload: dict[str, Any] = _json({})  # per kind: {answer}, {intent}, {answer_key}, {faq_id, phrasing}, {faq_id, question, answer}
 
 
+
+# --- live rooms (bot/live) -----------------------------------------------------------------------------------
+class LiveQuestionGroup(SQLModel, table=True):
+    """One group of live questions that mean the same (the host's board): grown incrementally as danmaku arrive."""
+
+    __tablename__ = "live_question_groups"
+    __table_args__ = (sa.Index("ix_live_groups_thread_last", "platform", "thread_id", "last_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    thread_id: str = Field(max_length=200)  # the live session: live:<room>:<start>
+    centroid: list[float] = _json([])  # unit-length mean of its questions' embeddings
+    examples: list[str] = _json([])  # a few distinct texts, newest first
+    questions: int = 0
+    paid: int = 0  # super chats among them
+    answer_key: str | None = Field(default=None, max_length=200)  # the bot's answer that covers them, when it has one
+    bot_answer: str | None = None  # what the bot said in the room for them (last)
+    bot_answered_at: datetime | None = _time(optional=True)
+    marked_answered_at: datetime | None = _time(optional=True)  # the host (or an assistant) marked it answered
+    marked_by: str | None = Field(default=None, max_length=200)
+    first_at: datetime = _time()
+    last_at: datetime = _time()
+
+
+class LiveQuestion(SQLModel, table=True):
+    """A danmaku or super chat on the board: which group it joined."""
+
+    __tablename__ = "live_questions"
+    __table_args__ = (sa.Index("ix_live_questions_thread_time", "platform", "thread_id", "asked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_pk: int = Field(foreign_key="events.id", unique=True)
+    group_id: int = Field(foreign_key="live_question_groups.id", index=True)
+    platform: str = Field(max_length=32)
+    thread_id: str = Field(max_length=200)
+    text: str = ""
+    price: float | None = None  # super chats: what the viewer paid (CNY)
+    answered_by_bot: bool = False  # the bot's danmaku for this question was queued (or it was covered by one)
+    asked_at: datetime = _time()
+
+
+class LiveSummaryRecord(SQLModel, table=True):
+    """The post-live summary of one live session (bot/live/summary.py), stored for the day's summary."""
+
+    __tablename__ = "live_summaries"
+    __table_args__ = (sa.UniqueConstraint("platform", "thread_id", name="uq_live_summaries_thread"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    thread_id: str = Field(max_length=200)
+    ended_at: datetime = _time(index=True)
+    created_at: datetime = _time()
+    data: dict[str, Any] = _json({})
+
+
 TABLES = [
     Viewer, ThreadRecord, EventRecord, UnderstandingRecord, DecisionRecord, Handoff, OutboxMessage,
     TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob, ProactiveDm,
-    QuarantineRecord, CreatorCorrection,
+    QuarantineRecord, CreatorCorrection, LiveQuestionGroup, LiveQuestion, LiveSummaryRecord,
 ]

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.live.store import LiveStore
 from bot.privacy import Pseudonymizer, pseudonymizer_for
 from bot.store.admin import AdminStore
 from bot.store.corrections import CorrectionStore
@@ -34,7 +35,7 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore, CorrectionStore):
+class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore, CorrectionStore, LiveStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer

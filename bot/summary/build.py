@@ -7,6 +7,7 @@ command, so all three always say the same thing about a day.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from bot.live import LIVE_PLATFORM
+from bot.live.summary import live_summaries_between
 from bot.metrics.audience import mood, top_keywords, volume
 from bot.metrics.business import business
 from bot.metrics.engagement import day_engagement, most_engaged
@@ -85,8 +88,11 @@ def daily_summary(engine: Engine, day: date, tz: ZoneInfo | str, *, options: Sum
     window = DayWindow.of(day, tz)
     activity = load_activity(engine, window, platforms=platforms)
     previous = sentiment_counts(engine, window.previous(), platforms=platforms)
-    return summarize(activity, window, options=options, encoder=encoder, previous_sentiments=previous, platforms=platforms,
-                     recipient=recipient, now=now)
+    summary = summarize(activity, window, options=options, encoder=encoder, previous_sentiments=previous, platforms=platforms,
+                        recipient=recipient, now=now)
+    if not platforms or LIVE_PLATFORM in platforms:
+        summary = dataclasses.replace(summary, live=live_summaries_between(engine, window.start, window.end))
+    return summary
 
 
 async def build_daily_summary(engine: Engine, day: date, tz: ZoneInfo | str, *, options: SummaryOptions = SummaryOptions(),

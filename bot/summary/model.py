@@ -39,10 +39,11 @@ class DailySummary:
     business: Business
     recipient: str | None = None
     notes: list[str] = field(default_factory=list)
+    live: list[dict[str, Any]] = field(default_factory=list)  # post-live summaries of lives that ended this day (bot/live)
 
     @property
     def is_empty(self) -> bool:
-        return self.volume.total == 0 and self.business.clicks_today == 0 and self.business.conversions == 0
+        return self.volume.total == 0 and self.business.clicks_today == 0 and self.business.conversions == 0 and not self.live
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: dates as ISO strings, rates included next to the counts they come from."""

@@ -99,6 +99,10 @@ def _lines(summary: DailySummary) -> list[tuple[str, list[str]]]:
     index = (f"F = {num(e.frequency)} 次/小时（{e.interactions} 次互动 / {num(e.hours, 0)} 小时）· "
              f"D = {num(e.depth)} · 综合 λ1·F+λ2·D = {num(e.score)}")
     sections.append(("互动指数", [index]))
+    if summary.live:
+        from bot.live.summary import render_live_summary
+
+        sections.append(("直播", [line for live in summary.live for line in render_live_summary(live)]))
     return sections
 
 

@@ -47,8 +47,9 @@ class LiveSink:
         self.muted_rooms: set[int] = set()
 
     @classmethod
-    def from_settings(cls, live: Any, api: LiveApi, **overrides: Any) -> LiveSink:
-        options: dict[str, Any] = {"max_chars": live.danmaku_max_chars, "too_fast_retry": live.too_fast_retry,
+    def from_settings(cls, live: Any, api: LiveApi, *, max_chars: int, **overrides: Any) -> LiveSink:
+        """`max_chars` is `[live] danmaku_max_chars`: one limit for what the policy composes and what is sent."""
+        options: dict[str, Any] = {"max_chars": max_chars, "too_fast_retry": live.too_fast_retry,
                                    "login_retry": live.login_retry}
         return cls(api, **{**options, **overrides})
 
@@ -61,7 +62,7 @@ class LiveSink:
         room = room_of(message)
         if len(message.text) > self._max_chars:
             raise SendError(f"danmaku of {len(message.text)} characters is over the limit of {self._max_chars} "
-                            "(bilibili_live.danmaku_max_chars); not cut", transient=False, code="too_long")
+                            "(live.danmaku_max_chars); not cut", transient=False, code="too_long")
         if self.halted is not None:
             raise SendError(f"bilibili-live sending halted: {self.halted.message or self.halted.outcome}", transient=True,
                             retry_after=self._login_retry, code=self.halted.code, attempted=False)
