@@ -94,7 +94,7 @@ class KnowledgeBase:
     """The files' knowledge (as loaded at `open`) and the store's revisions of it, read afresh for every call:
     another process (a second console, the CLI) may have written since."""
 
-    def __init__(self, courses: dict[str, Course], faq: dict[str, FaqEntry], store: Any) -> None:
+    def __init__(self, courses: dict[str, Course], faq: dict[str, FaqEntry], store: Any | None) -> None:
         self._courses = courses
         self._faq = faq
         self.store = store
@@ -296,7 +296,7 @@ class KnowledgeBase:
             report.unchanged += 1
 
     def _revisions(self) -> list[Correction]:
-        return self.store.corrections(KNOWLEDGE_KINDS)
+        return self.store.corrections(KNOWLEDGE_KINDS) if self.store is not None else []  # no database: no edits yet
 
 
 def _text(value: Any) -> str:
