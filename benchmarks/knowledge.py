@@ -54,8 +54,9 @@ def main() -> None:
     settings = load_settings(REPO / "config" / "coursebot.toml", state_dir=str(state))
     knowledge = Knowledge.open(settings)  # builds and saves the index once
     items = [normalize(text).plain for doc in knowledge.catalog.documents() for _, text in doc.items()]
+    raw = getattr(knowledge.encoder, "inner", knowledge.encoder)  # past the embedding cache: the model itself
     started = time.perf_counter()
-    knowledge.encoder.encode(items)
+    raw.encode(items)
     full = time.perf_counter() - started
     started = time.perf_counter()
     Knowledge.open(settings, knowledge.encoder)

@@ -56,6 +56,7 @@ class Teacher:
         self._base_threshold = analyzer.threshold  # the shipped calibration (the config's values)
         self.calibration: Recalibration | None = None  # how the thresholds were last chosen from feedback
         self._terms: dict[Document, list[str]] = {}
+        self._normalized: dict[str, str] = {}
         self._cache = PrototypeVectors(knowledge.settings.index_dir / TAUGHT_CACHE, knowledge.encoder)
         self._lock = threading.Lock()
 
@@ -108,7 +109,7 @@ class Teacher:
     def _vectors(self, lessons: Lessons, documents: Sequence[Document]) -> dict[str, np.ndarray]:
         """Every taught text's vector, by normalised text (one cache file, so one call with all of them): the
         phrasings of the effective knowledge the files do not have, the labelled and the vetoed comments."""
-        texts = [normalize(text).plain for d in documents for _, text in d.items()]
+        texts = [self._plain(text) for d in documents for _, text in d.items()]
         texts = [t for t in texts if t not in self._base_texts]
         texts += [*lessons.labels, *(t for t, _ in lessons.wrong)]
         texts = list(dict.fromkeys(t for t in texts if t))
@@ -125,12 +126,18 @@ class Teacher:
                 del live[gone]
             live.update(wanted)  # type: ignore[attr-defined]
         old = knowledge.searcher
-        items = [(item_id, normalize(text).plain) for d in documents for item_id, text in d.items()]
+        items = [(item_id, self._plain(text)) for d in documents for item_id, text in d.items()]
         report = old.vectors.sync(_Known(knowledge.encoder, vectors), items)
         lexical = LexicalIndex.build([d.id for d in documents], [self._document_terms(d) for d in documents])
         knowledge.searcher = HybridSearcher(documents, old.vectors, lexical, fusion=old.fusion, rrf_k=old.rrf_k, depth=old.depth,
                                             strong_bm25=old.strong_bm25)
         log.info("knowledge revised: %d vectors added, %d removed, BM25 rebuilt over %d documents", report.added, report.removed, len(documents))
+
+    def _plain(self, text: str) -> str:
+        """normalize(text).plain, remembered: every refresh rebuilds the whole document list (catalog-sized)."""
+        if text not in self._normalized:
+            self._normalized[text] = normalize(text).plain
+        return self._normalized[text]
 
     def _document_terms(self, document: Document) -> list[str]:
         if document not in self._terms:
