@@ -4,9 +4,10 @@ FAQ phrasings and entries go into the FAISS index incrementally (only texts neve
 model; their vectors are cached in `<index dir>/taught.npz`, so a restart does not re-encode them either)
 and BM25 is rebuilt for the lexical part only (bm25s indexes thousands of documents in milliseconds; see
 docs/learning.md). The creator's edits of the FAQ and catalog (docs/knowledge.md) are folded over the files
-the same way: a changed or removed phrasing and a retired entry leave FAISS by id. The intent head is retrained on the prototypes plus the creator's labels, and wrong
-replies become vetoes. Workers compare the store's knowledge version before each batch and reload when it
-changed, so with PostgreSQL every worker sees what the creator taught.
+the same way: a changed or removed phrasing and a retired entry leave FAISS by id. The intent head is
+retrained on the prototypes plus the creator's labels, and wrong replies become vetoes. Workers compare the
+store's knowledge version before each batch and reload when it changed, so with PostgreSQL every worker sees
+what the creator taught.
 """
 
 from __future__ import annotations
