@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         views = _base(config, state_dir).faq(search)
         table = Table("id", "course", "question", "answer", "phrasings", "source")
         for v in views:
-            table.add_row(v.id, v.course_id or "-", v.question[:40], v.answer[:40], str(len(v.phrasings)), _source(v.origin))
+            table.add_row(v.id, v.course_id or "-", v.question[:40], v.answer[:40], str(len(v.phrasings)), _source(v.origin, v.file))
         out.print(table if views else "no FAQ entries" + (f" matching {search!r}" if search else ""))
 
     @faq.command("courses")
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"phrasing   {text}")
         out.print(f"answer     {v.answer}")
         out.print(f"course     {v.course_id or '- (every course)'}")
-        out.print(f"source     {_source(v.origin)}")
+        out.print(f"source     {_source(v.origin, v.file)}")
 
     @faq.command("add")
     def add(
@@ -252,10 +252,12 @@ def _report(result, saved) -> None:
     raise typer.Exit(2)
 
 
-def _source(origin) -> str:
+def _source(origin, file: str | None = "file") -> str:
+    """Where an entry comes from: "faq.yaml", "faq.yaml, edited by 老师 (#12)" or "added by 老师 (#15)"."""
     if origin.source == "file":
-        return "file"
-    return f"{origin.by} #{origin.revision}" if origin.revision else "creator"
+        return file or "file"
+    who = f"{origin.by} (#{origin.revision})" if origin.revision else "the creator"
+    return f"{file}, edited by {who}" if file else f"added by {who}"
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ class FaqView:
     alternatives: tuple[str, ...]
     course_id: str | None
     origin: Origin  # the file, or the creator's latest revision (who, when)
+    file: str | None = None  # the file the entry comes from (edited or not); None: the creator added it
 
     @property
     def phrasings(self) -> tuple[str, ...]:
@@ -94,15 +95,16 @@ class KnowledgeBase:
     """The files' knowledge (as loaded at `open`) and the store's revisions of it, read afresh for every call:
     another process (a second console, the CLI) may have written since."""
 
-    def __init__(self, courses: dict[str, Course], faq: dict[str, FaqEntry], store: Any | None) -> None:
+    def __init__(self, courses: dict[str, Course], faq: dict[str, FaqEntry], store: Any | None, *, faq_file: str | None = None) -> None:
         self._courses = courses
         self._faq = faq
         self.store = store
+        self.faq_file = faq_file
 
     @classmethod
     def open(cls, settings: Any, store: Any) -> KnowledgeBase:
         catalog = load_catalog(settings.catalog.courses, settings.catalog.faq)
-        return cls(catalog.courses, catalog.faq, store)
+        return cls(catalog.courses, catalog.faq, store, faq_file=Path(settings.catalog.faq).name)
 
     # -- reading --------------------------------------------------------------------------------------------
     def current(self) -> Effective:
@@ -113,7 +115,7 @@ class KnowledgeBase:
         """The effective FAQ entries in file order, then the creator's; `search` matches any of id, question,
         answer, phrasings and course (case, width and traditional/simplified folded as comments are)."""
         known = self.current()
-        views = [_faq_view(entry, known.origins[entry.id]) for entry in known.faq.values()]
+        views = [self._view(entry, known.origins[entry.id]) for entry in known.faq.values()]
         if not search:
             return views
         wanted = normalize(search).plain
@@ -122,7 +124,7 @@ class KnowledgeBase:
     def entry(self, faq_id: str) -> FaqView | None:
         known = self.current()
         entry = known.faq.get(faq_id)
-        return _faq_view(entry, known.origins[faq_id]) if entry else None
+        return self._view(entry, known.origins[faq_id]) if entry else None
 
     def courses(self, search: str | None = None) -> list[CourseView]:
         known = self.current()
@@ -295,6 +297,10 @@ class KnowledgeBase:
         else:
             report.unchanged += 1
 
+    def _view(self, entry: FaqEntry, origin: Origin) -> FaqView:
+        return FaqView(entry.id, entry.question, entry.answer, tuple(entry.alternatives), entry.course_id, origin,
+                       (self.faq_file or "file") if entry.id in self._faq else None)
+
     def _revisions(self) -> list[Correction]:
         return self.store.corrections(KNOWLEDGE_KINDS) if self.store is not None else []  # no database: no edits yet
 
@@ -330,10 +336,6 @@ def _entry_fields(entry: FaqEntry, *, extras: bool = False) -> dict[str, Any]:
     if extras:
         row.update({k: v for k, v in entry.model_dump().items() if k not in row})
     return row
-
-
-def _faq_view(entry: FaqEntry, origin: Origin) -> FaqView:
-    return FaqView(entry.id, entry.question, entry.answer, tuple(entry.alternatives), entry.course_id, origin)
 
 
 def _revision(c: Correction) -> Revision:

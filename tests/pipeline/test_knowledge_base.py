@@ -96,7 +96,8 @@ def test_every_edit_is_a_revision_with_who_when_before_and_after_newest_first(kb
     assert (entry.answer, entry.course_id) == ("十天内可以退款", "py-101")
     assert "钱能退吗" in entry.alternatives and "能退款吗" not in entry.alternatives
     assert (entry.origin.source, entry.origin.by, entry.origin.revision) == ("creator", "老师", removed.revision.id)
-    assert kb.entry("faq-invoice").origin.source == "file"
+    assert entry.file == "faq.yaml"  # born in the file, edited since
+    assert (kb.entry("faq-invoice").origin.source, kb.entry("faq-invoice").file) == ("file", "faq.yaml")
 
     retired = kb.retire_faq("faq-refund", "老师")
     assert kb.entry("faq-refund") is None and "faq-refund" not in faq_ids(settings, store)
@@ -115,6 +116,7 @@ def test_list_and_search_show_the_effective_faq(kb: KnowledgeBase) -> None:
     assert new.ok and new.revision.target == f"creator-{new.revision.id}"
     found = kb.faq("商用")
     assert [v.id for v in found] == [new.revision.target] and found[0].alternatives == ("代码可以商用吗",)
+    assert found[0].file is None and found[0].origin.by == "老师"
     assert [v.id for v in kb.faq("發票")][:1] == ["faq-invoice"]  # traditional characters fold like comments do
     assert [c.id for c in kb.courses("爬虫")] == ["py-spider"]
 
