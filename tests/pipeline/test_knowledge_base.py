@@ -171,3 +171,36 @@ def test_import_refuses_bad_rows_by_line_and_loads_the_rest(kb: KnowledgeBase, t
         bad = tmp_path / "bad.yaml"
         bad.write_text("faq: [", encoding="utf-8")
         kb.import_faq(bad, "import")
+
+
+def test_the_faq_commands_edit_show_export_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("COURSEBOT_CONFIG", str(REPO_CONFIG / "coursebot.toml"))
+    monkeypatch.setenv("COURSEBOT_STATE_DIR", str(tmp_path))
+
+    def run(*args: str):
+        return CliRunner().invoke(app, ["faq", *args], env={"COLUMNS": "200"})
+
+    listed = run("list", "--search", "退款")  # no database yet: the file's FAQ, and none is created
+    assert listed.exit_code == 0 and "faq-refund" in listed.output and not (tmp_path / "coursebot.db").exists()
+    assert run("phrasing", "add", "faq-refund", "钱能退吗", "--by", "老师").exit_code == 0
+    removed = run("phrasing", "remove", "faq-refund", "能退款吗")
+    assert removed.exit_code == 0 and '"能退款吗" is no longer a phrasing of FAQ entry faq-refund (revision #2)' in removed.output
+    bad = run("course-edit", "py-101", "--price", "-1")
+    assert bad.exit_code == 2 and bad.output.strip() == "error: field 'price': input should be greater than or equal to 0, got '-1'"
+    assert run("edit", "faq-refund").exit_code == 2  # nothing to change
+    shown = run("show", "faq-refund")
+    assert "phrasing   钱能退吗" in shown.output and "能退款吗" not in shown.output and "faq.yaml, edited by cli (#2)" in shown.output
+    history = run("history", "faq-refund")
+    assert history.output.index("faq_unphrase") < history.output.index("faq_phrasing")  # newest first
+    assert run("retire", "faq-invoice").exit_code == 0
+    assert run("show", "faq-invoice").exit_code == 2
+
+    exported = tmp_path / "out.yaml"
+    assert run("export", "--output", str(exported)).exit_code == 0
+    assert "faq-invoice" not in load_faq(exported) and "钱能退吗" in load_faq(exported)["faq-refund"].alternatives
+    imported = run("import", str(exported))
+    assert imported.exit_code == 0 and f"{exported}: 0 added, 0 edited, {len(load_faq(exported))} unchanged; refused 0 row(s)" in imported.output
