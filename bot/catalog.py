@@ -33,6 +33,10 @@ def _as_list(value: Any) -> Any:
     return value
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if value in ("", "null", "None") else value
+
+
 class Course(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
@@ -78,10 +82,7 @@ class FaqEntry(BaseModel):
 
     _lists = field_validator("alternatives", mode="before")(_as_list)
 
-    @field_validator("course_id", "live_answer", "live_topic", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if value in ("", "null", "None") else value
+    _optional = field_validator("course_id", "live_answer", "live_topic", mode="before")(_blank_is_none)
 
     def document(self) -> Document:
         phrasings = tuple(dict.fromkeys([self.question, *self.alternatives]))
@@ -195,19 +196,65 @@ def _describe(error: dict[str, Any]) -> str:
     return f"field '{field}': {message}, got {shown}"
 
 
+def _field(error: dict[str, Any]) -> str:
+    """The top-level field an error is about ("alternatives" for a bad "alternatives.2"): a form shows it there."""
+    return str(error["loc"][0]) if error["loc"] else "entry"
+
+
+# -- one validator per field, shared by the file loaders and the knowledge edits (bot/learning/knowledge_base.py) --
+
+
+def field_errors(model: type[BaseModel], row: dict[str, Any]) -> dict[str, str]:
+    """Every invalid field of `row` (the first problem of each), worded exactly as the file loaders word it."""
+    try:
+        model.model_validate(row)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            errors.setdefault(_field(error), _describe(error))
+        return errors
+    return {}
+
+
+def unknown_course(course_id: str | None, courses: dict[str, Course]) -> str | None:
+    """Why an FAQ entry's `course_id` is refused (None: it is fine)."""
+    if course_id is not None and course_id not in courses:
+        return f"field 'course_id': unknown course '{course_id}'"
+    return None
+
+
+def faq_errors(row: dict[str, Any], courses: dict[str, Course]) -> dict[str, str]:
+    """`field_errors` of an FAQ entry plus its course reference: the whole of what `load_faq` checks per entry."""
+    errors = field_errors(FaqEntry, row)
+    if "course_id" not in errors:
+        course = unknown_course(_blank_is_none(row.get("course_id")), courses)
+        if course:
+            errors["course_id"] = course
+    return errors
+
+
+def validated_rows(path: Path, key: str, model: type[BaseModel], what: str) -> Iterator[tuple[int, Any, str | None]]:
+    """(line, entry, None) for each valid row, (line, None, the one-line error) for each invalid one."""
+    for line, row in _rows(path, key):
+        label = f"{path}:{line}" if line else str(path)
+        if not isinstance(row, dict):
+            yield line, None, f"{label}: each {what} must be a mapping of fields, got {type(row).__name__}"
+            continue
+        name = f"{what} '{row.get('id')}'" if row.get("id") else what
+        try:
+            yield line, model.model_validate(row), None
+        except ValidationError as exc:
+            yield line, None, f"{label}: {name}: {_describe(exc.errors()[0])}"
+
+
 def _load_entries(path: Path, key: str, model: type[BaseModel], what: str) -> tuple[dict[str, Any], dict[str, int]]:
     """Validated entries by id, and the line each one starts on."""
     entries: dict[str, Any] = {}
     where: dict[str, int] = {}
-    for line, row in _rows(path, key):
+    for line, entry, error in validated_rows(path, key, model, what):
+        if error is not None:
+            raise InputError(error)
         label = f"{path}:{line}" if line else str(path)
-        if not isinstance(row, dict):
-            raise InputError(f"{label}: each {what} must be a mapping of fields, got {type(row).__name__}")
-        name = f"{what} '{row.get('id')}'" if row.get("id") else what
-        try:
-            entry = model.model_validate(row)
-        except ValidationError as exc:
-            raise InputError(f"{label}: {name}: {_describe(exc.errors()[0])}") from None
         if entry.id in entries:
             raise InputError(f"{label}: {what} id '{entry.id}' duplicates line {where[entry.id]}")
         entries[entry.id] = entry
@@ -225,10 +272,9 @@ def load_faq(path: Path, courses: dict[str, Course] | None = None) -> dict[str, 
     entries, where = _load_entries(path, "faq", FaqEntry, "faq entry")
     if courses is not None:
         for entry in entries.values():
-            if entry.course_id is not None and entry.course_id not in courses:
-                raise InputError(
-                    f"{path}:{where[entry.id]}: faq entry '{entry.id}': field 'course_id': unknown course '{entry.course_id}'"
-                )
+            problem = unknown_course(entry.course_id, courses)
+            if problem:
+                raise InputError(f"{path}:{where[entry.id]}: faq entry '{entry.id}': {problem}")
     return entries
 
 

@@ -223,9 +223,8 @@ def _teach(config: Path | None, state_dir: Path | None, lesson: Callable[[Any], 
 
 
 def faq_ids(settings, store) -> set[str]:
-    """The FAQ entries a phrasing can be added to: the FAQ file's and the creator's own (no model needed)."""
-    from bot.catalog import load_catalog
+    """The FAQ entries a phrasing can be added to: the effective FAQ, the files' entries with the creator's
+    revisions (added ones in, retired ones out; no model needed)."""
+    from bot.learning.knowledge_base import KnowledgeBase
 
-    catalog = load_catalog(settings.catalog.courses, settings.catalog.faq)
-    return set(catalog.faq) | {str(c.payload.get("faq_id")) for c in store.corrections(("faq_entry",))}
-
+    return set(KnowledgeBase.open(settings, store).current().faq)

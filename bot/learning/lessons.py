@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from bot.catalog import FaqEntry
+from bot.learning.revisions import KNOWLEDGE_KINDS, Change, additive_changes, change_of
 from bot.store.corrections import Correction
 from retrieval.text import normalize
 
 log = logging.getLogger(__name__)
 # The kinds that change what the bot knows (an `answer` only becomes knowledge once saved as FAQ).
-LESSON_KINDS = ("relabel", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry")
+LESSON_KINDS = ("relabel", "wrong_reply", "right_reply", *KNOWLEDGE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class Lessons:
     wrong: tuple[tuple[str, str], ...]  # (normalised comment text, vetoed answer key)
     # (dense, BM25, right?) of each reviewed FAQ reply, the creator's latest word per comment (bot/learning/calibration.py)
     feedback: tuple[tuple[float, float, bool], ...] = ()
+    # Every change to the FAQ and catalog, oldest first (bot/learning/revisions.py folds them over the files)
+    knowledge: tuple[Change, ...] = ()
+
+    def changes(self) -> tuple[Change, ...]:
+        """The knowledge changes; lessons built from entries and phrasings alone (benchmarks) make theirs."""
+        return self.knowledge or additive_changes(self.entries, self.phrasings)
 
     @classmethod
     def none(cls) -> Lessons:
@@ -37,7 +44,11 @@ class Lessons:
         labels: dict[str, str] = {}
         wrong: dict[tuple[str, str], None] = {}
         feedback: dict[int, tuple[float, float, bool]] = {}
+        knowledge: list[Change] = []
         for c in corrections:
+            change = change_of(c.kind, c.payload, c.id, c.by, c.at)
+            if change is not None:
+                knowledge.append(change)
             if c.kind in ("wrong_reply", "right_reply") and c.event_pk is not None and "dense" in c.payload:
                 feedback[c.event_pk] = (float(c.payload["dense"]), float(c.payload.get("bm25", 0.0)), c.kind == "right_reply")
             text = normalize(c.text).plain if c.text else ""
@@ -59,4 +70,4 @@ class Lessons:
                     continue
                 entries[entry.id] = entry
         return cls({k: tuple(v) for k, v in phrasings.items()}, tuple(entries.values()), labels, tuple(wrong),
-                   tuple(feedback.values()))
+                   tuple(feedback.values()), tuple(knowledge))

@@ -3,9 +3,11 @@
 FAQ phrasings and entries go into the FAISS index incrementally (only texts never encoded before reach the
 model; their vectors are cached in `<index dir>/taught.npz`, so a restart does not re-encode them either)
 and BM25 is rebuilt for the lexical part only (bm25s indexes thousands of documents in milliseconds; see
-docs/learning.md). The intent head is retrained on the prototypes plus the creator's labels, and wrong
-replies become vetoes. Workers compare the store's knowledge version before each batch and reload when it
-changed, so with PostgreSQL every worker sees what the creator taught.
+docs/learning.md). The creator's edits of the FAQ and catalog (docs/knowledge.md) are folded over the files
+the same way: a changed or removed phrasing and a retired entry leave FAISS by id. The intent head is
+retrained on the prototypes plus the creator's labels, and wrong replies become vetoes. Workers compare the
+store's knowledge version before each batch and reload when it changed, so with PostgreSQL every worker sees
+what the creator taught.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ import logging
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
 from bot.analysis import Analyzer
+from bot.catalog import Catalog, Course, FaqEntry
 from bot.knowledge import PROTOTYPE_CACHE, PrototypeVectors, document_terms, load_labelled_phrases
 from bot.learning.calibration import recalibrated
 from bot.learning.lessons import LESSON_KINDS, Lessons
+from bot.learning.revisions import effective
 from retrieval.intents import INTENTS, SENTIMENTS, IntentDetector, PrototypeClassifier
 from retrieval.search import Document, HybridSearcher, LexicalIndex, Recalibration
 from retrieval.text import normalize
@@ -45,12 +48,16 @@ class Teacher:
         self.analyzer = analyzer
         self.version = -1  # the store's knowledge version last applied; -1: never looked
         self.lessons = Lessons.none()
+        # The files' knowledge as loaded; the creator's revisions are always folded over this, never over themselves.
         self._base_faq = dict(knowledge.catalog.faq)
+        self._base_courses = dict(knowledge.catalog.courses)
+        self._base_texts = {normalize(text).plain for d in knowledge.catalog.documents() for _, text in d.items()}
         self._base_detector = knowledge.detector
         self._base_intents: tuple[np.ndarray, list[str], list[str]] | None = None
         self._base_threshold = analyzer.threshold  # the shipped calibration (the config's values)
         self.calibration: Recalibration | None = None  # how the thresholds were last chosen from feedback
         self._terms: dict[Document, list[str]] = {}
+        self._normalized: dict[str, str] = {}
         self._cache = PrototypeVectors(knowledge.settings.index_dir / TAUGHT_CACHE, knowledge.encoder)
         self._lock = threading.Lock()
 
@@ -71,10 +78,13 @@ class Teacher:
     # -- the parts ----------------------------------------------------------------------------------------------
     def _apply(self, lessons: Lessons) -> None:
         knowledge = self.analyzer.knowledge
-        vectors = self._vectors(lessons)
-        entries_changed = {e.id for e in lessons.entries} != {e.id for e in self.lessons.entries}
-        if lessons.entries != self.lessons.entries or lessons.phrasings != self.lessons.phrasings:
-            self._teach_faq(lessons, vectors)
+        changes = lessons.changes()
+        known = effective(self._base_courses, self._base_faq, changes)
+        documents = Catalog(known.courses, known.faq).documents()
+        vectors = self._vectors(lessons, documents)
+        knowledge_moved = changes != self.lessons.changes()
+        if knowledge_moved:
+            self._teach_knowledge(known.courses, known.faq, documents, vectors)
         if lessons.labels != self.lessons.labels:
             knowledge.detector = self._detector(lessons.labels, vectors)
         if lessons.wrong != self.lessons.wrong:
@@ -82,11 +92,12 @@ class Teacher:
                                          np.zeros((0, knowledge.encoder.dimension), dtype=np.float32), [k for _, k in lessons.wrong])
         if lessons.feedback != self.lessons.feedback or self.calibration is None:
             self._recalibrate(lessons.feedback)
-        if entries_changed:
+        if knowledge_moved:
+            # an edited question changes its question type, an edited answer which entries are rivals
             self.analyzer.knowledge_changed()
         self.lessons = lessons
-        log.info("creator's lessons applied: %d FAQ entries, %d phrasings, %d intent labels, %d vetoes", len(lessons.entries),
-                 sum(map(len, lessons.phrasings.values())), len(lessons.labels), len(lessons.wrong))
+        log.info("creator's lessons applied: %d knowledge revisions (%d FAQ entries), %d intent labels, %d vetoes",
+                 len(changes), len(known.faq), len(lessons.labels), len(lessons.wrong))
 
     def _recalibrate(self, feedback: Sequence[tuple[float, float, bool]]) -> None:
         target = self.analyzer.knowledge.settings.matching.target_precision
@@ -96,33 +107,38 @@ class Teacher:
                      self.calibration.source, self.calibration.reviewed, self.calibration.wrong, threshold.min_dense, threshold.min_dense_with_terms)
         self.analyzer.threshold = threshold
 
-    def _vectors(self, lessons: Lessons) -> dict[str, np.ndarray]:
-        """Every taught text's vector, by normalised text (one cache file, so one call with all of them)."""
-        texts = [normalize(e.question).plain for e in lessons.entries]
-        texts += [normalize(p).plain for phrasings in lessons.phrasings.values() for p in phrasings]
+    def _vectors(self, lessons: Lessons, documents: Sequence[Document]) -> dict[str, np.ndarray]:
+        """Every taught text's vector, by normalised text (one cache file, so one call with all of them): the
+        phrasings of the effective knowledge the files do not have, the labelled and the vetoed comments."""
+        texts = [self._plain(text) for d in documents for _, text in d.items()]
+        texts = [t for t in texts if t not in self._base_texts]
         texts += [*lessons.labels, *(t for t, _ in lessons.wrong)]
         texts = list(dict.fromkeys(t for t in texts if t))
         return dict(zip(texts, self._cache.encode(texts))) if texts else {}
 
-    def _teach_faq(self, lessons: Lessons, vectors: dict[str, np.ndarray]) -> None:
+    def _teach_knowledge(self, courses: dict[str, Course], faq: dict[str, FaqEntry], documents: list[Document],
+                         vectors: dict[str, np.ndarray]) -> None:
+        """The files' knowledge with the creator's revisions, live: an edited or removed phrasing leaves FAISS
+        (`VectorIndex.sync` removes its ids), a retired entry leaves every index and the catalog."""
         knowledge = self.analyzer.knowledge
-        faq = knowledge.catalog.faq  # shared with the composer: changed in place, never replaced
-        for entry_id in [i for i in faq if i not in self._base_faq]:
-            del faq[entry_id]
-        for entry in lessons.entries:
-            faq.setdefault(entry.id, entry)
-        unknown = sorted(set(lessons.phrasings) - set(faq))
-        if unknown:
-            log.warning("phrasings for unknown FAQ entries skipped: %s", ", ".join(unknown))
-        documents = [_with_phrasings(d, lessons.phrasings.get(d.id.split(":", 1)[1], ())) if d.kind == "faq" else d
-                     for d in knowledge.catalog.documents()]
+        # The catalog's dicts are shared with the composer (answers, prices, links): changed in place, never replaced.
+        for live, wanted in ((knowledge.catalog.faq, faq), (knowledge.catalog.courses, courses)):
+            for gone in [key for key in live if key not in wanted]:
+                del live[gone]
+            live.update(wanted)  # type: ignore[attr-defined]
         old = knowledge.searcher
-        items = [(item_id, normalize(text).plain) for d in documents for item_id, text in d.items()]
+        items = [(item_id, self._plain(text)) for d in documents for item_id, text in d.items()]
         report = old.vectors.sync(_Known(knowledge.encoder, vectors), items)
         lexical = LexicalIndex.build([d.id for d in documents], [self._document_terms(d) for d in documents])
         knowledge.searcher = HybridSearcher(documents, old.vectors, lexical, fusion=old.fusion, rrf_k=old.rrf_k, depth=old.depth,
                                             strong_bm25=old.strong_bm25)
-        log.info("FAQ taught: %d vectors added, %d removed, BM25 rebuilt over %d documents", report.added, report.removed, len(documents))
+        log.info("knowledge revised: %d vectors added, %d removed, BM25 rebuilt over %d documents", report.added, report.removed, len(documents))
+
+    def _plain(self, text: str) -> str:
+        """normalize(text).plain, remembered: every refresh rebuilds the whole document list (catalog-sized)."""
+        if text not in self._normalized:
+            self._normalized[text] = normalize(text).plain
+        return self._normalized[text]
 
     def _document_terms(self, document: Document) -> list[str]:
         if document not in self._terms:
@@ -168,10 +184,6 @@ class _Known:
         missing = [t for t in dict.fromkeys(texts) if t not in self.known]
         found = dict(zip(missing, self.encoder.encode(missing))) if missing else {}
         return np.stack([self.known[t] if t in self.known else found[t] for t in texts]).astype(np.float32)
-
-
-def _with_phrasings(document: Document, extra: Sequence[str]) -> Document:
-    return replace(document, phrasings=tuple(dict.fromkeys([*document.phrasings, *extra]))) if extra else document
 
 
 _TEACHERS: weakref.WeakKeyDictionary[Analyzer, Teacher] = weakref.WeakKeyDictionary()

@@ -20,7 +20,10 @@ from bot.store.rows import clean_json, clean_text
 from retrieval.intents import INTENTS
 from retrieval.vetoes import answer_key
 
-KINDS = ("answer", "relabel", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry")
+# faq_edit, faq_unphrase, faq_retire and course_edit are the knowledge edits of `coursebot faq` and the
+# console (bot/learning/knowledge_base.py, docs/knowledge.md).
+KINDS = ("answer", "relabel", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry", "faq_edit", "faq_unphrase", "faq_retire",
+         "course_edit")
 REPLY_ACTIONS = ("reply_public", "reply_dm")
 
 
@@ -128,14 +131,18 @@ class CorrectionStore:
         return self.add_faq_entry(text, handoff.reply_text, by, event_pk=handoff.event_pk,
                                   course_id=understanding.course_id if understanding else None)
 
-    def add_faq_entry(self, question: str, answer: str, by: str, *, event_pk: int | None = None, course_id: str | None = None) -> Correction:
-        """A new FAQ entry the creator wrote; its id is `creator-<correction id>`."""
+    def add_faq_entry(self, question: str, answer: str, by: str, *, event_pk: int | None = None, course_id: str | None = None,
+                      faq_id: str | None = None, alternatives: list[str] | None = None) -> Correction:
+        """A new FAQ entry the creator wrote; its id is `faq_id`, or `creator-<correction id>` without one."""
         with self.session() as session:  # type: ignore[attr-defined]
+            payload: dict[str, Any] = {"question": clean_text(question, 4000), "answer": clean_text(answer, 4000), "course_id": course_id}
+            if alternatives:
+                payload["alternatives"] = [clean_text(a, 4000) for a in alternatives]
             row = CreatorCorrection(kind="faq_entry", event_pk=event_pk, text=clean_text(question, 4000), by=clean_text(by, 200),
-                                    payload={"question": clean_text(question, 4000), "answer": clean_text(answer, 4000), "course_id": course_id})
+                                    payload=payload)
             session.add(row)
             session.flush()
-            row.payload = {**row.payload, "faq_id": f"creator-{row.id}"}
+            row.payload = {**row.payload, "faq_id": faq_id or f"creator-{row.id}"}
             session.add(row)
             session.flush()
             return _view(row)

@@ -343,7 +343,7 @@ class CreatorCorrection(SQLModel, table=True):
     __tablename__ = "creator_corrections"
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16, index=True)  # answer | relabel | wrong_reply | faq_phrasing | faq_entry
+    kind: str = Field(max_length=16, index=True)  # bot/store/corrections.py KINDS (answer, relabel, …, faq_edit, course_edit)
     event_pk: int | None = Field(default=None, foreign_key="events.id", index=True)  # the stored comment, if any
     text: str = ""  # the comment as the creator saw it (blanked when its viewer is forgotten)
     by: str = Field(max_length=200)
