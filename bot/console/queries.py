@@ -3,7 +3,7 @@ with asyncio.to_thread). Read models only: every change goes through bot/actions
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -83,8 +83,6 @@ class InboxPage:
     items: list[InboxItem]
     open_count: int
     next_before: int | None  # the next (older) page, None at the end
-    platforms: list[str] = field(default_factory=list)
-    intents: list[str] = field(default_factory=list)
 
 
 def _handoff_query():
@@ -106,7 +104,7 @@ def _item(h: Handoff, e: EventRecord, v: Viewer | None, t: ThreadRecord | None, 
 
 
 def inbox_page(store: Store, f: InboxFilter, limit: int = PAGE_SIZE) -> InboxPage:
-    """Newest first, `limit` at a time (keyset on the handoff id: the 200th page costs what the first does)."""
+    """Newest first, `limit` at a time (keyset on (created_at, id): the 200th page costs what the first does)."""
     query = _handoff_query().where(Handoff.state == f.state)
     if f.platform:
         query = query.where(Handoff.platform == f.platform)
@@ -114,16 +112,18 @@ def inbox_page(store: Store, f: InboxFilter, limit: int = PAGE_SIZE) -> InboxPag
         query = query.where(Handoff.thread_id == f.thread_id)
     if f.intent:
         query = query.where(UnderstandingRecord.intent == f.intent)
-    if f.before:
-        query = query.where(Handoff.id < f.before)
-    query = query.order_by(Handoff.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    if f.before:  # older than that handoff: (created_at, id) below its own, read off the state+time index
+        since = select(Handoff.created_at).where(Handoff.id == f.before).scalar_subquery()
+        query = query.where(sa.tuple_(Handoff.created_at, Handoff.id) < sa.tuple_(since, f.before))
+    # By time, then id: the order of ix_handoffs_state_time, so the database walks it and stops after one page
+    # (ordered by id alone, SQLite read every open handoff through that index and sorted them: 0.5 s at 10,000).
+    query = query.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
     with store.session(write=False) as session:
         rows = [_item(*row) for row in session.exec(query)]
         open_count = session.exec(select(sa.func.count()).select_from(Handoff).where(Handoff.state == "open")).one()
-        platforms = list(session.exec(select(Handoff.platform).where(Handoff.state == "open").distinct()))
     more = len(rows) > limit
     rows = rows[:limit]
-    return InboxPage(rows, int(open_count), rows[-1].id if more and rows else None, sorted(platforms), [])
+    return InboxPage(rows, int(open_count), rows[-1].id if more and rows else None)
 
 
 def inbox_item(store: Store, handoff_id: int) -> InboxItem | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import HELPER, HELPER_PASSWORD, OWNER, OWNER_PASSWORD, THREAD, ConsoleWorld, shoot
+from console_helpers import HELPER, HELPER_PASSWORD, OWNER, OWNER_PASSWORD, THREAD, ConsoleWorld, shoot
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -17,6 +17,7 @@ from bot.events import Event
 from bot.runner import Runner
 
 INVOICE = "可以开发票吗"  # the bot answers it from the FAQ when it may
+pytestmark = pytest.mark.browser
 
 
 def log_in(browser, world: ConsoleWorld, name: str, password: str) -> None:
