@@ -56,7 +56,7 @@ def console_app(store: Store, settings: Any, *, with_links: bool = True) -> web.
         from bot.web.links import add_link_routes_from_settings
 
         add_link_routes_from_settings(app, store.engine, settings)
-        auth.exempt(settings.web.conversions_path)  # authenticated by its shared secret, not a session
+        auth.exempt(app, settings.web.conversions_path)  # authenticated by its shared secret, not a session
     return app
 
 

@@ -6,7 +6,7 @@
   POST needs the session's CSRF token besides the cookie (which Lax does not send cross-site anyway).
 - CSRF: a middleware, so a page added later is covered without remembering: any method but GET/HEAD/OPTIONS
   needs the session's token (form field `csrf_token` or header `X-CSRF-Token`), compared in constant time.
-  `EXEMPT` paths (the login form, the shop's secret-signed conversions webhook) are named in one place.
+  `EXEMPT` paths (the login form, the shop's secret-signed conversions webhook) are kept in one set per app.
 - Rate limit: besides the per-account lockout (accounts.py), at most `LOGIN_ATTEMPTS` tries per client address
   per `LOGIN_WINDOW` seconds in this process.
 """
@@ -24,14 +24,16 @@ from bot.console.base import SETTINGS, SIGNED_IN, STORE, call, redirect, render,
 from bot.web.visitors import client_address
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-EXEMPT: set[str] = {"/login"}
+# Paths a POST may reach without a session's CSRF token, per app: the login form, and what app.py adds (the
+# conversions webhook, authenticated by its shared secret).
+EXEMPT: web.AppKey[set[str]] = web.AppKey("console_csrf_exempt", set)
 LOGIN_ATTEMPTS = 20
 LOGIN_WINDOW = 600.0
 _attempts: dict[str, deque[float]] = defaultdict(deque)
 
 
-def exempt(path: str) -> None:
-    EXEMPT.add(path)
+def exempt(app: web.Application, path: str) -> None:
+    app.setdefault(EXEMPT, {"/login"}).add(path)
 
 
 def cookie_name(request: web.Request) -> str:
@@ -51,7 +53,7 @@ async def session_middleware(request: web.Request, handler) -> web.StreamRespons
 async def csrf_middleware(request: web.Request, handler) -> web.StreamResponse:
     if request.method in SAFE_METHODS:
         return await handler(request)
-    if request.path in EXEMPT:
+    if request.path in request.app.get(EXEMPT, {"/login"}):
         if request.path == "/login" and not _same_origin(request):
             raise web.HTTPForbidden(text="cross-site login refused")
         return await handler(request)
@@ -124,6 +126,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    exempt(app, "/login")
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
