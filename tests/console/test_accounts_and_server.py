@@ -67,7 +67,7 @@ async def test_telegram_commands_go_through_the_audited_actions(store: Store) ->
         ("telegram:7", "switch.pause", ""), ("telegram:7", "switch.resume", ""), ("telegram:7", "thread.take_over", "thread:telegram:-100:5")]
 
 
-def test_console_add_user_reads_the_password_from_stdin_and_pause_is_audited_as_cli(tmp_path: Path) -> None:
+def test_console_add_user_reads_the_password_from_stdin_and_is_audited_as_cli(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}, "PYTHONPATH": str(REPO),
            "COURSEBOT_STATE_DIR": str(tmp_path)}
     Store.from_url(f"sqlite:///{tmp_path / 'coursebot.db'}", Pseudonymizer(KEY)).close()
