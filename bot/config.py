@@ -317,10 +317,13 @@ class SummarySettings(_Section):
 
 
 class WebSettings(_Section):
-    """The small HTTP server: tracked-link redirect `/l/<id>` and the conversions webhook."""
+    """`coursebot serve`: the creator's console, the tracked-link redirect `/l/<id>` and the conversions webhook."""
 
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # behind a TLS reverse proxy in production (README: Console)
     port: int = Field(8082, ge=0, le=65535)
+    # Console cookies carry `Secure` (and the `__Host-` name prefix): set true once the console is served over HTTPS
+    # (a browser drops Secure cookies on plain http://127.0.0.1, so the default keeps a local console usable).
+    secure_cookies: bool = False
     conversions_path: str = "/conversions"
     conversion_secret: SecretStr | None = None  # secret: COURSEBOT_WEB__CONVERSION_SECRET or the secrets file
 

@@ -36,6 +36,9 @@ class Facts:
 
     now: datetime
     paused: bool = False
+    dry_run: bool | None = None  # the run-time dry-run switch; None: the config's [policy] dry_run stands
+    platform_off: bool = False  # the creator switched this platform's replies off
+    quiet_hours: Mapping[str, str] | None = None  # run-time quiet hours ({} none); None: the config's stand
     duplicate: bool = False  # this event was already decided (redelivery, or twice in one batch)
     taken_over: bool = False  # a human answers in this thread
     dm_reachable: bool | None = None

@@ -6,7 +6,7 @@ quiet hours, kill switch, dry run turn a reply into silence, a deferral or a rec
 the store's facts; layers never do I/O, so a decision is a pure function of (analysis, facts, config).
 
 Order, outermost first (see docs/pipeline.md): dry run · already decided · self/creator · live room (bot/live) · human takeover ·
-spam · complaint/negative → human · kill switch · rate limits · quiet hours · confidence · choose reply.
+spam · complaint/negative → human · kill switch · platform switch · rate limits · quiet hours · confidence · choose reply.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class DryRun:
 
     async def __call__(self, handler: Handler, analysis: Analysis, data: dict[str, Any]) -> Verdict:
         verdict = await handler(analysis, data)
-        return replace(verdict, dry_run=True) if self.enabled else verdict
+        switch = _facts(data).dry_run  # the creator's run-time switch wins over the config
+        return replace(verdict, dry_run=True) if (self.enabled if switch is None else switch) else verdict
 
 
 class AlreadyDecided:
@@ -135,6 +136,14 @@ class KillSwitch:
         return _silence(verdict, "paused (kill switch)") if _facts(data).paused else verdict
 
 
+class PlatformSwitch:
+    """The creator switched a platform's replies off (console, CLI): decided and handed off as usual, nothing sent."""
+
+    async def __call__(self, handler: Handler, analysis: Analysis, data: dict[str, Any]) -> Verdict:
+        verdict = await handler(analysis, data)
+        return _silence(verdict, f"{analysis.event.platform} switched off") if _facts(data).platform_off else verdict
+
+
 class RateLimit:
     """Per thread per hour, per viewer per day, per platform per day (rolling windows)."""
 
@@ -167,31 +176,42 @@ class QuietHours:
         self.zone = ZoneInfo(zone)
         self.mode = mode
 
-    def quiet_until(self, now: datetime) -> datetime | None:
-        """The end of the quiet period `now` falls in, or None outside quiet hours."""
-        if self.start is None or self.end is None or self.start == self.end:
+    def quiet_until(self, now: datetime, override: Mapping[str, str] | None = None) -> datetime | None:
+        """The end of the quiet period `now` falls in, or None outside quiet hours. `override`: the run-time switch
+        ({} none; start/end "HH:MM")."""
+        start, end = self.start, self.end
+        if override is not None:
+            start = time.fromisoformat(override["start"]) if override.get("start") else None
+            end = time.fromisoformat(override["end"]) if override.get("end") else None
+        if start is None or end is None or start == end:
             return None
-        local = now.astimezone(self.zone)
-        t = local.time()
-        inside = (self.start <= t < self.end) if self.start < self.end else (t >= self.start or t < self.end)
-        if not inside:
-            return None
-        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
-        if end <= local:
-            end += timedelta(days=1)
-        return end.astimezone(now.tzinfo)
+        return _quiet_end(now, start, end, self.zone)
 
     async def __call__(self, handler: Handler, analysis: Analysis, data: dict[str, Any]) -> Verdict:
         verdict = await handler(analysis, data)
         if not (verdict.replies or verdict.acknowledge):
             return verdict
-        until = self.quiet_until(_facts(data).now)
+        override = _facts(data).quiet_hours
+        until = self.quiet_until(_facts(data).now, override)
         if until is None:
             return verdict
-        if self.mode == "skip":
+        mode = (override or {}).get("mode") or self.mode
+        if mode == "skip":
             return _silence(verdict, "quiet hours")
         local = until.astimezone(self.zone).strftime("%H:%M")
         return replace(verdict, send_after=until, reason=f"{verdict.reason}; quiet hours: sent at {local}")
+
+
+def _quiet_end(now: datetime, start: time, end: time, zone: ZoneInfo) -> datetime | None:
+    local = now.astimezone(zone)
+    t = local.time()
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    until = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until.astimezone(now.tzinfo)
 
 
 class Confidence:
@@ -314,6 +334,7 @@ def build_policy(config: Settings, catalog: Catalog | None = None) -> Policy:
             NeedsHuman(settings.handoff_intents, config.matching.min_intent_confidence, settings.negative_handoff_confidence,
                        settings.acknowledge_handoffs),
             KillSwitch(),
+            PlatformSwitch(),
             RateLimit(settings.rate_limits, settings.platform_rate_limits),
             QuietHours(quiet.start, quiet.end, settings.timezone, quiet.mode),
             Confidence(settings.min_confidence, settings.handoff_unanswered_questions, settings.acknowledge_handoffs),

@@ -88,13 +88,14 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
     ) -> None:
         """Mark a handoff resolved, optionally queueing your reply to the viewer."""
+        from bot.actions import ActionRefused, CreatorActions
         from bot.cli import _fail, out
         from bot.store import NotFound
 
-        store = open_store(config, state_dir)
+        actions = CreatorActions(open_store(config, state_dir))
         try:
-            view = store.resolve_handoff(handoff_id, by=by, reply_text=reply)
-        except NotFound as exc:
+            view = actions.reply(handoff_id, reply, by).handoff if reply and reply.strip() else actions.dismiss(handoff_id, by)
+        except (NotFound, ActionRefused) as exc:
             _fail(exc)
         queued = " — reply queued (sent by the running bot's outbox)" if view.reply_text else ""
         out.print(f"handoff #{view.id} resolved by {view.resolved_by}{queued}")
@@ -107,12 +108,13 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
     ) -> None:
         """Send a held reply after all ("may not have gone out" / "not sent: … late"): check the platform first."""
+        from bot.actions import CreatorActions
         from bot.cli import _fail, out
         from bot.store import NotFound
 
         store = open_store(config, state_dir)
         try:
-            view, count = store.resend_held(handoff_id, by=by)
+            view, count = CreatorActions(store).resend(handoff_id, by=by)
         except NotFound as exc:
             _fail(exc)
         replies = "reply" if count == 1 else f"{count} replies"

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         """Say what a comment wants; the bot's intent head learns it at once."""
         from bot.cli import out
 
-        correction = _teach(config, state_dir, lambda store: store.relabel(comment_id, intent, by))
+        correction = _teach(config, state_dir, lambda store: _actions(store).relabel(comment_id, intent, by))
         out.print(f"comment #{comment_id} labelled {intent} (correction #{correction.id})")
 
     @labels.command("wrong")
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         """Mark the bot's reply to a comment wrong: that answer is not given again to near-identical comments."""
         from bot.cli import out
 
-        correction = _teach(config, state_dir, lambda store: store.mark_wrong(comment_id, by))
+        correction = _teach(config, state_dir, lambda store: _actions(store).mark_wrong(comment_id, by))
         out.print(f"reply to comment #{comment_id} marked wrong: {correction.payload['answer_key']} is vetoed for "
                   f"near-identical comments (correction #{correction.id})")
 
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         """Confirm the bot's reply to a comment was right: evidence for the answer thresholds (labels status)."""
         from bot.cli import out
 
-        correction = _teach(config, state_dir, lambda store: store.confirm_reply(comment_id, by))
+        correction = _teach(config, state_dir, lambda store: _actions(store).confirm_reply(comment_id, by))
         scored = f" at cosine {correction.payload['dense']:.2f}" if "dense" in correction.payload else " (not an FAQ match: no score to learn from)"
         out.print(f"reply to comment #{comment_id} confirmed{scored} (correction #{correction.id})")
 
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         store = open_store(config, state_dir)
         if new:
             try:
-                correction = store.save_answer_as_faq(handoff_id, by)
+                correction = _actions(store).save_answer_as_faq(handoff_id, by)
             except NotFound as exc:
                 _fail(exc)
             out.print(f"new FAQ entry {correction.payload['faq_id']}: {correction.payload['question']} → {correction.payload['answer']}")
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
             if phrasing_of not in known:
                 _fail(NotFound(f"no FAQ entry {phrasing_of!r} (ids are in the FAQ file, or creator-<n> for entries you added)"))
             try:
-                correction = store.save_answer_as_faq(handoff_id, by, faq_id=phrasing_of)
+                correction = _actions(store).save_answer_as_faq(handoff_id, by, faq_id=phrasing_of)
             except NotFound as exc:
                 _fail(exc)
             out.print(f"\"{correction.payload['phrasing']}\" is now a phrasing of FAQ entry {phrasing_of}")
@@ -206,6 +206,12 @@ def register(app: typer.Typer) -> None:
         out.print(f"loaded {report.loaded} correction(s) from {path}; refused {len(report.refused)} row(s){blank}")
 
     app.add_typer(labels, name="labels")
+
+
+def _actions(store):
+    from bot.actions import CreatorActions
+
+    return CreatorActions(store)
 
 
 def _teach(config: Path | None, state_dir: Path | None, lesson: Callable[[Any], T]) -> T:

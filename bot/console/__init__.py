@@ -1,1 +1,1 @@
-"""The creator's web console: pages on the aiohttp app, server-rendered with Jinja2 (autoescaped)."""
+"""The creator's web console (docs/console.md): server-rendered pages (Jinja2, autoescaped) on the same aiohttp app as the tracked links."""

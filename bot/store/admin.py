@@ -33,7 +33,32 @@ from bot.store.rows import clean_json, clean_text
 from bot.web.visitors import is_automated
 
 PAUSED = "paused"
+# Runtime overrides of [policy] settings, changed by the console, the CLI and Telegram; read by every worker before
+# each batch (Ledger). Unset: the config's value stands.
+DRY_RUN = "dry_run"  # true | false
+PLATFORMS_OFF = "platforms_off"  # ["bilibili", …]: the bot sends nothing there (comments still read and handed off)
+QUIET_HOURS = "quiet_hours"  # {"start": "23:00", "end": "08:00", "mode": "defer" | "skip"}, or {} for none
 HELD_TEXT_SHOWN = 500  # characters of a held reply quoted in its handoff's reason
+
+
+@dataclass(frozen=True, slots=True)
+class Switches:
+    """The run-time switches as stored; None where the config's own setting stands."""
+
+    paused: bool = False
+    dry_run: bool | None = None
+    platforms_off: tuple[str, ...] = ()
+    quiet_hours: dict[str, str] | None = None  # {} switches quiet hours off
+
+
+def switches_from_rows(values: dict[str, Any]) -> Switches:
+    dry_run, quiet = values.get(DRY_RUN), values.get(QUIET_HOURS)
+    return Switches(
+        paused=bool(values.get(PAUSED, False)),
+        dry_run=None if dry_run is None else bool(dry_run),
+        platforms_off=tuple(sorted(str(p) for p in values.get(PLATFORMS_OFF) or ())),
+        quiet_hours={str(k): str(v) for k, v in quiet.items()} if isinstance(quiet, dict) else None,
+    )
 
 
 class NotFound(LookupError):
@@ -82,6 +107,19 @@ class AdminStore:
         row = session.get(RuntimeSwitch, PAUSED)
         return bool(row.value) if row is not None else False
 
+    def _switches(self, session: Session) -> Switches:
+        rows = session.exec(select(RuntimeSwitch).where(RuntimeSwitch.key.in_((PAUSED, DRY_RUN, PLATFORMS_OFF, QUIET_HOURS))))  # type: ignore[attr-defined]
+        return switches_from_rows({row.key: row.value for row in rows})
+
+    def switches(self) -> Switches:
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            return self._switches(session)
+
+    def clear_switch(self, key: str) -> None:
+        """Back to the config's setting."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            session.execute(sa.delete(RuntimeSwitch).where(RuntimeSwitch.key == key))
+
     # -- human queue ------------------------------------------------------------------------------------------
     def open_handoff(self, event_pk: int, reason: str) -> int:
         with self.session() as session:  # type: ignore[attr-defined]
@@ -108,6 +146,18 @@ class AdminStore:
             query = query.where(Handoff.state == state)
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return [_handoff_view(h, e, v, t) for h, e, v, t in session.exec(query)]
+
+    def handoff(self, handoff_id: int) -> HandoffView | None:
+        query = (
+            select(Handoff, EventRecord, Viewer, ThreadRecord)
+            .join(EventRecord, EventRecord.id == Handoff.event_pk)
+            .join(Viewer, Viewer.id == Handoff.viewer_id, isouter=True)
+            .join(ThreadRecord, sa.and_(ThreadRecord.platform == Handoff.platform, ThreadRecord.thread_id == Handoff.thread_id), isouter=True)
+            .where(Handoff.id == handoff_id)
+        )
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            found = session.exec(query).first()
+        return _handoff_view(*found) if found else None
 
     def resolve_handoff(self, handoff_id: int, by: str, reply_text: str | None = None) -> HandoffView:
         """Close a handoff; with `reply_text`, the human's answer is queued to the same viewer and thread."""
@@ -136,7 +186,7 @@ class AdminStore:
                 extra={"viewer": viewer.pseudonym if viewer else None, "event_kind": event.kind, "parent_id": event.parent_id,
                        "by_human": True, **({"reply": event.raw["reply"]} if isinstance(event.raw.get("reply"), dict) else {})},
             ))
-        return next(h for h in self.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id)
+        return self.handoff(handoff_id)  # type: ignore[return-value]
 
     def hold_message(self, outbox_id: int, reason: str) -> int | None:
         """Hold an outbox message back (state `held`, final for the worker) and put it on the creator's queue: the
@@ -189,7 +239,7 @@ class AdminStore:
             else:
                 handoff.reason = reason
             session.add(handoff)
-        return next(h for h in self.list_handoffs(state=None, limit=1_000_000) if h.id == handoff_id), len(held)
+        return self.handoff(handoff_id), len(held)  # type: ignore[return-value]
 
     # -- human takeover of a thread ---------------------------------------------------------------------------
     def take_over(self, platform: str, thread_id: str, by: str) -> None:

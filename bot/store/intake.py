@@ -23,6 +23,7 @@ from bot.decision import Accepted, Decision, Facts, Outcome
 from bot.events import Event, Thread
 from bot.live import is_live
 from bot.live.store import LiveLedger, live_parts, pace_live_messages
+from bot.store.admin import Switches
 from bot.store.models import (
     AbAssignment,
     DecisionRecord,
@@ -57,9 +58,10 @@ _RECENT_TEXTS = 3
 class Ledger:
     """The facts for one batch, loaded once and kept current in memory as the batch is decided."""
 
-    def __init__(self, now: datetime, paused: bool) -> None:
+    def __init__(self, now: datetime, paused: bool, switches: Switches | None = None) -> None:
         self.now = now
         self.paused = paused
+        self.switches = switches or Switches(paused=paused)
         self.decided: set[int] = set()
         self.taken_over: set[tuple[str, str]] = set()
         self.thread_replies: Counter[tuple[str, str]] = Counter()
@@ -77,6 +79,9 @@ class Ledger:
         return Facts(
             now=now or self.now,
             paused=self.paused,
+            dry_run=self.switches.dry_run,
+            platform_off=event.platform in self.switches.platforms_off,
+            quiet_hours=self.switches.quiet_hours,
             duplicate=accepted.decided or accepted.event_pk in self.decided,
             taken_over=thread in self.taken_over,
             dm_reachable=accepted.dm_reachable,
@@ -281,7 +286,8 @@ class IntakeStore:
         viewers = {a.viewer_id for a in batch if a.viewer_id}
         platforms = {a.event.platform for a in batch}
         with self.session(write=False) as session:  # type: ignore[attr-defined]
-            ledger = Ledger(now, self._paused(session))
+            switches = self._switches(session)  # type: ignore[attr-defined]
+            ledger = Ledger(now, switches.paused, switches)
             # Stated as the ix_decisions_replies_* indexes' predicate is, so both databases use them.
             replies = DecisionRecord.counts_as_reply == sa.true()
             if threads:

@@ -406,8 +406,49 @@ class LiveSummaryRecord(SQLModel, table=True):
     data: dict[str, Any] = _json({})
 
 
+# --- the creator's console (bot/console, bot/actions.py) ---------------------------------------------------
+class AuditEntry(SQLModel, table=True):
+    """One creator action (reply, resolve, takeover, switch, correction), from any door: console, CLI, Telegram."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    by: str = Field(max_length=200)  # console:<user>, cli, telegram:<id>
+    action: str = Field(max_length=64, index=True)  # e.g. handoff.reply, switch.pause
+    target: str = Field(default="", max_length=300)  # e.g. handoff:12, thread:bilibili:BV1…
+    detail: dict[str, Any] = _json({})
+
+
+class ConsoleUser(SQLModel, table=True):
+    """A console account: argon2 hash only; consecutive failed logins lock it for a while."""
+
+    __tablename__ = "console_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)  # owner | assistant
+    password_hash: str = Field(max_length=400)
+    failed_logins: int = 0
+    locked_until: datetime | None = _time(optional=True)
+    created_at: datetime = _time()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the row its SHA-256 (a leaked table signs no one in)."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="console_users.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _time()
+    expires_at: datetime = _time(index=True)
+
+
 TABLES = [
     Viewer, ThreadRecord, EventRecord, UnderstandingRecord, DecisionRecord, Handoff, OutboxMessage,
     TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob, ProactiveDm,
-    QuarantineRecord, CreatorCorrection, LiveQuestionGroup, LiveQuestion, LiveSummaryRecord,
+    QuarantineRecord, CreatorCorrection, LiveQuestionGroup, LiveQuestion, LiveSummaryRecord, AuditEntry, ConsoleUser,
+    ConsoleSession,
 ]

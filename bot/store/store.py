@@ -3,7 +3,7 @@
 Synchronous on purpose (SQLAlchemy sessions); async code calls it with `asyncio.to_thread`. The methods
 are grouped by job in mixins: intake (events → decisions), queue (the outbox), admin (switches, handoffs,
 takeovers, cursors, jobs, viewers, forget), proactive (DM limits), quarantine (input that could not be kept),
-corrections (what the creator taught). docs/pipeline.md lists them.
+corrections (what the creator taught), accounts (console users, sessions, the audit log). docs/pipeline.md lists them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from bot.live.store import LiveStore
 from bot.privacy import Pseudonymizer, pseudonymizer_for
+from bot.store.accounts import AccountStore
 from bot.store.admin import AdminStore
 from bot.store.corrections import CorrectionStore
 from bot.store.engine import database_url, existing_engine, make_engine, session_scope
@@ -35,7 +36,8 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore, CorrectionStore, LiveStore):
+class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore, CorrectionStore, LiveStore,
+            AccountStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer

@@ -109,19 +109,32 @@ def links_app(engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo, co
               pseudonymizer: Pseudonymizer | None = None) -> web.Application:
     """`pseudonymizer`: keys the visitor hash; without it a key per process (a restart splits a visitor in two)."""
     app = web.Application(client_max_size=MAX_BODY)
+    add_link_routes(app, engine, conversion_secret=conversion_secret, tz=tz, conversions_path=conversions_path,
+                    pseudonymizer=pseudonymizer)
+    return app
+
+
+def add_link_routes(app: web.Application, engine: Engine, *, conversion_secret: str | None, tz: ZoneInfo,
+                    conversions_path: str = "/conversions", pseudonymizer: Pseudonymizer | None = None) -> None:
+    """`/healthz`, `/l/<id>` and the conversions webhook on `app` (its own, or the console's: `coursebot serve`)."""
     app[ENGINE] = engine
     app[PSEUDONYMIZER] = pseudonymizer or Pseudonymizer(secrets.token_bytes(32))
     app.router.add_get("/healthz", _health)
     app.router.add_get("/l/{link_id}", _redirect)
     app.router.add_post(conversions_path, _conversions_handler(conversion_secret, tz))
-    return app
 
 
 def links_app_from_settings(engine: Engine, settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    add_link_routes_from_settings(app, engine, settings)
+    return app
+
+
+def add_link_routes_from_settings(app: web.Application, engine: Engine, settings) -> None:
     from bot.metrics.window import zone
     from bot.privacy import pseudonymizer_for
 
     secret = settings.web.conversion_secret.get_secret_value() if settings.web.conversion_secret else None
     tz = zone(settings.summary.timezone or settings.policy.timezone)
-    return links_app(engine, conversion_secret=secret, tz=tz, conversions_path=settings.web.conversions_path,
-                     pseudonymizer=pseudonymizer_for(settings))
+    add_link_routes(app, engine, conversion_secret=secret, tz=tz, conversions_path=settings.web.conversions_path,
+                    pseudonymizer=pseudonymizer_for(settings))

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
+from bot.actions import CreatorActions
 from bot.adapters.telegram.intake import PLATFORM
 from bot.store.admin import HandoffView, NotFound
 from bot.store.store import Store
@@ -19,6 +20,7 @@ _HANDOFFS_SHOWN = 20
 class StoreConsole:
     def __init__(self, store: Store, *, summary: SummaryMaker | None = None) -> None:
         self.store = store
+        self.actions = CreatorActions(store)  # the same actions (and audit) as the console and the CLI
         self._summary = summary
 
     async def summary(self, day: date | None) -> str:
@@ -27,11 +29,11 @@ class StoreConsole:
         return await self._summary(day)
 
     async def pause(self, by: str) -> str:
-        await asyncio.to_thread(self.store.set_paused, True, by)
+        await asyncio.to_thread(self.actions.pause, by)
         return "已暂停：机器人不再自动回复（/resume 恢复）"
 
     async def resume(self, by: str) -> str:
-        await asyncio.to_thread(self.store.set_paused, False, by)
+        await asyncio.to_thread(self.actions.resume, by)
         return "已恢复：机器人继续自动回复"
 
     async def handoffs(self) -> str:
@@ -44,16 +46,16 @@ class StoreConsole:
         return "\n".join(lines)
 
     async def takeover(self, thread_id: str, by: str) -> str:
-        await asyncio.to_thread(self.store.take_over, PLATFORM, thread_id, by)
+        await asyncio.to_thread(self.actions.take_over, PLATFORM, thread_id, by)
         return f"已接管帖子 {thread_id}：机器人在这里保持沉默，/release {thread_id} 交还"
 
     async def release(self, thread_id: str, by: str) -> str:
-        released = await asyncio.to_thread(self.store.release, PLATFORM, thread_id)
+        released = await asyncio.to_thread(self.actions.release, PLATFORM, thread_id, by)
         return f"已交还帖子 {thread_id}，机器人恢复回复" if released else f"帖子 {thread_id} 没有被接管"
 
     async def reply(self, handoff_id: int, text: str, by: str) -> str:
         try:
-            view = await asyncio.to_thread(self.store.resolve_handoff, handoff_id, by, text)
+            view = (await asyncio.to_thread(self.actions.reply, handoff_id, text, by)).handoff
         except NotFound:
             return f"找不到转人工 #{handoff_id}（/handoffs 列出待处理的）"
         where = "私信" if view.platform == PLATFORM and view.thread_id is None else "评论区"
@@ -61,28 +63,28 @@ class StoreConsole:
 
     async def resend(self, handoff_id: int, by: str) -> str:
         try:
-            _, count = await asyncio.to_thread(self.store.resend_held, handoff_id, by)
+            _, count = await asyncio.to_thread(self.actions.resend, handoff_id, by)
         except NotFound as exc:
             return f"转人工 #{handoff_id} 无法重发：{exc}"
         return f"已重发转人工 #{handoff_id} 里被扣下的 {count} 条回复，消息已进入发送队列"
 
     async def relabel(self, event_pk: int, intent: str, by: str) -> str:
         try:
-            await asyncio.to_thread(self.store.relabel, event_pk, intent, by)
+            await asyncio.to_thread(self.actions.relabel, event_pk, intent, by)
         except (NotFound, ValueError) as exc:
             return str(exc)
         return f"已将评论 #{event_pk} 标为 {intent}，机器人立即学会"
 
     async def wrong(self, event_pk: int, by: str) -> str:
         try:
-            correction = await asyncio.to_thread(self.store.mark_wrong, event_pk, by)
+            correction = await asyncio.to_thread(self.actions.mark_wrong, event_pk, by)
         except NotFound as exc:
             return str(exc)
         return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答"
 
     async def right(self, event_pk: int, by: str) -> str:
         try:
-            await asyncio.to_thread(self.store.confirm_reply, event_pk, by)
+            await asyncio.to_thread(self.actions.confirm_reply, event_pk, by)
         except NotFound as exc:
             return str(exc)
         return f"已记下：评论 #{event_pk} 的回复是对的（用于校准回答阈值）"
@@ -98,7 +100,7 @@ class StoreConsole:
     async def savefaq(self, handoff_id: int, by: str) -> str:
         """Your answer to a handoff becomes a new FAQ entry (another phrasing of an entry: `coursebot labels save-faq`)."""
         try:
-            correction = await asyncio.to_thread(self.store.save_answer_as_faq, handoff_id, by)
+            correction = await asyncio.to_thread(self.actions.save_answer_as_faq, handoff_id, by)
         except NotFound as exc:
             return str(exc)
         return f"已存为新的常见问题 {correction.payload['faq_id']}：{correction.payload['question']}，相同的问题机器人会这样回答"

@@ -1,0 +1,147 @@
+"""Creator actions: the one place the console, the CLI and the Telegram admin commands change what the bot does.
+
+Each action takes `by` (console:<name>, cli, telegram:<id>), does its work through the Store and writes one
+audit-log row. A new module rather than more of `bot/store/admin.py`: the store is data access (one method, one
+transaction, no policy about who or why); this module is the creator's vocabulary — validation of what a
+person typed, the audit, and which store calls make up one action. Synchronous like the Store: async callers
+use `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.store.admin import DRY_RUN, PLATFORMS_OFF, QUIET_HOURS, HandoffView, NotFound, Switches
+from bot.store.corrections import Correction
+from bot.store.store import Store
+
+PLATFORMS = ("telegram", "bilibili", "douyin")
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+class ActionRefused(ValueError):
+    """What the creator asked cannot be done as asked (one line, shown as is)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyResult:
+    handoff: HandoffView
+    queued: bool  # False: the handoff was already answered (a double click, another tab): nothing new is sent
+
+
+class CreatorActions:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _audit(self, by: str, action: str, target: str = "", **detail: Any) -> None:
+        self.store.audit(by, action, target, detail)
+
+    # -- switches ---------------------------------------------------------------------------------------------
+    def pause(self, by: str) -> None:
+        self.store.set_paused(True, by)
+        self._audit(by, "switch.pause")
+
+    def resume(self, by: str) -> None:
+        self.store.set_paused(False, by)
+        self._audit(by, "switch.resume")
+
+    def set_dry_run(self, on: bool, by: str) -> None:
+        self.store.set_switch(DRY_RUN, bool(on), by)
+        self._audit(by, "switch.dry_run", value=bool(on))
+
+    def set_platform(self, platform: str, on: bool, by: str) -> Switches:
+        """Switch a platform's replies on or off (its comments are still read, decided and handed off)."""
+        if platform not in PLATFORMS:
+            raise ActionRefused(f"unknown platform {platform!r}, expected one of {', '.join(PLATFORMS)}")
+        off = set(self.store.switches().platforms_off)
+        off = off - {platform} if on else off | {platform}
+        self.store.set_switch(PLATFORMS_OFF, sorted(off), by)
+        self._audit(by, "switch.platform", platform, on=bool(on))
+        return self.store.switches()
+
+    def set_quiet_hours(self, start: str | None, end: str | None, mode: str, by: str) -> None:
+        """Quiet hours from now on ("HH:MM"); both empty switches them off (whatever the config says)."""
+        start, end = (start or "").strip(), (end or "").strip()
+        if bool(start) != bool(end):
+            raise ActionRefused("quiet hours: give both start and end (HH:MM), or neither to switch them off")
+        for field, value in (("start", start), ("end", end)):
+            if value and not _HHMM.fullmatch(value):
+                raise ActionRefused(f"quiet hours: field '{field}': expected HH:MM (00:00-23:59), got {value!r}")
+        if mode not in ("defer", "skip"):
+            raise ActionRefused(f"quiet hours: field 'mode': expected defer or skip, got {mode!r}")
+        value = {"start": start, "end": end, "mode": mode} if start else {}
+        self.store.set_switch(QUIET_HOURS, value, by)
+        self._audit(by, "switch.quiet_hours", "", **value)
+
+    def use_config(self, key: str, by: str) -> None:
+        """Drop a run-time override (dry run, quiet hours): the config's setting stands again."""
+        if key not in (DRY_RUN, QUIET_HOURS, PLATFORMS_OFF):
+            raise ActionRefused(f"unknown switch {key!r}")
+        self.store.clear_switch(key)
+        self._audit(by, "switch.use_config", key)
+
+    # -- the human queue --------------------------------------------------------------------------------------
+    def reply(self, handoff_id: int, text: str, by: str) -> ReplyResult:
+        """Answer a handoff: the reply is queued once per handoff (outbox idempotency key `handoff:<id>`), so a
+        double click or a second tab queues nothing more, and the running bot's outbox sends it."""
+        text = (text or "").strip()
+        if not text:
+            raise ActionRefused("reply: field 'text': empty")
+        before = self._handoff(handoff_id)
+        view = self.store.resolve_handoff(handoff_id, by=by, reply_text=text)
+        queued = before.state == "open"
+        if queued:
+            self._audit(by, "handoff.reply", f"handoff:{handoff_id}", chars=len(text))
+        return ReplyResult(view, queued)
+
+    def dismiss(self, handoff_id: int, by: str) -> HandoffView:
+        """Close a handoff without answering (resolved, nothing sent)."""
+        before = self._handoff(handoff_id)
+        view = self.store.resolve_handoff(handoff_id, by=by)
+        if before.state == "open":
+            self._audit(by, "handoff.dismiss", f"handoff:{handoff_id}")
+        return view
+
+    def resend(self, handoff_id: int, by: str) -> tuple[HandoffView, int]:
+        view, count = self.store.resend_held(handoff_id, by=by)
+        self._audit(by, "handoff.resend", f"handoff:{handoff_id}", messages=count)
+        return view, count
+
+    def take_over(self, platform: str, thread_id: str, by: str) -> None:
+        self.store.take_over(platform, thread_id, by)
+        self._audit(by, "thread.take_over", f"thread:{platform}:{thread_id}")
+
+    def release(self, platform: str, thread_id: str, by: str) -> bool:
+        released = self.store.release(platform, thread_id)
+        if released:
+            self._audit(by, "thread.release", f"thread:{platform}:{thread_id}")
+        return released
+
+    # -- learning (bot/store/corrections.py) -----------------------------------------------------------------
+    def relabel(self, event_pk: int, intent: str, by: str) -> Correction:
+        correction = self.store.relabel(event_pk, intent, by)
+        self._audit(by, "learn.relabel", f"comment:{event_pk}", intent=intent)
+        return correction
+
+    def mark_wrong(self, event_pk: int, by: str) -> Correction:
+        correction = self.store.mark_wrong(event_pk, by)
+        self._audit(by, "learn.wrong", f"comment:{event_pk}", answer_key=correction.payload.get("answer_key"))
+        return correction
+
+    def confirm_reply(self, event_pk: int, by: str) -> Correction:
+        correction = self.store.confirm_reply(event_pk, by)
+        self._audit(by, "learn.right", f"comment:{event_pk}")
+        return correction
+
+    def save_answer_as_faq(self, handoff_id: int, by: str, faq_id: str | None = None) -> Correction:
+        correction = self.store.save_answer_as_faq(handoff_id, by, faq_id)
+        self._audit(by, "learn.save_faq", f"handoff:{handoff_id}", faq_id=correction.payload.get("faq_id"))
+        return correction
+
+    def _handoff(self, handoff_id: int) -> HandoffView:
+        view = self.store.handoff(handoff_id)
+        if view is None:
+            raise NotFound(f"handoff #{handoff_id} not found (coursebot handoffs lists the open ones)")
+        return view

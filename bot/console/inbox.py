@@ -1,0 +1,148 @@
+"""收件箱 (/inbox): the handoff queue, newest first, live (the list polls /inbox/list every second), with the
+reply box and the actions on each handoff's own page (/inbox/<id>). `/inbox.json` serves the same page as data."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.actions import ActionRefused
+from bot.console.base import ACTIONS, STORE, by, call, redirect, render, requires
+from bot.console.queries import InboxFilter, inbox_item, inbox_page
+from bot.storable import MAX_ROW_ID
+from bot.store.admin import NotFound
+from retrieval.intents import INTENTS
+
+STATES = ("open", "resolved")
+
+
+def _filter(request: web.Request) -> InboxFilter:
+    q = request.query
+    before = q.get("before", "")
+    state = q.get("state", "open")
+    return InboxFilter(platform=q.get("platform") or None, thread_id=q.get("thread") or None,
+                       intent=q.get("intent") if q.get("intent") in INTENTS else None, state=state if state in STATES else "open",
+                       before=int(before) if before.isdigit() and 0 < int(before) <= MAX_ROW_ID else None)
+
+
+def _id(request: web.Request, name: str = "id") -> int:
+    value = request.match_info[name]
+    if not (value.isdigit() and 0 < int(value) <= MAX_ROW_ID):
+        raise web.HTTPNotFound(text="no such item")
+    return int(value)
+
+
+@requires("assistant")
+async def inbox(request: web.Request) -> web.StreamResponse:
+    f = _filter(request)
+    page = await call(inbox_page, request.app[STORE], f)
+    return render(request, "inbox.html", page=page, f=f, intents=INTENTS, query=request.query_string)
+
+
+@requires("assistant")
+async def inbox_list(request: web.Request) -> web.StreamResponse:
+    """The list alone: what the page's script fetches every second (new handoffs without a reload)."""
+    f = _filter(request)
+    page = await call(inbox_page, request.app[STORE], f)
+    return render(request, "inbox_list.html", page=page, f=f)
+
+
+@requires("assistant")
+async def inbox_json(request: web.Request) -> web.StreamResponse:
+    page = await call(inbox_page, request.app[STORE], _filter(request))
+    return web.json_response({"open": page.open_count, "next_before": page.next_before, "items": [i.as_json() for i in page.items]})
+
+
+@requires("assistant")
+async def handoff_page(request: web.Request) -> web.StreamResponse:
+    item = await call(inbox_item, request.app[STORE], _id(request))
+    if item is None:
+        raise web.HTTPNotFound(text="no such handoff")
+    return render(request, "handoff.html", item=item, intents=INTENTS)
+
+
+async def _act(request: web.Request, done: str, action) -> web.StreamResponse:
+    """Run an action for the handoff in the URL; NotFound / refusals come back as a message on its page."""
+    handoff_id = _id(request)
+    form = await request.post()
+    try:
+        message = await action(handoff_id, form)
+    except (NotFound, ActionRefused, ValueError) as exc:
+        raise redirect(f"/inbox/{handoff_id}", f"未完成：{exc}") from None
+    raise redirect(done.format(id=handoff_id), message)
+
+
+@requires("assistant")
+async def reply(request: web.Request) -> web.StreamResponse:
+    async def run(handoff_id: int, form) -> str:
+        result = await call(request.app[ACTIONS].reply, handoff_id, str(form.get("text", "")), by(request))
+        return "已回复，消息已进入发送队列" if result.queued else "这条已经处理过了（没有重复发送）"
+
+    return await _act(request, "/inbox/{id}", run)
+
+
+@requires("assistant")
+async def dismiss(request: web.Request) -> web.StreamResponse:
+    async def run(handoff_id: int, form) -> str:
+        await call(request.app[ACTIONS].dismiss, handoff_id, by(request))
+        return f"#{handoff_id} 已关闭（未回复）"
+
+    return await _act(request, "/inbox", run)
+
+
+@requires("assistant")
+async def take_over(request: web.Request) -> web.StreamResponse:
+    async def run(handoff_id: int, form) -> str:
+        item = await call(inbox_item, request.app[STORE], handoff_id)
+        if item is None or not item.thread_id:
+            raise ActionRefused("这条消息不属于任何帖子（私信），无法接管")
+        if form.get("release"):
+            await call(request.app[ACTIONS].release, item.platform, item.thread_id, by(request))
+            return "已交还，机器人恢复在这个帖子里回复"
+        await call(request.app[ACTIONS].take_over, item.platform, item.thread_id, by(request))
+        return "已接管：机器人在这个帖子里保持沉默"
+
+    return await _act(request, "/inbox/{id}", run)
+
+
+@requires("assistant")
+async def save_faq(request: web.Request) -> web.StreamResponse:
+    async def run(handoff_id: int, form) -> str:
+        correction = await call(request.app[ACTIONS].save_answer_as_faq, handoff_id, by(request))
+        return f"已存为常见问题 {correction.payload.get('faq_id')}"
+
+    return await _act(request, "/inbox/{id}", run)
+
+
+@requires("assistant")
+async def learn(request: web.Request) -> web.StreamResponse:
+    """The learning actions on the handoff's comment: relabel (intent), the bot's reply was wrong / right."""
+    async def run(handoff_id: int, form) -> str:
+        item = await call(inbox_item, request.app[STORE], handoff_id)
+        if item is None:
+            raise NotFound(f"handoff #{handoff_id} not found")
+        what, actions, who = str(form.get("what", "")), request.app[ACTIONS], by(request)
+        if what == "relabel":
+            intent = str(form.get("intent", ""))
+            await call(actions.relabel, item.event_pk, intent, who)
+            return f"已将这条评论标为 {intent}"
+        if what == "wrong":
+            await call(actions.mark_wrong, item.event_pk, who)
+            return "已记下：机器人的回复是错的"
+        if what == "right":
+            await call(actions.confirm_reply, item.event_pk, who)
+            return "已记下：机器人的回复是对的"
+        raise ActionRefused(f"unknown lesson {what!r}")
+
+    return await _act(request, "/inbox/{id}", run)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/inbox", inbox)
+    app.router.add_get("/inbox.json", inbox_json)
+    app.router.add_get("/inbox/list", inbox_list)
+    app.router.add_get(r"/inbox/{id:\d+}", handoff_page)
+    app.router.add_post(r"/inbox/{id:\d+}/reply", reply)
+    app.router.add_post(r"/inbox/{id:\d+}/dismiss", dismiss)
+    app.router.add_post(r"/inbox/{id:\d+}/takeover", take_over)
+    app.router.add_post(r"/inbox/{id:\d+}/save-faq", save_faq)
+    app.router.add_post(r"/inbox/{id:\d+}/learn", learn)
