@@ -97,8 +97,6 @@ class Recommender:
             {normalize(w).plain for w in (*c.tags, *segmenter.terms(normalize(c.title).plain)) if normalize(w).plain}
             for c in courses
         ]
-        self.similarity = ItemSimilarity.empty(len(courses))
-        self.similarity_at: datetime | None = None
         self._doc_courses: np.ndarray | None = None
 
     @property
@@ -132,10 +130,11 @@ class Recommender:
             related=self._related[own] if own is not None else None,
         )
 
-    def rank(self, query: RecommendationQuery, history: ViewerHistory | None = None) -> tuple[Recommendation, ...]:
+    def rank(self, query: RecommendationQuery, history: ViewerHistory | None = None,
+             similarity: ItemSimilarity | None = None) -> tuple[Recommendation, ...]:
         s = self.settings
         ranked = recommend(query, self.facts, weights=self.weights, history=history,
-                           similarity=self.similarity if s.use_collaborative else None,
+                           similarity=similarity if s.use_collaborative else None,
                            min_supporting_viewers=s.min_collaborative_viewers, k=s.top_k)
         return tuple(self._worded(r, query) for r in ranked)
 
@@ -170,29 +169,6 @@ class Recommender:
             bought=bought, shown=frozenset(self._known(signals.shown)),
         )
 
-    def refresh_similarity(self, chunks: Iterable[list[tuple[int, str, bool]]], now: datetime) -> None:
-        """Rebuild the item-to-item table from every viewer's (viewer, course, bought) pairs, read in chunks."""
-        viewers, courses, weights = [], [], []
-        for chunk in chunks:
-            kept = [(v, self.positions[c], PURCHASE_WEIGHT if b else 1.0) for v, c, b in chunk if c in self.positions]
-            if kept:
-                v, c, w = zip(*kept)
-                viewers.append(np.array(v, dtype=np.int64))
-                courses.append(np.array(c, dtype=np.int32))
-                weights.append(np.array(w, dtype=np.float32))
-        n = len(self.facts.ids)
-        if viewers:
-            self.similarity = ItemSimilarity.from_pairs(np.concatenate(viewers), np.concatenate(courses), n,
-                                                        min_support=self.settings.min_co_viewers, weights=np.concatenate(weights))
-        else:
-            self.similarity = ItemSimilarity.empty(n)
-        self.similarity_at = now
-
-    def similarity_due(self, now: datetime) -> bool:
-        if not (self.settings.personalise and self.settings.use_collaborative):
-            return False
-        return self.similarity_at is None or (now - self.similarity_at).total_seconds() >= self.settings.collaborative_refresh_minutes * 60
-
     # -- helpers ---------------------------------------------------------------------------------------------
     def _known(self, course_ids: Iterable[str]) -> list[int]:
         return [self.positions[c] for c in course_ids if c in self.positions]
@@ -216,3 +192,39 @@ class Recommender:
         if reason.code == "collaborative" and reason.course is not None:
             return f"学了《{self.catalog.courses[self.facts.ids[reason.course]].title}》的同学也选了"
         return _REASONS[reason.code]
+
+
+class CollaborativeTable:
+    """The item-to-item table of one database, rebuilt from every viewer's (viewer, course, bought) pairs when it is
+    older than [recommend] collaborative_refresh_minutes by the caller's clock (event time in replays)."""
+
+    def __init__(self, recommender: Recommender) -> None:
+        self.recommender = recommender
+        self.similarity = ItemSimilarity.empty(len(recommender.facts.ids))
+        self.built_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        s = self.recommender.settings
+        if not (s.personalise and s.use_collaborative):
+            return False
+        return self.built_at is None or (now - self.built_at).total_seconds() >= s.collaborative_refresh_minutes * 60
+
+    def refresh(self, chunks: Iterable[list[tuple[int, str, bool]]], now: datetime) -> None:
+        """Pairs arrive in chunks and are kept as three flat arrays (16 bytes a pair), never as rows."""
+        positions = self.recommender.positions
+        viewers, courses, weights = [], [], []
+        for chunk in chunks:
+            kept = [(v, positions[c], PURCHASE_WEIGHT if b else 1.0) for v, c, b in chunk if c in positions]
+            if kept:
+                v, c, w = zip(*kept)
+                viewers.append(np.array(v, dtype=np.int64))
+                courses.append(np.array(c, dtype=np.int32))
+                weights.append(np.array(w, dtype=np.float32))
+        n = len(self.recommender.facts.ids)
+        if viewers:
+            self.similarity = ItemSimilarity.from_pairs(np.concatenate(viewers), np.concatenate(courses), n,
+                                                        min_support=self.recommender.settings.min_co_viewers,
+                                                        weights=np.concatenate(weights))
+        else:
+            self.similarity = ItemSimilarity.empty(n)
+        self.built_at = now

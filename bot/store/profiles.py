@@ -13,7 +13,6 @@ from sqlmodel import select
 
 from bot.recommend import StoredSignals, decay
 from bot.store.models import Conversion, DecisionRecord, LinkClick, TrackedLink, Viewer, ViewerProfile
-from bot.store.rows import insert_rows
 
 MAX_PROFILE_TOPICS = 30
 PAIRS_CHUNK = 50_000  # rows fetched at a time while reading every (viewer, course) pair
@@ -92,7 +91,8 @@ class ProfileStore:
                 row = {"viewer_id": viewer_id, "vector": np.asarray(vector, dtype=np.float32).tobytes(), "weight": weight,
                        "topics": {t: round(w, 4) for t, w in strongest.items()}, "updated_at": at}
                 (changes if old else inserts).append(row)
-            insert_rows(session, self.dialect, ViewerProfile, inserts)  # type: ignore[attr-defined]
+            if inserts:  # bytes: not through rows.insert_rows, whose PostgreSQL path sends rows as JSON
+                session.execute(sa.insert(ViewerProfile), inserts)
             for row in changes:
                 session.execute(sa.update(ViewerProfile).where(ViewerProfile.viewer_id == row["viewer_id"]).values(  # type: ignore[arg-type]
                     vector=row["vector"], weight=row["weight"], topics=row["topics"], updated_at=row["updated_at"]))
