@@ -62,8 +62,8 @@ class StoredSignals:
     profile_weight: float = 0.0
     profile_at: datetime | None = None
     topics: dict[str, float] = field(default_factory=dict)
-    clicks: tuple[tuple[str, datetime], ...] = ()  # (course id, clicked at)
-    purchases: tuple[tuple[str, datetime], ...] = ()  # (course id, bought at)
+    clicks: tuple[tuple[str, datetime, int], ...] = ()  # (course id, last clicked at, clicks)
+    purchases: tuple[tuple[str, datetime, int], ...] = ()  # (course id, last bought at, purchases)
     shown: tuple[str, ...] = ()  # courses replied about to this viewer in this thread lately
 
 
@@ -98,6 +98,7 @@ class Recommender:
             for c in courses
         ]
         self._doc_courses: np.ndarray | None = None
+        self._phrasings = self._course_phrasings(courses)
 
     @property
     def personalised(self) -> bool:
@@ -115,7 +116,26 @@ class Recommender:
         return cosines
 
     def cosines_to(self, vector: np.ndarray) -> np.ndarray:
-        return self.course_cosines(self.searcher.candidates(vector[None, :], [[]])[0])
+        """Each course's best phrasing cosine to a vector (a thread's text, a viewer's profile)."""
+        if self._phrasings is None:
+            return self.course_cosines(self.searcher.candidates(vector[None, :], [[]])[0])
+        matrix, starts = self._phrasings
+        return np.maximum.reduceat(matrix @ vector.astype(np.float32), starts)
+
+    def _course_phrasings(self, courses) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every course's phrasing vectors from the index, grouped by course (`starts`): a profile is scored against
+        the catalog by one small matrix product instead of a search of every FAQ phrasing too."""
+        ids, starts = [], []
+        for course in courses:
+            document = self.searcher.documents.get(f"course:{course.id}")
+            if document is None:
+                return None
+            starts.append(len(ids))
+            ids += [item_id for item_id, _ in document.items()]
+        try:
+            return self.searcher.vectors.vectors_of(ids), np.array(starts, dtype=np.int64)
+        except (KeyError, RuntimeError):  # an index without these items: search instead
+            return None
 
     def query(self, text: str, found: Candidates, thread_cosines: np.ndarray | None, named: str | None,
               thread_course: str | None, *, specific: bool = True) -> RecommendationQuery:
@@ -158,14 +178,14 @@ class Recommender:
                                    for terms in self._course_terms], dtype=np.float32) * strength
         interactions: dict[int, float] = {}
         for items, weight in ((signals.clicks, 1.0), (signals.purchases, PURCHASE_WEIGHT)):
-            for course_id, at in items:
-                if course_id in self.positions:
+            for course_id, at, count in items:
+                if course_id in self.positions:  # repeated clicks on one course saturate (log), the last one decays
                     i = self.positions[course_id]
-                    interactions[i] = interactions.get(i, 0.0) + weight * decay(half_life, at, now)
-        bought = frozenset(self._known(c for c, _ in signals.purchases))
+                    interactions[i] = interactions.get(i, 0.0) + weight * np.log1p(count) / np.log(2) * decay(half_life, at, now)
+        bought = frozenset(self._known(c for c, *_ in signals.purchases))
         return ViewerHistory(
             profile=profile, topics=topics, interactions=interactions if s.use_collaborative else {},
-            clicked=frozenset(self._known(c for c, _ in signals.clicks)) - bought if s.use_history else frozenset(),
+            clicked=frozenset(self._known(c for c, *_ in signals.clicks)) - bought if s.use_history else frozenset(),
             bought=bought, shown=frozenset(self._known(signals.shown)),
         )
 

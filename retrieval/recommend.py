@@ -258,7 +258,9 @@ def recommend(query: RecommendationQuery, courses: CourseFacts, *, weights: Reco
     if query.named is not None:
         score[query.named] += w.named
         excluded.discard(query.named)
-    order = [int(i) for i in np.argsort(-score, kind="stable") if int(i) not in excluded][:k]
+    if excluded:
+        score[list(excluded)] = -np.inf
+    order = [int(i) for i in np.argsort(-score, kind="stable")[:k] if np.isfinite(score[i])]
     return [Ranked(i, round(float(score[i]), 4), _reasons(i, query, history, parts, comment, seeds, w)) for i in order]
 
 
