@@ -42,6 +42,7 @@ each, so co-clicks carry the path order, and past clicks and purchases carry the
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -101,7 +102,9 @@ REQUEST_BANK: Mapping[RequestKind, tuple[str, ...]] = {
 # Link requests: the viewer names the course (by an alias) and asks where to get it.
 LINK_BANK: tuple[str, ...] = ("{alias}链接发一下", "{alias}在哪买", "{alias}的链接有吗", "求{alias}链接", "{alias}怎么报名")
 
-VIDEO_BANK: tuple[str, ...] = ("{title}｜第{n}讲", "试听课：{title}", "【{title}】学员作品点评", "{title} 常见问题答疑 第{n}期")
+# Videos about a course: half name it, half only its topic (a tag), as creators title their uploads.
+VIDEO_BANK: tuple[str, ...] = ("{title}｜第{n}讲", "试听课：{title}", "【{title}】学员作品点评", "{title} 常见问题答疑 第{n}期",
+                               "{tag}新手必看的{n}个技巧", "{tag}干货分享｜第{n}期", "3分钟讲清楚{tag}", "{tag}常见误区，你中了几个？")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class CourseInfo:
     title: str
     price: float
     aliases: tuple[str, ...]
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +223,9 @@ def _session(rng: random.Random, st: _State, day: int, knobs: Knobs, courses: Ma
         about = rng.choice(everything)
     course = courses[about]
     n = rng.randrange(1, 30)
-    thread_id = f"vid-{about}-{n}"
-    title = rng.choice(VIDEO_BANK).format(title=course.title, n=n)
+    title = rng.choice(VIDEO_BANK).format(title=course.title, tag=rng.choice(course.tags or (course.title,)), n=n)
     steps = []
-    where = {"viewer": st.viewer.id, "day": day, "thread_id": thread_id, "thread_title": title, "thread_course": about}
+    where = {"viewer": st.viewer.id, "day": day, "thread_id": "vid-" + hashlib.sha1(title.encode()).hexdigest()[:10], "thread_title": title, "thread_course": about}
     if rng.random() < knobs.request:
         kind, text = _request_text(rng, st, courses)
         steps.append(Step("request", at=at, text=text, request_kind=kind, **where))
@@ -290,4 +293,4 @@ def catalog_infos(path: Path) -> list[CourseInfo]:
     """CourseInfo for every course of a catalog file, through the bot's own loader."""
     from bot.catalog import load_courses
 
-    return [CourseInfo(c.id, c.title, c.price, tuple(c.aliases)) for c in load_courses(Path(path)).values()]
+    return [CourseInfo(c.id, c.title, c.price, tuple(c.aliases), tuple(c.tags)) for c in load_courses(Path(path)).values()]

@@ -31,8 +31,9 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,7 @@ class ReplayResult:
     orders: int = 0
     attributed_orders: int = 0
     seconds: float = 0.0
+    lost: Counter[str] = field(default_factory=Counter)  # why link requests got no link to the asked course
 
 
 def as_event(step: Step, with_thread: bool):  # type: ignore[no-untyped-def]
@@ -175,6 +177,7 @@ async def replay(script: Script, settings, encoder, workdir: Path, *, strip_thre
                 decision = decided.get(step.id)
                 link = next((ln for ln in (decision.links if decision else ()) if ln.course_id == step.course), None)
                 if link is None:
+                    result.lost[_why(decision, step)] += 1
                     continue  # the bot answered with no link to that course: the viewer went to the shop some other way
                 result.links += 1
                 await asyncio.to_thread(follow_link, store.engine, link.id, user_agent="Mozilla/5.0 (iPhone) BiliApp",
@@ -193,6 +196,15 @@ async def replay(script: Script, settings, encoder, workdir: Path, *, strip_thre
         store.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _why(decision, step: Step) -> str:  # type: ignore[no-untyped-def]
+    if decision is None:
+        return "not decided"
+    if decision.links:
+        return f"link to another course ({decision.action})"
+    answer = decision.reason.split(";", 1)[0]
+    return f"{decision.action} ({answer[:50]})"
 
 
 async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> list[Row]:  # type: ignore[no-untyped-def]
@@ -215,6 +227,8 @@ async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> list[
             r = results[name]
             print(f"  {name}: {r.seconds:.0f} s; {r.links}/{r.link_requests} link requests answered with the asked course's "
                   f"link, {r.clicks} clicks stored, {r.attributed_orders}/{r.orders} orders attributed to a viewer", flush=True)
+            if r.lost:
+                print("    link requests without the link: " + "; ".join(f"{n}× {why}" for why, n in r.lost.most_common(4)), flush=True)
         r = results[name]
         rows.append(Row(f"{label}: next click", size, f"hit@3 {r.click.at(3):.3f}  MRR {r.click.mrr:.3f}", "", f"n={r.click.n}"))
         rows.append(Row(f"{label}: next purchase", size, f"hit@3 {r.purchase.at(3):.3f}  MRR {r.purchase.mrr:.3f}", "",
