@@ -86,5 +86,6 @@ def test_hit_at_k_and_mrr_count_the_first_relevant_rank() -> None:
     score.add(["a", "b", "c"], {"a"})
     score.add(["x", "y", "b"], {"b", "z"})
     score.add(["x"], {"b"})
-    assert (score.at(1), score.at(3)) == (1 / 3, 2 / 3)
-    assert score.mrr == pytest.approx((1 + 1 / 3) / 3)
+    score.add(["x", "y", "z", "b"], {"b"})
+    assert (score.at(1), score.at(3)) == (1 / 4, 2 / 4)
+    assert score.mrr == pytest.approx((1 + 1 / 3 + 1 / 4) / 4)
