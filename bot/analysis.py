@@ -9,21 +9,23 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
 from bot.events import Event, Thread
 from bot.knowledge import Knowledge
+from bot.recommend import Recommendation, Recommender, StoredSignals
 from retrieval.encoder import AsyncBatchEncoder
 from retrieval.intents import QUESTION_INTENTS, IntentPrediction, SentimentPrediction, looks_like_question
+from retrieval.recommend import RecommendationQuery
 from retrieval.search import AbstainThreshold, Candidates, Hit
 from retrieval.text import NormalizedText, normalize
 from retrieval.vetoes import answer_key
 
 AnswerKind = Literal["faq", "course_price", "course_link", "course_content", "recommendation"]
-CourseSource = Literal["text", "thread", "topic"]
+CourseSource = Literal["text", "thread", "topic", "history"]
 # Course-level questions the catalog itself answers when no FAQ entry does.
 # Cosine at which a comment is the FAQ question itself, give or take punctuation and a word; paraphrases
 # of m3e-small stay below it on the bundled samples.
@@ -67,6 +69,10 @@ class Match:
     answer_id: str | None  # the FAQ entry that answers it, when answer_kind == "faq"
     confidence: float
     reason: str
+    # A recommendation request: the courses ranked with their reasons (the first is `course_id`), and the request as
+    # the recommender saw it, kept to rank it again with the viewer's history (bot/recommend.py).
+    recommendations: tuple[Recommendation, ...] = ()
+    request: RecommendationQuery | None = field(default=None, compare=False, repr=False)
 
     @property
     def answered(self) -> bool:
@@ -78,6 +84,7 @@ class Analysis:
     event: Event
     understanding: Understanding
     match: Match
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # the comment's embedding (viewer profiles)
 
 
 def wants_answer(understanding: Understanding) -> bool:
@@ -99,6 +106,8 @@ class Analyzer:
         self._faq_types = _faq_question_types(knowledge)
         self._faq_intents = _typed_course_faq(knowledge, self._faq_types)
         self._thread_courses: OrderedDict[str, str | None] = OrderedDict()
+        self._thread_cosines: OrderedDict[str, np.ndarray] = OrderedDict()  # thread text → its cosine to each course
+        self.recommender = Recommender(knowledge.catalog, knowledge.searcher, knowledge.segmenter, knowledge.settings.recommend)
         self._thread_cache_size = thread_cache_size
         self._async_encoder: AsyncBatchEncoder | None = None
 
@@ -134,8 +143,8 @@ class Analyzer:
         candidates = self.knowledge.searcher.candidates(vectors, [u.terms for u in understandings])
         vetoed = self.knowledge.vetoes.vetoed(vectors)
         return [
-            Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes))
-            for event, understanding, found, vetoes in zip(events, understandings, candidates, vetoed)
+            Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes), vector)
+            for event, understanding, found, vetoes, vector in zip(events, understandings, candidates, vetoed, vectors)
         ]
 
     def knowledge_changed(self) -> None:
@@ -196,7 +205,7 @@ class Analyzer:
 
         # Two FAQ answers too close to choose still leave the catalog's own answers about the course in view.
         if intent == "ask_recommendation":
-            return self._recommend(result, found, named, thread_course)
+            return self._recommend(result, event, understanding, found, named, thread_course)
         if course_id and intent in _COURSE_ANSWERS:
             # "多少钱" under a course's video: the creator's own FAQ entry on that course's price (or link)
             # if there is one, else the catalog's facts.
@@ -253,16 +262,57 @@ class Analyzer:
         own = best if best.course_id == course_id else rival
         return own if self.threshold.accepts(own) and self._faq_fits(understanding, own) else None
 
-    def _recommend(self, result, found: Candidates, named: str | None, thread_course: str | None) -> Match:
-        if named:
-            return result("recommendation", None, 1.0, "recommend the course named in the comment")
+    def _recommend(self, result, event: Event, understanding: Understanding, found: Candidates, named: str | None,
+                   thread_course: str | None) -> Match:
+        """Whether to recommend is decided as before (a course named, a course fitting the topic, or a thread about a
+        course); which course, by the recommender's ranking of the comment, the thread, level and budget words."""
         courses = self.knowledge.searcher.rank(found, k=1, kinds={"course"})
-        if courses and self.threshold.accepts(courses[0]):
-            top = courses[0]
-            return result("recommendation", None, top.dense, f"recommend best course for the topic ({top.dense:.2f})", course=top.course_id, src="topic")
-        if thread_course:
-            return result("recommendation", None, 0.5, "recommend the thread's course (no topic named)")
-        return result(None, None, courses[0].dense if courses else 0.0, "no course fits the request")
+        topic = bool(courses) and self.threshold.accepts(courses[0])
+        request = self.recommender.query(understanding.text, found, self._thread_cosines_of(event.thread), named, thread_course,
+                                         specific=bool(named) or topic)
+        ranked = self.recommender.rank(request)
+        top = ranked[0].course_id if ranked else None
+
+        def recommended(confidence: float, reason: str, source: CourseSource) -> Match:
+            return replace(result("recommendation", None, confidence, reason, course=top, src=source),
+                           recommendations=ranked, request=request)
+
+        if named:
+            return recommended(1.0, "recommend the course named in the comment", "text")
+        if top and topic:
+            return recommended(courses[0].dense, f"recommend best course for the request ({courses[0].dense:.2f})", "topic")
+        if top and thread_course:
+            return recommended(0.5, "recommend from the thread (no topic named)", "thread")
+        if top and request.budget is not None:  # "有免费的课吗": the price decides
+            return recommended(0.5, f"recommend by budget ({request.budget})", "topic")
+        return replace(result(None, None, courses[0].dense if courses else 0.0, "no course fits the request"),
+                       recommendations=ranked, request=request)
+
+    def personalise(self, analysis: Analysis, signals: StoredSignals, now) -> Analysis:
+        """The recommendation ranked again with the viewer's history (clicks, purchases, profile, what similar viewers
+        took); courses bought or just shown in this thread drop out unless named. A request no course fitted is
+        answered when the history points somewhere."""
+        match = analysis.match
+        if match.request is None:
+            return analysis
+        history = self.recommender.history(signals, now)
+        if history is None or history.empty:
+            return analysis
+        ranked = self.recommender.rank(match.request, history)
+        if not ranked:
+            return replace(analysis, match=replace(match, answer_kind=None, course_id=None, course_source=None, recommendations=(),
+                                                   reason="every fitting course was bought or just shown to the viewer"))
+        top = ranked[0].course_id
+        if match.answered:
+            changed = replace(match, course_id=top, recommendations=ranked,
+                              reason=match.reason + ("" if top == match.course_id else f"; {top} from the viewer's history"))
+        elif history.profile is not None or history.interactions:
+            changed = replace(match, answer_kind="recommendation", course_id=top, course_source="history", confidence=0.5,
+                              recommendations=ranked, reason="recommend from the viewer's history (no topic named)")
+        else:
+            changed = replace(match, recommendations=ranked)
+        return replace(analysis, match=_unless_vetoed(changed, self.knowledge.vetoes.vetoed(analysis.vector[None, :])[0])
+                       if analysis.vector is not None else changed)
 
     def _course_faq(self, course_id: str, intent: str, found: Candidates) -> Hit | None:
         """The course's own FAQ entry answering this type of question, if the creator wrote one. Short
@@ -320,12 +370,21 @@ class Analyzer:
         return None, _thread_text(thread, mapping.title if mapping else "")
 
     def _titles_to_infer(self, events: Sequence[Event]) -> list[str]:
+        """Thread texts not seen yet: a course is inferred from them, and recommendations weigh courses by them."""
         titles: list[str] = []
         for event in events:
-            title = self._thread_source(event.thread)[1] if event.thread else ""
-            if title and title not in self._thread_courses and title not in titles:
+            title = self._context_text(event.thread) if event.thread else ""
+            if title and title not in self._thread_cosines and title not in titles:
                 titles.append(title)
         return titles
+
+    def _context_text(self, thread: Thread) -> str:
+        """The thread's title (or the configured one) and description, however its course is known."""
+        mapping = self.knowledge.threads.get(thread.id)
+        return _thread_text(thread, mapping.title if mapping else "")
+
+    def _thread_cosines_of(self, thread: Thread | None) -> np.ndarray | None:
+        return self._thread_cosines.get(self._context_text(thread)) if thread is not None else None
 
     def _remember_title(self, title: str, vector: np.ndarray) -> None:
         text = normalize(title).plain
@@ -336,8 +395,11 @@ class Analyzer:
             hits = self.knowledge.searcher.search(vector, self.knowledge.segmenter.terms(text), k=1, kinds={"course"})
             course_id = hits[0].course_id if hits and self.threshold.accepts(hits[0]) else None
         self._thread_courses[title] = course_id
+        self._thread_cosines[title] = self.recommender.cosines_to(vector)
         while len(self._thread_courses) > self._thread_cache_size:
             self._thread_courses.popitem(last=False)
+        while len(self._thread_cosines) > self._thread_cache_size:
+            self._thread_cosines.popitem(last=False)
 
 
 def _unless_vetoed(match: Match, vetoed: dict[str, float]) -> Match:

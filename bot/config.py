@@ -294,6 +294,40 @@ class WebSettings(_Section):
     conversion_secret: SecretStr | None = None  # secret: COURSEBOT_WEB__CONVERSION_SECRET or the secrets file
 
 
+class RecommendSettings(_Section):
+    """Course recommendations (docs/recommendations.md): the comment and its thread, the viewer's history and what
+    viewers with the same courses took. Weights are points on one scale: a course whose cosine to the comment is
+    `cosine_scale` below the best course's loses `comment` points."""
+
+    personalise: bool = True  # off: no history, no collaborative signal, no profiles kept or read
+    # For measuring each signal's contribution (benchmarks/recommend.py); leave on.
+    use_thread_context: bool = True
+    use_history: bool = True
+    use_collaborative: bool = True
+    top_k: int = Field(3, ge=1, le=20)
+    cosine_scale: float = Field(0.1, gt=0, le=1)
+    weight_comment: float = Field(1.0, ge=0)
+    weight_comment_generic: float = Field(0.3, ge=0)  # a request naming no topic ("有什么课推荐吗")
+    weight_thread: float = Field(0.6, ge=0)
+    weight_related: float = Field(0.6, ge=0)  # courses sharing rare tags with the thread's own course
+    thread_course_penalty: float = Field(0.5, ge=0)  # the video's own course, asked for "a course"…
+    thread_course_penalty_other: float = Field(2.0, ge=0)  # …and asked for "别的/其他课"
+    weight_level_match: float = Field(0.3, ge=0)
+    weight_level_mismatch: float = Field(0.6, ge=0)
+    weight_free: float = Field(0.8, ge=0)
+    weight_cheap: float = Field(0.4, ge=0)
+    weight_history: float = Field(0.5, ge=0)
+    weight_clicked: float = Field(0.3, ge=0)
+    weight_collaborative: float = Field(0.6, ge=0)
+    history_half_life_days: float = Field(30.0, gt=0)  # comments, clicks and purchases count half after this long
+    shown_within_days: float = Field(7.0, ge=0)  # a course recommended to the viewer in the thread this recently is not repeated
+    # Cold start: pairs of courses fewer viewers share than this are no evidence; the collaborative signal is off
+    # until this many viewers have clicked or bought two or more courses.
+    min_co_viewers: int = Field(3, ge=1)
+    min_collaborative_viewers: int = Field(20, ge=1)
+    collaborative_refresh_minutes: float = Field(10.0, gt=0)  # the item-to-item table is recomputed this often
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURSEBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -312,6 +346,7 @@ class Settings(BaseSettings):
     bilibili: BilibiliSettings = BilibiliSettings()
     douyin: DouyinSettings = DouyinSettings()
     telegram: TelegramSettings = TelegramSettings()
+    recommend: RecommendSettings = RecommendSettings()
     imports: dict[str, ImportColumns] = {}  # per platform: [imports.douyin] text = "评论内容"
     secrets_file: Path | None = None  # TOML merged under the config (default: secrets.toml beside it)
 

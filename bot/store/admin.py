@@ -26,6 +26,7 @@ from bot.store.models import (
     TrackedLink,
     UnderstandingRecord,
     Viewer,
+    ViewerProfile,
     utcnow,
 )
 from bot.store.queue import NewMessage
@@ -354,6 +355,7 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
     run("events", sa.update(EventRecord).where(EventRecord.viewer_id.in_(ids)).values(viewer_id=None, text="", raw={}))  # type: ignore[union-attr]
     run("proactive_dms", sa.delete(ProactiveDm).where(ProactiveDm.pseudonym.in_(  # type: ignore[attr-defined]
         select(Viewer.pseudonym).where(Viewer.id.in_(ids)).scalar_subquery())))  # type: ignore[union-attr]
+    run("viewer_profiles", sa.delete(ViewerProfile).where(ViewerProfile.viewer_id.in_(ids)))  # type: ignore[attr-defined]
     run("viewers", sa.delete(Viewer).where(Viewer.id.in_(ids)))  # type: ignore[union-attr]
     return counts
 

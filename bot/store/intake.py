@@ -474,6 +474,7 @@ def _understanding_row(outcome: Outcome) -> _Values:
         answer_kind=m.answer_kind, answer_id=m.answer_id, match_confidence=m.confidence, match_reason=m.reason,
         hits=[{"id": h.id, "kind": h.kind, "dense": round(float(h.dense), 4), "bm25": round(float(h.bm25), 3),
                "fused": round(float(h.fused), 5)} for h in m.hits],
+        recommendations=[r.as_dict() for r in m.recommendations],
     )
 
 

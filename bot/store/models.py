@@ -132,6 +132,7 @@ class UnderstandingRecord(SQLModel, table=True):
     match_confidence: float = 0.0
     match_reason: str = ""
     hits: list[dict[str, Any]] = _json([])
+    recommendations: list[dict[str, Any]] = _json([])  # [{course_id, score, reasons}] for a recommendation request
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -356,3 +357,25 @@ TABLES = [
     TrackedLink, LinkClick, Conversion, AbAssignment, RuntimeSwitch, PlatformCursor, ScheduledJob, ProactiveDm,
     QuarantineRecord, CreatorCorrection,
 ]
+
+
+# --- what the recommender remembers about a viewer (docs/recommendations.md) -----------------------------------
+class ViewerProfile(SQLModel, table=True):
+    """A viewer's interests from their comments: the sum of their comments' embeddings and topic weights, each decayed
+    by its age (half-life [recommend] history_half_life_days) as of `updated_at`. Keyed by our row id, never a platform
+    id; deleted by `coursebot forget`; neither kept nor read when [recommend] personalise is off."""
+
+    __tablename__ = "viewer_profiles"
+
+    viewer_id: int = Field(primary_key=True, foreign_key="viewers.id", sa_column_kwargs={"autoincrement": False})
+    vector: bytes = Field(sa_type=sa.LargeBinary, nullable=False)  # float32, the encoder's dimension
+    weight: float = 0.0  # decayed number of comments behind it
+    topics: dict[str, float] = _json({})  # topic keyword → decayed weight (the strongest few kept)
+    updated_at: datetime = _time()
+
+
+# A viewer's clicks and purchases are read on every recommendation request (bot/store/profiles.py).
+sa.Index("ix_link_clicks_viewer_id", LinkClick.viewer_id)  # type: ignore[arg-type]
+sa.Index("ix_conversions_viewer_id", Conversion.viewer_id)  # type: ignore[arg-type]
+
+TABLES.append(ViewerProfile)

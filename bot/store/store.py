@@ -24,6 +24,7 @@ from bot.store.engine import database_url, existing_engine, make_engine, session
 from bot.store.intake import IntakeStore, RecentTexts
 from bot.store.migrate import head_revision, upgrade
 from bot.store.proactive import ProactiveDmStore
+from bot.store.profiles import ProfileStore
 from bot.store.quarantine import QuarantineStore
 from bot.store.queue import QueueStore
 
@@ -34,7 +35,7 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be used right now (locked past the busy timeout, server down). Retry later."""
 
 
-class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore, CorrectionStore):
+class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineStore, CorrectionStore, ProfileStore):
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self.engine = engine
         self.pseudonymizer = pseudonymizer

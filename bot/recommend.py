@@ -1,0 +1,218 @@
+"""Recommendations on the bot's side: the catalog, the analysed request and (when [recommend] personalise is on) the
+viewer's stored history turned into the arrays the pure scoring core ranks (retrieval/recommend.py), and its reason
+codes into short zh-CN reasons. docs/recommendations.md describes the signals and their weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from bot.config import RecommendSettings
+from retrieval.recommend import (
+    LEVELS,
+    CourseFacts,
+    ItemSimilarity,
+    Ranked,
+    Reason,
+    RecommendationQuery,
+    RecommendationWeights,
+    ViewerHistory,
+    recommend,
+    tag_affinity,
+    wanted_budget,
+    wanted_level,
+    wants_other,
+)
+from retrieval.search import Candidates, HybridSearcher
+from retrieval.text import normalize
+
+PURCHASE_WEIGHT = 2.0  # a purchase says more about a viewer's interests than a click
+_LEVEL_REASONS = {0: "适合零基础", 1: "适合有基础的同学进阶"}
+_BUDGET_REASONS = {"free": "免费", "cheap": "价格实惠"}
+_REASONS = {
+    "named": "你问到的这门课",
+    "question": "和你的问题相符",
+    "thread": "和这个视频的内容相关",
+    "history": "和你之前关心的内容相关",
+    "clicked": "你之前看过这门课",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One recommended course, with its score and why (short zh-CN reasons, for replies and the console)."""
+
+    course_id: str
+    score: float
+    reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"course_id": self.course_id, "score": self.score, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignals:
+    """A viewer's rows as the store keeps them (bot/store/profiles.py)."""
+
+    profile: np.ndarray | None = None  # decayed sum of comment embeddings as of profile_at
+    profile_weight: float = 0.0
+    profile_at: datetime | None = None
+    topics: dict[str, float] = field(default_factory=dict)
+    clicks: tuple[tuple[str, datetime], ...] = ()  # (course id, clicked at)
+    purchases: tuple[tuple[str, datetime], ...] = ()  # (course id, bought at)
+    shown: tuple[str, ...] = ()  # courses replied about to this viewer in this thread lately
+
+
+def decay(half_life_days: float, since: datetime | None, now: datetime) -> float:
+    """The share of its weight something recorded at `since` keeps at `now` (all of it if `since` is later: replays)."""
+    if since is None:
+        return 1.0
+    days = (now - since).total_seconds() / 86400
+    return 1.0 if days <= 0 else 0.5 ** (days / half_life_days)
+
+
+class Recommender:
+    def __init__(self, catalog, searcher: HybridSearcher, segmenter, settings: RecommendSettings) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.searcher = searcher
+        courses = list(catalog.courses.values())
+        self.positions = {c.id: i for i, c in enumerate(courses)}
+        self.facts = CourseFacts(tuple(c.id for c in courses), np.array([LEVELS.index(c.level) for c in courses]),
+                                 np.array([c.price for c in courses], dtype=np.float32))
+        s = settings
+        self.weights = RecommendationWeights(
+            cosine_scale=s.cosine_scale, comment=s.weight_comment, comment_generic=s.weight_comment_generic,
+            thread=s.weight_thread if s.use_thread_context else 0.0, related=s.weight_related if s.use_thread_context else 0.0,
+            thread_course=s.thread_course_penalty, thread_course_other=s.thread_course_penalty_other,
+            level_match=s.weight_level_match, level_mismatch=s.weight_level_mismatch, free=s.weight_free, cheap=s.weight_cheap,
+            history=s.weight_history, clicked=s.weight_clicked, collaborative=s.weight_collaborative)
+        # Each course's words (tags, title terms): what a viewer's topics are matched against.
+        self._related = tag_affinity([[normalize(t).plain for t in c.tags] for c in courses])
+        self._course_terms = [
+            {normalize(w).plain for w in (*c.tags, *segmenter.terms(normalize(c.title).plain)) if normalize(w).plain}
+            for c in courses
+        ]
+        self.similarity = ItemSimilarity.empty(len(courses))
+        self.similarity_at: datetime | None = None
+        self._doc_courses: np.ndarray | None = None
+
+    @property
+    def personalised(self) -> bool:
+        return self.settings.personalise
+
+    # -- content ---------------------------------------------------------------------------------------------
+    def course_cosines(self, found: Candidates) -> np.ndarray:
+        """Each course's best phrasing cosine among a query's dense candidates (0 for a course not among them)."""
+        doc_courses = self._doc_course_positions()
+        cosines = np.zeros(len(self.facts.ids), dtype=np.float32)
+        courses = doc_courses[found.dense_docs]
+        mine = courses >= 0
+        # Candidates are best first: the first cosine seen for a course is its best; assign in reverse so it wins.
+        cosines[courses[mine][::-1]] = found.dense_scores[mine][::-1]
+        return cosines
+
+    def cosines_to(self, vector: np.ndarray) -> np.ndarray:
+        return self.course_cosines(self.searcher.candidates(vector[None, :], [[]])[0])
+
+    def query(self, text: str, found: Candidates, thread_cosines: np.ndarray | None, named: str | None,
+              thread_course: str | None, *, specific: bool = True) -> RecommendationQuery:
+        use_thread = self.settings.use_thread_context
+        own = self.positions.get(thread_course or "") if use_thread else None
+        return RecommendationQuery(
+            comment=self.course_cosines(found),
+            thread=thread_cosines if use_thread else None,
+            thread_course=own,
+            named=self.positions.get(named or ""),
+            level=wanted_level(text), budget=wanted_budget(text), other=wants_other(text), specific=specific,
+            related=self._related[own] if own is not None else None,
+        )
+
+    def rank(self, query: RecommendationQuery, history: ViewerHistory | None = None) -> tuple[Recommendation, ...]:
+        s = self.settings
+        ranked = recommend(query, self.facts, weights=self.weights, history=history,
+                           similarity=self.similarity if s.use_collaborative else None,
+                           min_supporting_viewers=s.min_collaborative_viewers, k=s.top_k)
+        return tuple(self._worded(r, query) for r in ranked)
+
+    # -- history ---------------------------------------------------------------------------------------------
+    def history(self, signals: StoredSignals, now: datetime) -> ViewerHistory | None:
+        """The viewer's stored rows over the catalog, decayed to `now`; None when personalisation is off."""
+        s = self.settings
+        if not s.personalise:
+            return None
+        half_life = s.history_half_life_days
+        profile = topics = None
+        if s.use_history and signals.profile is not None and np.any(signals.profile):
+            strength = min(1.0, signals.profile_weight * decay(half_life, signals.profile_at, now))
+            vector = signals.profile / np.linalg.norm(signals.profile)
+            profile = self.cosines_to(vector.astype(np.float32))
+            # A faded profile pulls less: its cosines move toward the best one, i.e. toward no preference.
+            profile = profile.max() - (profile.max() - profile) * strength
+            if signals.topics:
+                total = sum(signals.topics.values()) or 1.0
+                topics = np.array([sum(w for t, w in signals.topics.items() if t in terms) / total
+                                   for terms in self._course_terms], dtype=np.float32) * strength
+        interactions: dict[int, float] = {}
+        for items, weight in ((signals.clicks, 1.0), (signals.purchases, PURCHASE_WEIGHT)):
+            for course_id, at in items:
+                if course_id in self.positions:
+                    i = self.positions[course_id]
+                    interactions[i] = interactions.get(i, 0.0) + weight * decay(half_life, at, now)
+        bought = frozenset(self._known(c for c, _ in signals.purchases))
+        return ViewerHistory(
+            profile=profile, topics=topics, interactions=interactions if s.use_collaborative else {},
+            clicked=frozenset(self._known(c for c, _ in signals.clicks)) - bought if s.use_history else frozenset(),
+            bought=bought, shown=frozenset(self._known(signals.shown)),
+        )
+
+    def refresh_similarity(self, chunks: Iterable[list[tuple[int, str, bool]]], now: datetime) -> None:
+        """Rebuild the item-to-item table from every viewer's (viewer, course, bought) pairs, read in chunks."""
+        viewers, courses, weights = [], [], []
+        for chunk in chunks:
+            kept = [(v, self.positions[c], PURCHASE_WEIGHT if b else 1.0) for v, c, b in chunk if c in self.positions]
+            if kept:
+                v, c, w = zip(*kept)
+                viewers.append(np.array(v, dtype=np.int64))
+                courses.append(np.array(c, dtype=np.int32))
+                weights.append(np.array(w, dtype=np.float32))
+        n = len(self.facts.ids)
+        if viewers:
+            self.similarity = ItemSimilarity.from_pairs(np.concatenate(viewers), np.concatenate(courses), n,
+                                                        min_support=self.settings.min_co_viewers, weights=np.concatenate(weights))
+        else:
+            self.similarity = ItemSimilarity.empty(n)
+        self.similarity_at = now
+
+    def similarity_due(self, now: datetime) -> bool:
+        if not (self.settings.personalise and self.settings.use_collaborative):
+            return False
+        return self.similarity_at is None or (now - self.similarity_at).total_seconds() >= self.settings.collaborative_refresh_minutes * 60
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _known(self, course_ids: Iterable[str]) -> list[int]:
+        return [self.positions[c] for c in course_ids if c in self.positions]
+
+    def _doc_course_positions(self) -> np.ndarray:
+        documents = self.searcher.document_list
+        if self._doc_courses is None or len(self._doc_courses) != len(documents):  # the creator added FAQ entries
+            self._doc_courses = np.array([self.positions.get(d.course_id or "", -1) if d.kind == "course" else -1
+                                          for d in documents], dtype=np.int64)
+        return self._doc_courses
+
+    def _worded(self, ranked: Ranked, query: RecommendationQuery) -> Recommendation:
+        return Recommendation(self.facts.ids[ranked.course], ranked.score,
+                              tuple(dict.fromkeys(self._reason_text(r, query) for r in ranked.reasons)))
+
+    def _reason_text(self, reason: Reason, query: RecommendationQuery) -> str:
+        if reason.code == "level":
+            return _LEVEL_REASONS[0 if query.level == 0 else 1]
+        if reason.code == "budget":
+            return _BUDGET_REASONS[query.budget or "cheap"]
+        if reason.code == "collaborative" and reason.course is not None:
+            return f"学了《{self.catalog.courses[self.facts.ids[reason.course]].title}》的同学也选了"
+        return _REASONS[reason.code]
