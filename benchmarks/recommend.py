@@ -198,13 +198,40 @@ async def replay(script: Script, settings, encoder, workdir: Path, *, strip_thre
     return result
 
 
+def reference_scores(script: Script) -> dict[str, tuple[Score, Score]]:
+    """Two yardsticks from the script alone (no pipeline): the most clicked courses so far across all viewers
+    (what a popularity list would do), and the viewer's hidden path from their hidden frontier on (what
+    knowing the persona would do: near the ceiling of what history can learn)."""
+    from _audience import PERSONAS
+
+    paths = {p.name: p.path for p in PERSONAS}
+    persona = {v.id: v for v in script.viewers}
+    bought = {v.id: set(paths[v.persona][: v.entry]) for v in script.viewers}
+    clicks: Counter[str] = Counter()
+    scores = {"popularity": (Score(), Score()), "hidden path": (Score(), Score())}
+    for step in script.steps:
+        if step.kind == "link" and step.course:
+            clicks[step.course] += 1
+        elif step.kind == "purchase" and step.course:
+            bought[step.viewer].add(step.course)
+        elif step.kind == "request":
+            path = [c for c in paths[persona[step.viewer].persona] if c not in bought[step.viewer]]
+            for name, ranked in (("popularity", [c for c, _ in clicks.most_common(MRR_DEPTH)]), ("hidden path", path)):
+                if step.id in script.next_click:
+                    scores[name][0].add(ranked, {script.next_click[step.id]})
+                if step.id in script.next_purchase:
+                    scores[name][1].add(ranked, {script.next_purchase[step.id]})
+    return scores
+
+
 def _why(decision, step: Step) -> str:  # type: ignore[no-untyped-def]
     if decision is None:
         return "not decided"
     if decision.links:
         return f"link to another course ({decision.action})"
-    answer = decision.reason.split(";", 1)[0]
-    return f"{decision.action} ({answer[:50]})"
+    if decision.answer_id:
+        return f"{decision.action}, FAQ entry {decision.answer_id}"
+    return f"{decision.action}: {decision.reason.split(';', 1)[0][:50]}"
 
 
 async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> list[Row]:  # type: ignore[no-untyped-def]
@@ -227,12 +254,16 @@ async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> list[
             r = results[name]
             print(f"  {name}: {r.seconds:.0f} s; {r.links}/{r.link_requests} link requests answered with the asked course's "
                   f"link, {r.clicks} clicks stored, {r.attributed_orders}/{r.orders} orders attributed to a viewer", flush=True)
-            if r.lost:
+            if r.lost and name == ABLATIONS[0][0]:
                 print("    link requests without the link: " + "; ".join(f"{n}× {why}" for why, n in r.lost.most_common(4)), flush=True)
         r = results[name]
         rows.append(Row(f"{label}: next click", size, f"hit@3 {r.click.at(3):.3f}  MRR {r.click.mrr:.3f}", "", f"n={r.click.n}"))
         rows.append(Row(f"{label}: next purchase", size, f"hit@3 {r.purchase.at(3):.3f}  MRR {r.purchase.mrr:.3f}", "",
                         f"n={r.purchase.n}"))
+    for name, (click, purchase) in reference_scores(script).items():
+        for what, score in (("next click", click), ("next purchase", purchase)):
+            rows.append(Row(f"reference, {name} (no bot): {what}", size, f"hit@3 {score.at(3):.3f}  MRR {score.mrr:.3f}", "",
+                            f"n={score.n}"))
     base, full = results["+ thread context"], results["+ collaborative"]
     for what, b, f in (("next click", base.click, full.click), ("next purchase", base.purchase, full.purchase)):
         for metric, bv, fv in (("hit@3", b.at(3), f.at(3)), ("MRR", b.mrr, f.mrr)):
