@@ -41,7 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _audience import Script, Step, catalog_infos, generate
+from _audience import REQUEST_BANK, Script, Step, catalog_infos, generate
 from _common import REPO, Row, print_table
 
 REQUESTS = REPO / "benchmarks" / "data" / "recommend_requests.jsonl"
@@ -132,6 +132,7 @@ class ReplayResult:
     attributed_orders: int = 0
     seconds: float = 0.0
     lost: Counter[str] = field(default_factory=Counter)  # why link requests got no link to the asked course
+    by_kind: dict[str, Score] = field(default_factory=dict)  # next click, by how the request was phrased
 
 
 def as_event(step: Step, with_thread: bool):  # type: ignore[no-untyped-def]
@@ -152,7 +153,8 @@ async def replay(script: Script, settings, encoder, workdir: Path, *, strip_thre
 
     started = time.perf_counter()
     knowledge = Knowledge.open(settings, encoder)
-    store = Store.from_url(f"sqlite:///{workdir / f'replay-{secrets.token_hex(4)}.db'}", Pseudonymizer(secrets.token_bytes(32)))
+    # A fixed key: the same pseudonyms, link ids and A/B variants in every run (nothing here is a real viewer).
+    store = Store.from_url(f"sqlite:///{workdir / f'replay-{secrets.token_hex(4)}.db'}", Pseudonymizer(b"benchmarks/recommend.py replay key"))
     runner = Runner.open(settings, None, analyzer=Analyzer(knowledge), store=store, clock=event_clock)
     prices = {c.id: c.price for c in knowledge.catalog.courses.values()}
     result = ReplayResult(Score(), Score())
@@ -167,6 +169,7 @@ async def replay(script: Script, settings, encoder, workdir: Path, *, strip_thre
                 ranked = recommended(analyses.get(step.id))
                 if step.id in script.next_click:
                     result.click.add(ranked, {script.next_click[step.id]})
+                    result.by_kind.setdefault(step.request_kind or "", Score()).add(ranked, {script.next_click[step.id]})
                 if step.id in script.next_purchase:
                     result.purchase.add(ranked, {script.next_purchase[step.id]})
             links = [s for s in today if s.kind == "link"]
@@ -234,7 +237,18 @@ def _why(decision, step: Step) -> str:  # type: ignore[no-untyped-def]
     return f"{decision.action}: {decision.reason.split(';', 1)[0][:50]}"
 
 
-async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> list[Row]:  # type: ignore[no-untyped-def]
+def kind_rows(results: dict[str, ReplayResult], size: str) -> list[Row]:
+    """Next-click hit@3 by how the request was phrased, one column per configuration: where each signal helps."""
+    kinds = sorted({k for r in results.values() for k in r.by_kind}, key=lambda k: -results[ABLATIONS[0][0]].by_kind.get(k, Score()).n)
+    rows = []
+    for kind in kinds:
+        cells = [f"{results[name].by_kind.get(kind, Score()).at(3):.2f}" for name, _ in ABLATIONS]
+        example = REQUEST_BANK[kind][0]  # type: ignore[index]
+        rows.append(Row(f"{kind} ({example})", f"n={results[ABLATIONS[0][0]].by_kind.get(kind, Score()).n}", " → ".join(cells)))
+    return rows
+
+
+async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> tuple[list[Row], list[Row]]:  # type: ignore[no-untyped-def]
     script = generate(catalog_infos(REPO / "config" / "catalog.yaml"), viewers=args.viewers, days=args.days, seed=args.seed)
     size = f"{args.viewers} viewers, {args.days} d"
     engine = has_engine()
@@ -270,7 +284,7 @@ async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> list[
             gain = (fv - bv) / bv if bv else float("inf")
             rows.append(Row(f"history + collaborative vs content only ({what} {metric})", size, f"{bv:.3f} → {fv:.3f} ({gain:+.0%})",
                             "≥ +20 % relative", "PASS" if gain >= 0.2 else "FAIL"))
-    return rows
+    return rows, kind_rows(results, size)
 
 
 # -- 2. real-style requests --------------------------------------------------------------------------------------
@@ -368,7 +382,9 @@ async def main(args: argparse.Namespace) -> None:
     if "requests" in args.only:
         print_table("Real-style recommendation requests (benchmarks/recommend.py)", request_rows(args.requests, encoder, workdir))
     if "replay" in args.only:
-        print_table("Simulated audience replay (benchmarks/recommend.py)", await replay_rows(args, encoder, workdir))
+        rows, by_kind = await replay_rows(args, encoder, workdir)
+        print_table("Simulated audience replay (benchmarks/recommend.py)", rows)
+        print_table("Replay, next-click hit@3 by request phrasing: " + " → ".join(name for name, _ in ABLATIONS), by_kind)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
