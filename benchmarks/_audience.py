@@ -36,8 +36,8 @@ viewer already finished, and domain words shared by several courses); a determin
 side interests, two entry points, mixed personas); the thread always being the target (it is the frontier in
 35 % of sessions only); viewers clicking the bot's own recommendation (they never do: clicks are drawn before any
 recommender runs, so the replay measures prediction of what viewers want, not a feedback loop).
-**What would make it too hard**: nothing here is invisible in principle: personas repeat across ~25 viewers
-each, so co-clicks carry the path order, and past clicks and purchases carry the frontier.
+**What would make it too hard**: nothing here is invisible in principle: personas repeat across ~20 viewers
+each at the default 300, so co-clicks carry the path order, and past clicks and purchases carry the frontier.
 """
 
 from __future__ import annotations
