@@ -19,7 +19,7 @@ from bot.knowledge import Knowledge
 from bot.recommend import Recommendation, Recommender, StoredSignals
 from retrieval.encoder import AsyncBatchEncoder
 from retrieval.intents import QUESTION_INTENTS, IntentPrediction, SentimentPrediction, looks_like_question
-from retrieval.recommend import RecommendationQuery
+from retrieval.recommend import ItemSimilarity, RecommendationQuery
 from retrieval.search import AbstainThreshold, Candidates, Hit
 from retrieval.text import NormalizedText, normalize
 from retrieval.vetoes import answer_key
@@ -268,7 +268,10 @@ class Analyzer:
         course); which course, by the recommender's ranking of the comment, the thread, level and budget words."""
         courses = self.knowledge.searcher.rank(found, k=1, kinds={"course"})
         topic = bool(courses) and self.threshold.accepts(courses[0])
-        request = self.recommender.query(understanding.text, found, self._thread_cosines_of(event.thread), named, thread_course,
+        # Only a title or alias the comment spells out asks for that very course (even one bought or just shown);
+        # a course the rankings agree on is a strong topic.
+        by_name = next((course_id for pattern, _, course_id in self._names if pattern.search(understanding.text)), None)
+        request = self.recommender.query(understanding.text, found, self._thread_cosines_of(event.thread), by_name, thread_course,
                                          specific=bool(named) or topic)
         ranked = self.recommender.rank(request)
         top = ranked[0].course_id if ranked else None
@@ -288,7 +291,7 @@ class Analyzer:
         return replace(result(None, None, courses[0].dense if courses else 0.0, "no course fits the request"),
                        recommendations=ranked, request=request)
 
-    def personalise(self, analysis: Analysis, signals: StoredSignals, now) -> Analysis:
+    def personalise(self, analysis: Analysis, signals: StoredSignals, now, similarity: ItemSimilarity | None = None) -> Analysis:
         """The recommendation ranked again with the viewer's history (clicks, purchases, profile, what similar viewers
         took); courses bought or just shown in this thread drop out unless named. A request no course fitted is
         answered when the history points somewhere."""
@@ -298,7 +301,7 @@ class Analyzer:
         history = self.recommender.history(signals, now)
         if history is None or history.empty:
             return analysis
-        ranked = self.recommender.rank(match.request, history)
+        ranked = self.recommender.rank(match.request, history, similarity)
         if not ranked:
             return replace(analysis, match=replace(match, answer_kind=None, course_id=None, course_source=None, recommendations=(),
                                                    reason="every fitting course was bought or just shown to the viewer"))

@@ -156,6 +156,8 @@ def ask(
     thread_title: Annotated[str | None, typer.Option("--thread-title", help="title of the video/post it was written under")] = None,
     thread_id: Annotated[str | None, typer.Option("--thread", help="thread id (mapped to a course in the config)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the route record as JSON")] = False,
+    viewer: Annotated[str | None, typer.Option("--viewer", help="platform:author_id of a viewer in the config's database: "
+                                               "recommendations use their history ([recommend] personalise)")] = None,
     config: ConfigOption = None,
     catalog: CatalogOption = None,
     faq: FaqOption = None,
@@ -172,7 +174,13 @@ def ask(
     from bot.events import Event, Thread
 
     thread = Thread(id=thread_id or f"title:{thread_title}", title=thread_title or "") if (thread_id or thread_title) else None
-    analysis = analyzer.analyze([Event(platform="cli", event_id="ask", text=text, thread=thread)])[0]
+    platform, author = viewer.split(":", 1) if viewer and ":" in viewer else ("cli", None)
+    analysis = analyzer.analyze([Event(platform=platform, event_id="ask", text=text, thread=thread, author_id=author)])[0]
+    if viewer:
+        try:
+            analysis = _with_history(settings, analyzer, analysis, viewer)
+        except InputError as exc:
+            _fail(exc)
     if as_json:
         out.print_json(json.dumps(decision_record(analysis), ensure_ascii=False))
         return
@@ -186,8 +194,44 @@ def ask(
         doc = analyzer.knowledge.searcher.documents[hit.id]
         table.add_row(hit.id.split(":", 1)[1], hit.kind, f"{hit.dense:.3f}", f"{hit.bm25:.2f}", f"{hit.fused:.4f}", doc.title)
     out.print(table)
+    for rank, r in enumerate(m.recommendations, 1):
+        title = analyzer.knowledge.catalog.courses[r.course_id].title
+        out.print(f"{'recommend' if rank == 1 else '':<10} {rank}. {r.course_id} {title} ({r.score:+.2f}): {'；'.join(r.reasons) or '-'}")
     answer = answer_text(m, analyzer.knowledge.catalog)
     out.print(f"answer     {answer}" if answer else f"answer     no match — {m.reason}")
+
+
+def _with_history(settings, analyzer, analysis, viewer: str):
+    """The analysis with the viewer's history from the config's database (their clicks, purchases, profile)."""
+    from bot.recommend import CollaborativeTable
+    from bot.store import Store, StoreUnavailable
+    from bot.store.models import utcnow
+
+    if ":" not in viewer:
+        raise InputError(f"--viewer: expected platform:author_id, e.g. bilibili:12345, got {viewer!r}")
+    if analysis.match.request is None or not settings.recommend.personalise:
+        return analysis
+    platform, author_id = viewer.split(":", 1)
+    try:
+        store = Store.open_existing(settings)
+    except (StoreUnavailable, InputError) as exc:
+        err.print(f"warning: the viewer's history is not used: {exc}", soft_wrap=True)
+        return analysis
+    try:
+        viewer_id = store.viewer_id_for(platform, author_id)
+        if viewer_id is None:
+            err.print("warning: no such viewer in the database; recommendations use the comment alone", soft_wrap=True)
+            return analysis
+        now = utcnow()
+        collaborative = CollaborativeTable(analyzer.recommender)
+        if collaborative.due(now):
+            collaborative.refresh(store.interaction_pairs(), now)
+        thread = analysis.event.thread
+        signals = store.viewer_signals(viewer_id, platform, thread.id if thread else None, now,
+                                       shown_within_days=settings.recommend.shown_within_days)
+        return analyzer.personalise(analysis, signals, now, collaborative.similarity)
+    finally:
+        store.close()
 
 
 def route_file(analyzer, source, sink, *, batch_size: int = 256, report=None, decisions=None) -> tuple[int, int]:

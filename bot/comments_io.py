@@ -114,6 +114,7 @@ def decision_record(analysis: Analysis) -> dict[str, Any]:
         "course_source": m.course_source,
         "confidence": m.confidence,
         "reason": m.reason,
+        "recommendations": [r.as_dict() for r in m.recommendations],
     }
 
 

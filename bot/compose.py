@@ -93,7 +93,7 @@ class Templates:
         return cls(by_key)
 
 
-_KNOWN_FIELDS = {"viewer_name", "course_title", "price", "link", "answer", "level", "dm_link"}
+_KNOWN_FIELDS = {"viewer_name", "course_title", "price", "link", "answer", "level", "dm_link", "reason"}
 
 
 def _variant(where: str, variant_id: str, text: str) -> Variant:
@@ -163,6 +163,7 @@ class Composer:
             "answer": answer,
             "level": LEVEL_TEXT.get(course.level) if course else None,
             "dm_link": event.raw.get("dm_link") or None,  # Telegram deep link that opens a DM with the bot
+            "reason": _short_reason(match),
         }
         return values, link
 
@@ -191,6 +192,15 @@ class Composer:
                 return variant, text
         variant, text = rendered[0]
         return variant, next(text + s for s in _SUFFIXES if text + s != last)
+
+
+def _short_reason(match) -> str | None:
+    """Why the recommended course (bot/recommend.py), for a reply: its first reason that says something to the viewer
+    ("你问到的这门课" does not); None leaves the template variants that use {reason} out."""
+    top = match.recommendations[0] if match.recommendations else None
+    if top is None or top.course_id != match.course_id:
+        return None
+    return next((r for r in top.reasons if r != "你问到的这门课"), None)
 
 
 def _rotate(variants: list[Variant], start: int) -> list[Variant]:

@@ -314,8 +314,8 @@ class RecommendSettings(_Section):
     thread_course_penalty_other: float = Field(2.0, ge=0)  # …and asked for "别的/其他课"
     weight_level_match: float = Field(0.3, ge=0)
     weight_level_mismatch: float = Field(0.6, ge=0)
-    weight_free: float = Field(0.8, ge=0)
-    weight_cheap: float = Field(0.4, ge=0)
+    weight_free: float = Field(1.5, ge=0)
+    weight_cheap: float = Field(0.6, ge=0)
     weight_history: float = Field(0.5, ge=0)
     weight_clicked: float = Field(0.3, ge=0)
     weight_collaborative: float = Field(0.6, ge=0)

@@ -62,8 +62,8 @@ class StoredSignals:
     profile_weight: float = 0.0
     profile_at: datetime | None = None
     topics: dict[str, float] = field(default_factory=dict)
-    clicks: tuple[tuple[str, datetime], ...] = ()  # (course id, clicked at)
-    purchases: tuple[tuple[str, datetime], ...] = ()  # (course id, bought at)
+    clicks: tuple[tuple[str, datetime, int], ...] = ()  # (course id, last clicked at, clicks)
+    purchases: tuple[tuple[str, datetime, int], ...] = ()  # (course id, last bought at, purchases)
     shown: tuple[str, ...] = ()  # courses replied about to this viewer in this thread lately
 
 
@@ -97,9 +97,8 @@ class Recommender:
             {normalize(w).plain for w in (*c.tags, *segmenter.terms(normalize(c.title).plain)) if normalize(w).plain}
             for c in courses
         ]
-        self.similarity = ItemSimilarity.empty(len(courses))
-        self.similarity_at: datetime | None = None
         self._doc_courses: np.ndarray | None = None
+        self._phrasings = self._course_phrasings(courses)
 
     @property
     def personalised(self) -> bool:
@@ -117,7 +116,26 @@ class Recommender:
         return cosines
 
     def cosines_to(self, vector: np.ndarray) -> np.ndarray:
-        return self.course_cosines(self.searcher.candidates(vector[None, :], [[]])[0])
+        """Each course's best phrasing cosine to a vector (a thread's text, a viewer's profile)."""
+        if self._phrasings is None:
+            return self.course_cosines(self.searcher.candidates(vector[None, :], [[]])[0])
+        matrix, starts = self._phrasings
+        return np.maximum.reduceat(matrix @ vector.astype(np.float32), starts)
+
+    def _course_phrasings(self, courses) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every course's phrasing vectors from the index, grouped by course (`starts`): a profile is scored against
+        the catalog by one small matrix product instead of a search of every FAQ phrasing too."""
+        ids, starts = [], []
+        for course in courses:
+            document = self.searcher.documents.get(f"course:{course.id}")
+            if document is None:
+                return None
+            starts.append(len(ids))
+            ids += [item_id for item_id, _ in document.items()]
+        try:
+            return self.searcher.vectors.vectors_of(ids), np.array(starts, dtype=np.int64)
+        except (KeyError, RuntimeError):  # an index without these items: search instead
+            return None
 
     def query(self, text: str, found: Candidates, thread_cosines: np.ndarray | None, named: str | None,
               thread_course: str | None, *, specific: bool = True) -> RecommendationQuery:
@@ -132,10 +150,11 @@ class Recommender:
             related=self._related[own] if own is not None else None,
         )
 
-    def rank(self, query: RecommendationQuery, history: ViewerHistory | None = None) -> tuple[Recommendation, ...]:
+    def rank(self, query: RecommendationQuery, history: ViewerHistory | None = None,
+             similarity: ItemSimilarity | None = None) -> tuple[Recommendation, ...]:
         s = self.settings
         ranked = recommend(query, self.facts, weights=self.weights, history=history,
-                           similarity=self.similarity if s.use_collaborative else None,
+                           similarity=similarity if s.use_collaborative else None,
                            min_supporting_viewers=s.min_collaborative_viewers, k=s.top_k)
         return tuple(self._worded(r, query) for r in ranked)
 
@@ -159,39 +178,16 @@ class Recommender:
                                    for terms in self._course_terms], dtype=np.float32) * strength
         interactions: dict[int, float] = {}
         for items, weight in ((signals.clicks, 1.0), (signals.purchases, PURCHASE_WEIGHT)):
-            for course_id, at in items:
-                if course_id in self.positions:
+            for course_id, at, count in items:
+                if course_id in self.positions:  # repeated clicks on one course saturate (log), the last one decays
                     i = self.positions[course_id]
-                    interactions[i] = interactions.get(i, 0.0) + weight * decay(half_life, at, now)
-        bought = frozenset(self._known(c for c, _ in signals.purchases))
+                    interactions[i] = interactions.get(i, 0.0) + weight * np.log1p(count) / np.log(2) * decay(half_life, at, now)
+        bought = frozenset(self._known(c for c, *_ in signals.purchases))
         return ViewerHistory(
             profile=profile, topics=topics, interactions=interactions if s.use_collaborative else {},
-            clicked=frozenset(self._known(c for c, _ in signals.clicks)) - bought if s.use_history else frozenset(),
+            clicked=frozenset(self._known(c for c, *_ in signals.clicks)) - bought if s.use_history else frozenset(),
             bought=bought, shown=frozenset(self._known(signals.shown)),
         )
-
-    def refresh_similarity(self, chunks: Iterable[list[tuple[int, str, bool]]], now: datetime) -> None:
-        """Rebuild the item-to-item table from every viewer's (viewer, course, bought) pairs, read in chunks."""
-        viewers, courses, weights = [], [], []
-        for chunk in chunks:
-            kept = [(v, self.positions[c], PURCHASE_WEIGHT if b else 1.0) for v, c, b in chunk if c in self.positions]
-            if kept:
-                v, c, w = zip(*kept)
-                viewers.append(np.array(v, dtype=np.int64))
-                courses.append(np.array(c, dtype=np.int32))
-                weights.append(np.array(w, dtype=np.float32))
-        n = len(self.facts.ids)
-        if viewers:
-            self.similarity = ItemSimilarity.from_pairs(np.concatenate(viewers), np.concatenate(courses), n,
-                                                        min_support=self.settings.min_co_viewers, weights=np.concatenate(weights))
-        else:
-            self.similarity = ItemSimilarity.empty(n)
-        self.similarity_at = now
-
-    def similarity_due(self, now: datetime) -> bool:
-        if not (self.settings.personalise and self.settings.use_collaborative):
-            return False
-        return self.similarity_at is None or (now - self.similarity_at).total_seconds() >= self.settings.collaborative_refresh_minutes * 60
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _known(self, course_ids: Iterable[str]) -> list[int]:
@@ -216,3 +212,39 @@ class Recommender:
         if reason.code == "collaborative" and reason.course is not None:
             return f"学了《{self.catalog.courses[self.facts.ids[reason.course]].title}》的同学也选了"
         return _REASONS[reason.code]
+
+
+class CollaborativeTable:
+    """The item-to-item table of one database, rebuilt from every viewer's (viewer, course, bought) pairs when it is
+    older than [recommend] collaborative_refresh_minutes by the caller's clock (event time in replays)."""
+
+    def __init__(self, recommender: Recommender) -> None:
+        self.recommender = recommender
+        self.similarity = ItemSimilarity.empty(len(recommender.facts.ids))
+        self.built_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        s = self.recommender.settings
+        if not (s.personalise and s.use_collaborative):
+            return False
+        return self.built_at is None or (now - self.built_at).total_seconds() >= s.collaborative_refresh_minutes * 60
+
+    def refresh(self, chunks: Iterable[list[tuple[int, str, bool]]], now: datetime) -> None:
+        """Pairs arrive in chunks and are kept as three flat arrays (16 bytes a pair), never as rows."""
+        positions = self.recommender.positions
+        viewers, courses, weights = [], [], []
+        for chunk in chunks:
+            kept = [(v, positions[c], PURCHASE_WEIGHT if b else 1.0) for v, c, b in chunk if c in positions]
+            if kept:
+                v, c, w = zip(*kept)
+                viewers.append(np.array(v, dtype=np.int64))
+                courses.append(np.array(c, dtype=np.int32))
+                weights.append(np.array(w, dtype=np.float32))
+        n = len(self.recommender.facts.ids)
+        if viewers:
+            self.similarity = ItemSimilarity.from_pairs(np.concatenate(viewers), np.concatenate(courses), n,
+                                                        min_support=self.recommender.settings.min_co_viewers,
+                                                        weights=np.concatenate(weights))
+        else:
+            self.similarity = ItemSimilarity.empty(n)
+        self.built_at = now

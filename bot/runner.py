@@ -24,6 +24,7 @@ from bot.events import Event, Quarantined, Sink, Source
 from bot.group_commit import GroupCommit
 from bot.outbox import OutboxWorker
 from bot.pipeline import COMMENT_KINDS, Pipeline
+from bot.recommend import CollaborativeTable
 from bot.store.models import utcnow
 from bot.store.store import Store, StoreUnavailable, first_line
 
@@ -50,6 +51,7 @@ class Runner:
         self.outbox = outbox
         self.clock = clock
         self.store_patience = store_patience  # seconds of database outage to ride out before giving up
+        self.collaborative = CollaborativeTable(analyzer.recommender)  # what viewers of this database took together
         self._accepted: asyncio.Queue[Accepted] = asyncio.Queue()
         # Webhook deliveries arriving together share a transaction (group commit); one that cannot be stored
         # fails only itself, a database outage fails the batch at once (and `accept` rides it out as any call).
@@ -142,7 +144,9 @@ class Runner:
             ledger.note(accepted, decision)
             outcomes.append(Outcome(accepted, analyses.get(accepted.event_pk), decision))
         ids = await self._store(self.store.save_outcomes, outcomes)
-        return [o for o, i in zip(outcomes, ids) if i is not None]
+        saved = [o for o, i in zip(outcomes, ids) if i is not None]
+        await self._remember_interests(saved)
+        return saved
 
     async def _analyze(self, accepted: Sequence[Accepted]) -> dict[int, Analysis]:
         """Analyses of the batch's comments (other kinds of events have none), by event_pk."""
@@ -162,7 +166,53 @@ class Runner:
                 except Exception as exc:  # noqa: BLE001
                     log.error("analysis failed for %s:%s (%s); ignored", event.platform, event.event_id, type(exc).__name__)
                     results.append(None)
-        return {a.event_pk: r for a, r in zip(batch, results) if r is not None}
+        analyses = {a.event_pk: r for a, r in zip(batch, results) if r is not None}
+        return await self._personalise(batch, analyses)
+
+    async def _personalise(self, batch: Sequence[Accepted], analyses: dict[int, Analysis]) -> dict[int, Analysis]:
+        """Recommendation requests ranked again with their viewer's history ([recommend] personalise); the
+        item-to-item table is rebuilt first when it is older than [recommend] collaborative_refresh_minutes. A store
+        that cannot answer leaves the content-only ranking: a recommendation never waits on history."""
+        recommender = self.analyzer.recommender
+        wanted = [a for a in batch if a.viewer_id and a.event_pk in analyses and analyses[a.event_pk].match.request is not None]
+        if not recommender.personalised or not wanted:
+            return analyses
+        settings = recommender.settings
+
+        def personalise() -> dict[int, Analysis]:
+            now = max(self.clock(a.event) for a in wanted)
+            if self.collaborative.due(now):
+                self.collaborative.refresh(self.store.interaction_pairs(), now)
+            changed = {}
+            for a in wanted:
+                at = self.clock(a.event)
+                signals = self.store.viewer_signals(a.viewer_id, a.event.platform, a.event.thread.id if a.event.thread else None,
+                                                    at, shown_within_days=settings.shown_within_days)
+                changed[a.event_pk] = self.analyzer.personalise(analyses[a.event_pk], signals, at, self.collaborative.similarity)
+            return changed
+
+        try:
+            analyses.update(await asyncio.to_thread(personalise))
+        except Exception:  # the content-only recommendation stands
+            log.exception("could not read viewers' history for %d recommendation request(s); content only", len(wanted))
+        return analyses
+
+    async def _remember_interests(self, outcomes: Sequence[Outcome]) -> None:
+        """Fold each viewer's comments into their interest profile (not kept when [recommend] personalise is off)."""
+        recommender = self.analyzer.recommender
+        if not recommender.personalised:
+            return
+        from bot.store.profiles import ProfileUpdate
+
+        updates = [ProfileUpdate(o.accepted.viewer_id, o.analysis.vector, o.analysis.understanding.topics, self.clock(o.accepted.event))
+                   for o in outcomes if o.analysis is not None and o.analysis.vector is not None and o.accepted.viewer_id
+                   and o.analysis.understanding.text and not o.analysis.understanding.is_spam]
+        if not updates:
+            return
+        try:
+            await asyncio.to_thread(self.store.remember_profiles, updates, recommender.settings.history_half_life_days)
+        except Exception:  # the decisions are stored; a profile update can be missed
+            log.exception("could not update %d viewer profile(s)", len(updates))
 
     async def _learn(self) -> None:
         """Take in what the creator taught since the last batch (bot/learning): a cheap version check unless it changed."""

@@ -158,6 +158,17 @@ class VectorIndex:
             for row_scores, row_numbers in zip(scores, numbers)
         ]
 
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of items (KeyError for an id not in the index), e.g. to score a few items directly."""
+        missing = [item_id for item_id in ids if item_id not in self.manifest.items]
+        if missing:
+            raise KeyError(missing[0])
+        if not ids:
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        if self.manifest.kind == "ivf":  # an IVF index reconstructs by id only with a direct map
+            self._faiss.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return np.stack([self._faiss.reconstruct(faiss_id(item_id)) for item_id in ids]).astype(np.float32)
+
     def search_numbers(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k cosines and FAISS numbers (`faiss_id` of the item id; -1 pads a short row) per query row."""
         k = min(k, len(self))

@@ -76,8 +76,8 @@ class RecommendationWeights:
     thread_course_other: float = 2.0  # …or this when the comment asks for another one (别的/其他)
     level_match: float = 0.3
     level_mismatch: float = 0.6  # 零基础 asking, an advanced course offered (or 进阶 asking, a beginner one)
-    free: float = 0.8
-    cheap: float = 0.4  # times how much cheaper than the catalog's median
+    free: float = 1.5
+    cheap: float = 0.6  # times how much cheaper than the catalog's median
     history: float = 0.5
     clicked: float = 0.3
     collaborative: float = 0.6
@@ -158,13 +158,12 @@ class ItemSimilarity:
         # Norms over every viewer of a course (a popular course is similar to everything only in proportion).
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         x = x[np.diff(x.indptr) >= 2]  # a viewer of one course alone co-occurs with nothing
-        co = (x.T @ x).tocoo()
-        support = (x > 0).astype(np.float32)
-        counts = (support.T @ support).tocsr()
-        keep = (co.row != co.col) & (np.asarray(counts[co.row, co.col]).ravel() >= min_support)
-        rows_, cols, values = co.row[keep], co.col[keep], co.data[keep]
-        values = values / np.maximum(norms[rows_] * norms[cols], 1e-9)
-        similarity = sparse.csr_matrix((values.astype(np.float32), (rows_, cols)), shape=(n_courses, n_courses))
+        binary = (x > 0).astype(np.float32)
+        co = (x.T @ x).tocsr().multiply((binary.T @ binary) >= min_support).tocsr()
+        co.setdiag(0)
+        co.eliminate_zeros()
+        inverse = sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
+        similarity = (inverse @ co @ inverse).astype(np.float32).tocsr()
         return cls(similarity, int(x.shape[0]))
 
     def scores(self, seeds: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +258,9 @@ def recommend(query: RecommendationQuery, courses: CourseFacts, *, weights: Reco
     if query.named is not None:
         score[query.named] += w.named
         excluded.discard(query.named)
-    order = [int(i) for i in np.argsort(-score, kind="stable") if int(i) not in excluded][:k]
+    if excluded:
+        score[list(excluded)] = -np.inf
+    order = [int(i) for i in np.argsort(-score, kind="stable")[:k] if np.isfinite(score[i])]
     return [Ranked(i, round(float(score[i]), 4), _reasons(i, query, history, parts, comment, seeds, w)) for i in order]
 
 

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.recommend import StoredSignals, decay
-from bot.store.models import Conversion, DecisionRecord, LinkClick, TrackedLink, Viewer, ViewerProfile
-from bot.store.rows import insert_rows
+from bot.store.models import Conversion, DecisionRecord, LinkClick, TrackedLink, UTCDateTime, Viewer, ViewerProfile
 
 MAX_PROFILE_TOPICS = 30
 PAIRS_CHUNK = 50_000  # rows fetched at a time while reading every (viewer, course) pair
@@ -34,31 +33,43 @@ class ProfileStore:
 
     def viewer_signals(self, viewer_id: int, platform: str, thread_id: str | None, now: datetime, *,
                        shown_within_days: float = 7.0) -> StoredSignals:
-        """Two indexed reads: the profile row, then the viewer's clicks, purchases and this thread's recommendations."""
-        with self.session(write=False) as session:  # type: ignore[attr-defined]
-            profile = session.exec(select(ViewerProfile).where(ViewerProfile.viewer_id == viewer_id)).first()
-            clicks = (select(sa.literal("c").label("kind"), TrackedLink.course_id, LinkClick.clicked_at.label("at"))  # type: ignore[attr-defined]
-                      .join(TrackedLink, TrackedLink.id == LinkClick.link_id)
-                      .where(LinkClick.viewer_id == viewer_id, LinkClick.automated == sa.false(),
-                             TrackedLink.course_id.is_not(None)))  # type: ignore[union-attr]
-            bought = (select(sa.literal("b"), Conversion.course_id, Conversion.occurred_at)
-                      .where(Conversion.viewer_id == viewer_id, Conversion.course_id.is_not(None)))  # type: ignore[union-attr]
-            parts = [clicks, bought]
-            if thread_id is not None:
-                parts.append(select(sa.literal("s"), DecisionRecord.course_id, DecisionRecord.decided_at)
-                             .where(DecisionRecord.viewer_id == viewer_id, DecisionRecord.platform == platform,
-                                    DecisionRecord.thread_id == thread_id, DecisionRecord.counts_as_reply == sa.true(),
-                                    DecisionRecord.course_id.is_not(None),  # type: ignore[union-attr]
-                                    DecisionRecord.decided_at >= now - timedelta(days=shown_within_days)))
-            rows = session.execute(sa.union_all(*parts)).all()
+        """One statement of indexed reads: the profile row, then per course the viewer's clicks and
+        purchases (count and latest) and whether it was replied about in this thread lately. At most a row per
+        course and kind, however active the viewer: a thousand clicks on one course are one row."""
+        at = sa.func.max(LinkClick.clicked_at, type_=UTCDateTime)
+        none_bytes, none_float, none_json = sa.cast(sa.null(), sa.LargeBinary), sa.cast(sa.null(), sa.Float), sa.cast(sa.null(), sa.JSON)
+        profile = select(sa.literal("p").label("kind"), sa.cast(sa.null(), sa.String).label("course_id"),  # type: ignore[call-overload]
+                         ViewerProfile.updated_at.label("at"), sa.literal(0).label("n"), ViewerProfile.vector,
+                         ViewerProfile.weight, ViewerProfile.topics).where(ViewerProfile.viewer_id == viewer_id)
+        clicks = (select(sa.literal("c"), TrackedLink.course_id, at, sa.func.count(), none_bytes, none_float, none_json)
+                  .join(TrackedLink, TrackedLink.id == LinkClick.link_id)
+                  .where(LinkClick.viewer_id == viewer_id, LinkClick.automated == sa.false(),
+                         TrackedLink.course_id.is_not(None))  # type: ignore[union-attr]
+                  .group_by(TrackedLink.course_id))
+        bought = (select(sa.literal("b"), Conversion.course_id, sa.func.max(Conversion.occurred_at, type_=UTCDateTime),
+                         sa.func.count(), none_bytes, none_float, none_json)
+                  .where(Conversion.viewer_id == viewer_id, Conversion.course_id.is_not(None))  # type: ignore[union-attr]
+                  .group_by(Conversion.course_id))
+        parts = [profile, clicks, bought]
+        if thread_id is not None:
+            parts.append(select(sa.literal("s"), DecisionRecord.course_id, sa.func.max(DecisionRecord.decided_at, type_=UTCDateTime),
+                                sa.func.count(), none_bytes, none_float, none_json)
+                         .where(DecisionRecord.viewer_id == viewer_id, DecisionRecord.platform == platform,
+                                DecisionRecord.thread_id == thread_id, DecisionRecord.counts_as_reply == sa.true(),
+                                DecisionRecord.course_id.is_not(None),  # type: ignore[union-attr]
+                                DecisionRecord.decided_at >= now - timedelta(days=shown_within_days))
+                         .group_by(DecisionRecord.course_id))
+        with self.errors("reading a viewer's history"), self.engine.connect() as connection:  # type: ignore[attr-defined]
+            rows = connection.execute(sa.union_all(*parts)).all()
+        stored = next((r for r in rows if r[0] == "p"), None)
         return StoredSignals(
-            profile=np.frombuffer(profile.vector, dtype=np.float32) if profile else None,
-            profile_weight=profile.weight if profile else 0.0,
-            profile_at=profile.updated_at if profile else None,
-            topics=dict(profile.topics) if profile else {},
-            clicks=tuple((course, at) for kind, course, at in rows if kind == "c"),
-            purchases=tuple((course, at) for kind, course, at in rows if kind == "b"),
-            shown=tuple(course for kind, course, _ in rows if kind == "s"),
+            profile=np.frombuffer(stored[4], dtype=np.float32) if stored else None,
+            profile_weight=stored[5] if stored else 0.0,
+            profile_at=stored[2] if stored else None,
+            topics=dict(stored[6] or {}) if stored else {},
+            clicks=tuple((course, when, n) for kind, course, when, n, *_ in rows if kind == "c"),
+            purchases=tuple((course, when, n) for kind, course, when, n, *_ in rows if kind == "b"),
+            shown=tuple(course for kind, course, *_ in rows if kind == "s"),
         )
 
     def remember_profiles(self, updates: Sequence[ProfileUpdate], half_life_days: float) -> int:
@@ -92,7 +103,8 @@ class ProfileStore:
                 row = {"viewer_id": viewer_id, "vector": np.asarray(vector, dtype=np.float32).tobytes(), "weight": weight,
                        "topics": {t: round(w, 4) for t, w in strongest.items()}, "updated_at": at}
                 (changes if old else inserts).append(row)
-            insert_rows(session, self.dialect, ViewerProfile, inserts)  # type: ignore[attr-defined]
+            if inserts:  # bytes: not through rows.insert_rows, whose PostgreSQL path sends rows as JSON
+                session.execute(sa.insert(ViewerProfile), inserts)
             for row in changes:
                 session.execute(sa.update(ViewerProfile).where(ViewerProfile.viewer_id == row["viewer_id"]).values(  # type: ignore[arg-type]
                     vector=row["vector"], weight=row["weight"], topics=row["topics"], updated_at=row["updated_at"]))

@@ -1,0 +1,132 @@
+"""Recommendations: the pure scoring core (retrieval/recommend.py) and the analyzer's ranking on the real model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from bot.analysis import Analyzer
+from bot.comments_io import decision_record
+from bot.events import Event, Thread
+from retrieval.recommend import (
+    CourseFacts,
+    ItemSimilarity,
+    RecommendationQuery,
+    ViewerHistory,
+    recommend,
+    tag_affinity,
+    wanted_budget,
+    wanted_level,
+)
+
+# Five courses: 0 and 1 are what the comment is about, 2 is free, 3 advanced, 4 far from the comment.
+FACTS = CourseFacts(("a", "b", "c", "d", "e"), np.array([0, 0, 0, 2, 1]), np.array([199.0, 99.0, 0.0, 399.0, 299.0]))
+COMMENT = np.array([0.90, 0.88, 0.80, 0.82, 0.70], dtype=np.float32)
+
+
+def _ids(ranked) -> list[str]:
+    return [FACTS.ids[r.course] for r in ranked]
+
+
+def _co_viewers(pairs: list[tuple[int, int]], copies: int) -> ItemSimilarity:
+    """`copies` viewers for each pair of courses (i, j) they all clicked."""
+    viewers, courses = [], []
+    for n, (i, j) in enumerate(pairs * copies):
+        viewers += [n, n]
+        courses += [i, j]
+    return ItemSimilarity.from_pairs(np.array(viewers), np.array(courses), len(FACTS.ids), min_support=3)
+
+
+def test_cold_start_collaborative_signal_is_off_until_enough_viewers_share_courses():
+    history = ViewerHistory(interactions={4: 1.0})  # the viewer bought nothing yet, clicked course e
+    few = _co_viewers([(4, 3)], copies=5)  # five viewers clicked e and d: below min_supporting_viewers
+    many = _co_viewers([(4, 3)], copies=40)
+    generic = RecommendationQuery(np.full(5, 0.8, dtype=np.float32), specific=False)  # "有什么课推荐吗"
+    content = _ids(recommend(generic, FACTS, k=5))
+    assert _ids(recommend(generic, FACTS, history=history, similarity=few, k=5)) == content
+    with_signal = recommend(generic, FACTS, history=history, similarity=many, k=5)
+    assert _ids(with_signal)[0] == "d"
+    assert any(r.code == "collaborative" and r.course == 4 for r in with_signal[0].reasons)
+
+
+def test_pairs_fewer_viewers_share_than_min_support_are_no_evidence():
+    similarity = _co_viewers([(0, 1)], copies=2)
+    assert similarity.similarity.nnz == 0
+    assert _co_viewers([(0, 1)], copies=3).similarity[0, 1] > 0
+
+
+def test_a_bought_course_is_never_recommended_unless_named():
+    history = ViewerHistory(bought=frozenset({0}))
+    assert "a" not in _ids(recommend(RecommendationQuery(COMMENT), FACTS, history=history, k=5))
+    named = recommend(RecommendationQuery(COMMENT, named=0), FACTS, history=history, k=5)
+    assert _ids(named)[0] == "a"
+
+
+def test_a_course_just_shown_in_the_thread_is_not_repeated():
+    first = _ids(recommend(RecommendationQuery(COMMENT), FACTS))[0]
+    shown = ViewerHistory(shown=frozenset({FACTS.ids.index(first)}))
+    assert first not in _ids(recommend(RecommendationQuery(COMMENT), FACTS, history=shown, k=5))
+
+
+def test_level_and_budget_words_move_the_ranking():
+    assert wanted_level("完全零基础有推荐的吗") == 0 and wanted_level("想进阶一下") == 1 and wanted_level("有推荐吗") is None
+    assert wanted_budget("有免费的吗") == "free" and wanted_budget("学生党 便宜点的") == "cheap"
+    free = recommend(RecommendationQuery(COMMENT, budget="free"), FACTS)
+    assert _ids(free)[0] == "c" and any(r.code == "budget" for r in free[0].reasons)
+    advanced = recommend(RecommendationQuery(COMMENT, level=1), FACTS)
+    assert _ids(advanced)[0] == "d"
+
+
+def test_the_threads_own_course_gives_way_when_another_is_asked_for():
+    query = RecommendationQuery(COMMENT, thread_course=0, other=True)
+    assert _ids(recommend(query, FACTS))[0] != "a"
+
+
+def test_viewer_history_profile_pulls_towards_past_interests():
+    profile = np.array([0.70, 0.70, 0.70, 0.70, 0.95], dtype=np.float32)  # the viewer always wrote about e
+    flat = np.full(5, 0.8, dtype=np.float32)
+    ranked = recommend(RecommendationQuery(flat, specific=False), FACTS, history=ViewerHistory(profile=profile))
+    assert _ids(ranked)[0] == "e" and any(r.code == "history" for r in ranked[0].reasons)
+
+
+def test_tag_affinity_weighs_rare_tags_over_common_ones():
+    affinity = tag_affinity([["python", "零基础"], ["python", "数据分析"], ["剪映", "零基础"], ["吉他", "零基础"]])
+    assert affinity[0, 1] == 1.0 and affinity[0, 2] < affinity[0, 1] and affinity[0, 0] == 0.0
+
+
+# -- on the real model: the analyzer's recommendations ------------------------------------------------------------
+def _recommend(analyzer: Analyzer, text: str, title: str | None):
+    thread = Thread(id=f"title:{title}", title=title) if title else None
+    return analyzer.analyze([Event(platform="cli", event_id="r", text=text, thread=thread)])[0]
+
+
+@pytest.fixture(scope="module")
+def without_thread_context(knowledge) -> Analyzer:
+    settings = knowledge.settings.model_copy(deep=True)
+    settings.recommend.use_thread_context = False
+    return Analyzer(dataclasses.replace(knowledge, settings=settings))
+
+
+def test_thread_context_changes_the_ranking(analyzer: Analyzer, without_thread_context: Analyzer):
+    python, jianying = "Pandas数据清洗实战：10分钟搞定一份脏数据", "剪映手机剪辑入门：三分钟做出第一支vlog"
+    with_python = _recommend(analyzer, "还有别的课推荐吗", python).match
+    with_jianying = _recommend(analyzer, "还有别的课推荐吗", jianying).match
+    assert with_python.recommendations[0].course_id != with_jianying.recommendations[0].course_id
+    courses, common = analyzer.knowledge.catalog.courses, {"零基础", "免费", "进阶", "职场"}
+    assert set(courses[with_python.recommendations[0].course_id].tags) & set(courses["py-data"].tags) - common  # the video's subject
+    assert set(courses[with_jianying.recommendations[0].course_id].tags) & set(courses["jianying-101"].tags) - common
+    assert "和这个视频的内容相关" in with_python.recommendations[0].reasons
+    blind = [_recommend(without_thread_context, "还有别的课推荐吗", t).match.recommendations for t in (python, jianying)]
+    assert blind[0] == blind[1]  # without the thread's words both videos get the same list
+
+
+def test_recommendations_and_their_reasons_are_in_the_route_record(analyzer: Analyzer):
+    analysis = _recommend(analyzer, "零基础有什么免费的课推荐吗", None)
+    record = decision_record(analysis)
+    assert record["answer_kind"] == "recommendation"
+    top = record["recommendations"][0]
+    assert top["course_id"] == record["course_id"]
+    assert analyzer.knowledge.catalog.courses[top["course_id"]].price == 0
+    assert "免费" in top["reasons"] and "适合零基础" in top["reasons"]
