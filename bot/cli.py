@@ -194,9 +194,10 @@ def ask(
         doc = analyzer.knowledge.searcher.documents[hit.id]
         table.add_row(hit.id.split(":", 1)[1], hit.kind, f"{hit.dense:.3f}", f"{hit.bm25:.2f}", f"{hit.fused:.4f}", doc.title)
     out.print(table)
+    label = "recommend" if m.answer_kind == "recommendation" else "candidates"  # ranked, but not what the bot replies
     for rank, r in enumerate(m.recommendations, 1):
         title = analyzer.knowledge.catalog.courses[r.course_id].title
-        out.print(f"{'recommend' if rank == 1 else '':<10} {rank}. {r.course_id} {title} ({r.score:+.2f}): {'；'.join(r.reasons) or '-'}")
+        out.print(f"{label if rank == 1 else '':<10} {rank}. {r.course_id} {title} ({r.score:+.2f}): {'；'.join(r.reasons) or '-'}")
     answer = answer_text(m, analyzer.knowledge.catalog)
     out.print(f"answer     {answer}" if answer else f"answer     no match — {m.reason}")
 

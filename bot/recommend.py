@@ -4,7 +4,7 @@ codes into short zh-CN reasons. docs/recommendations.md describes the signals an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -229,17 +229,19 @@ class CollaborativeTable:
             return False
         return self.built_at is None or (now - self.built_at).total_seconds() >= s.collaborative_refresh_minutes * 60
 
-    def refresh(self, chunks: Iterable[list[tuple[int, str, bool]]], now: datetime) -> None:
+    def refresh(self, chunks: Iterable[Sequence[tuple[int, str, bool]]], now: datetime) -> None:
         """Pairs arrive in chunks and are kept as three flat arrays (16 bytes a pair), never as rows."""
         positions = self.recommender.positions
         viewers, courses, weights = [], [], []
         for chunk in chunks:
-            kept = [(v, positions[c], PURCHASE_WEIGHT if b else 1.0) for v, c, b in chunk if c in positions]
-            if kept:
-                v, c, w = zip(*kept)
-                viewers.append(np.array(v, dtype=np.int64))
-                courses.append(np.array(c, dtype=np.int32))
-                weights.append(np.array(w, dtype=np.float32))
+            if not chunk:
+                continue
+            v, c, b = zip(*chunk)
+            course = np.fromiter((positions.get(x, -1) for x in c), dtype=np.int32, count=len(c))
+            known = course >= 0  # a course since removed from the catalog
+            viewers.append(np.asarray(v, dtype=np.int64)[known])
+            courses.append(course[known])
+            weights.append(np.where(np.asarray(b, dtype=bool), PURCHASE_WEIGHT, 1.0).astype(np.float32)[known])
         n = len(self.recommender.facts.ids)
         if viewers:
             self.similarity = ItemSimilarity.from_pairs(np.concatenate(viewers), np.concatenate(courses), n,

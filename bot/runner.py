@@ -52,6 +52,7 @@ class Runner:
         self.clock = clock
         self.store_patience = store_patience  # seconds of database outage to ride out before giving up
         self.collaborative = CollaborativeTable(analyzer.recommender)  # what viewers of this database took together
+        self._rebuilding: asyncio.Task[None] | None = None
         self._accepted: asyncio.Queue[Accepted] = asyncio.Queue()
         # Webhook deliveries arriving together share a transaction (group commit); one that cannot be stored
         # fails only itself, a database outage fails the batch at once (and `accept` rides it out as any call).
@@ -179,10 +180,15 @@ class Runner:
             return analyses
         settings = recommender.settings
 
+        now = max(self.clock(a.event) for a in wanted)
+        if self.collaborative.due(now) and self._rebuilding is None:
+            # Live, a rebuild (seconds with a million events) runs beside the requests, which use the previous table
+            # meanwhile; the first one, and every one in a replay (event clock), is waited for: replays stay repeatable.
+            self._rebuilding = asyncio.create_task(self._rebuild_collaborative(now))
+            if self.clock is not wall_clock or self.collaborative.built_at is None:
+                await asyncio.shield(self._rebuilding)
+
         def personalise() -> dict[int, Analysis]:
-            now = max(self.clock(a.event) for a in wanted)
-            if self.collaborative.due(now):
-                self.collaborative.refresh(self.store.interaction_pairs(), now)
             changed = {}
             for a in wanted:
                 at = self.clock(a.event)
@@ -196,6 +202,15 @@ class Runner:
         except Exception:  # the content-only recommendation stands
             log.exception("could not read viewers' history for %d recommendation request(s); content only", len(wanted))
         return analyses
+
+    async def _rebuild_collaborative(self, now: datetime) -> None:
+        try:
+            await asyncio.to_thread(self.collaborative.refresh, self.store.interaction_pairs(), now)
+        except Exception:  # the previous table stays; retried when next due
+            log.exception("could not rebuild the item-to-item table")
+            self.collaborative.built_at = now
+        finally:
+            self._rebuilding = None
 
     async def _remember_interests(self, outcomes: Sequence[Outcome]) -> None:
         """Fold each viewer's comments into their interest profile (not kept when [recommend] personalise is off)."""

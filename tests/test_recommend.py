@@ -130,3 +130,11 @@ def test_recommendations_and_their_reasons_are_in_the_route_record(analyzer: Ana
     assert top["course_id"] == record["course_id"]
     assert analyzer.knowledge.catalog.courses[top["course_id"]].price == 0
     assert "免费" in top["reasons"] and "适合零基础" in top["reasons"]
+
+
+def test_ask_prints_the_recommendations_with_their_reasons(cli):
+    result = cli("ask", "还有别的课推荐吗", "--thread-title", "Pandas数据清洗实战：10分钟搞定一份脏数据")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.split()[:1] in (["recommend"], ["2."], ["3."])]
+    assert len(lines) == 3 and "1." in lines[0]
+    assert "和这个视频的内容相关" in lines[0]

@@ -3,6 +3,7 @@ just shown to them, and every viewer's (viewer, course) pairs for the item-to-it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,34 +34,13 @@ class ProfileStore:
 
     def viewer_signals(self, viewer_id: int, platform: str, thread_id: str | None, now: datetime, *,
                        shown_within_days: float = 7.0) -> StoredSignals:
-        """One statement of indexed reads: the profile row, then per course the viewer's clicks and
-        purchases (count and latest) and whether it was replied about in this thread lately. At most a row per
+        """One statement of indexed reads, built once: the profile row, then per course the viewer's clicks and
+        purchases (count and latest) and the courses replied about to them in this thread lately. At most a row per
         course and kind, however active the viewer: a thousand clicks on one course are one row."""
-        at = sa.func.max(LinkClick.clicked_at, type_=UTCDateTime)
-        none_bytes, none_float, none_json = sa.cast(sa.null(), sa.LargeBinary), sa.cast(sa.null(), sa.Float), sa.cast(sa.null(), sa.JSON)
-        profile = select(sa.literal("p").label("kind"), sa.cast(sa.null(), sa.String).label("course_id"),  # type: ignore[call-overload]
-                         ViewerProfile.updated_at.label("at"), sa.literal(0).label("n"), ViewerProfile.vector,
-                         ViewerProfile.weight, ViewerProfile.topics).where(ViewerProfile.viewer_id == viewer_id)
-        clicks = (select(sa.literal("c"), TrackedLink.course_id, at, sa.func.count(), none_bytes, none_float, none_json)
-                  .join(TrackedLink, TrackedLink.id == LinkClick.link_id)
-                  .where(LinkClick.viewer_id == viewer_id, LinkClick.automated == sa.false(),
-                         TrackedLink.course_id.is_not(None))  # type: ignore[union-attr]
-                  .group_by(TrackedLink.course_id))
-        bought = (select(sa.literal("b"), Conversion.course_id, sa.func.max(Conversion.occurred_at, type_=UTCDateTime),
-                         sa.func.count(), none_bytes, none_float, none_json)
-                  .where(Conversion.viewer_id == viewer_id, Conversion.course_id.is_not(None))  # type: ignore[union-attr]
-                  .group_by(Conversion.course_id))
-        parts = [profile, clicks, bought]
-        if thread_id is not None:
-            parts.append(select(sa.literal("s"), DecisionRecord.course_id, sa.func.max(DecisionRecord.decided_at, type_=UTCDateTime),
-                                sa.func.count(), none_bytes, none_float, none_json)
-                         .where(DecisionRecord.viewer_id == viewer_id, DecisionRecord.platform == platform,
-                                DecisionRecord.thread_id == thread_id, DecisionRecord.counts_as_reply == sa.true(),
-                                DecisionRecord.course_id.is_not(None),  # type: ignore[union-attr]
-                                DecisionRecord.decided_at >= now - timedelta(days=shown_within_days))
-                         .group_by(DecisionRecord.course_id))
-        with self.errors("reading a viewer's history"), self.engine.connect() as connection:  # type: ignore[attr-defined]
-            rows = connection.execute(sa.union_all(*parts)).all()
+        parameters = {"viewer_id": viewer_id, "platform": platform, "thread_id": thread_id or "",
+                      "since": now - timedelta(days=shown_within_days)}
+        with self.errors("reading a viewer's history"), self.history_engine.connect() as connection:  # type: ignore[attr-defined]
+            rows = connection.execute(_history_statement(), parameters).all()
         stored = next((r for r in rows if r[0] == "p"), None)
         return StoredSignals(
             profile=np.frombuffer(stored[4], dtype=np.float32) if stored else None,
@@ -110,7 +90,7 @@ class ProfileStore:
                     vector=row["vector"], weight=row["weight"], topics=row["topics"], updated_at=row["updated_at"]))
         return len(inserts) + len(changes)
 
-    def interaction_pairs(self) -> Iterator[list[tuple[int, str, bool]]]:
+    def interaction_pairs(self) -> Iterator[Sequence[tuple[int, str, bool]]]:
         """Every (viewer, course, bought) of clicks and purchases, in chunks (streamed: 1 M events never sit in memory
         as rows, only as the arrays the caller builds)."""
         clicks = (select(LinkClick.viewer_id, TrackedLink.course_id, sa.literal(False).label("bought"))
@@ -121,8 +101,7 @@ class ProfileStore:
                   .where(Conversion.viewer_id.is_not(None), Conversion.course_id.is_not(None)).distinct())  # type: ignore[union-attr]
         with self.engine.connect() as connection:  # type: ignore[attr-defined]
             result = connection.execution_options(stream_results=True, yield_per=PAIRS_CHUNK).execute(sa.union_all(clicks, bought))
-            for chunk in result.partitions(PAIRS_CHUNK):
-                yield [tuple(row) for row in chunk]
+            yield from result.partitions(PAIRS_CHUNK)  # rows of (viewer id, course id, bought)
 
     def viewer_id_for(self, platform: str, author_id: str) -> int | None:
         """Our row id of a platform user (`coursebot ask --viewer platform:author_id`), or None if never seen."""
@@ -130,3 +109,29 @@ class ProfileStore:
             return session.exec(select(Viewer.id).where(Viewer.platform == platform,
                                                         Viewer.pseudonym == self.pseudonym(platform, author_id))).first()  # type: ignore[attr-defined]
 
+
+@functools.cache
+def _history_statement() -> sa.CompoundSelect:
+    """`viewer_signals`' query with bound parameters: built and compiled once, not on every request."""
+    viewer = sa.bindparam("viewer_id", type_=sa.Integer)
+    none_bytes, none_float, none_json = sa.cast(sa.null(), sa.LargeBinary), sa.cast(sa.null(), sa.Float), sa.cast(sa.null(), sa.JSON)
+    profile = select(sa.literal("p").label("kind"), sa.cast(sa.null(), sa.String).label("course_id"),  # type: ignore[call-overload]
+                     ViewerProfile.updated_at.label("at"), sa.literal(0).label("n"), ViewerProfile.vector,
+                     ViewerProfile.weight, ViewerProfile.topics).where(ViewerProfile.viewer_id == viewer)
+    clicks = (select(sa.literal("c"), TrackedLink.course_id, sa.func.max(LinkClick.clicked_at, type_=UTCDateTime), sa.func.count(),
+                     none_bytes, none_float, none_json)
+              .join(TrackedLink, TrackedLink.id == LinkClick.link_id)
+              .where(LinkClick.viewer_id == viewer, LinkClick.automated == sa.false(), TrackedLink.course_id.is_not(None))  # type: ignore[union-attr]
+              .group_by(TrackedLink.course_id))
+    bought = (select(sa.literal("b"), Conversion.course_id, sa.func.max(Conversion.occurred_at, type_=UTCDateTime),
+                     sa.func.count(), none_bytes, none_float, none_json)
+              .where(Conversion.viewer_id == viewer, Conversion.course_id.is_not(None))  # type: ignore[union-attr]
+              .group_by(Conversion.course_id))
+    shown = (select(sa.literal("s"), DecisionRecord.course_id, sa.func.max(DecisionRecord.decided_at, type_=UTCDateTime),
+                    sa.func.count(), none_bytes, none_float, none_json)
+             .where(DecisionRecord.viewer_id == viewer, DecisionRecord.platform == sa.bindparam("platform"),
+                    DecisionRecord.thread_id == sa.bindparam("thread_id"), DecisionRecord.counts_as_reply == sa.true(),
+                    DecisionRecord.course_id.is_not(None),  # type: ignore[union-attr]
+                    DecisionRecord.decided_at >= sa.bindparam("since", type_=UTCDateTime))
+             .group_by(DecisionRecord.course_id))
+    return sa.union_all(profile, clicks, bought, shown)

@@ -8,6 +8,7 @@ corrections (what the creator taught). docs/pipeline.md lists them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,7 +78,19 @@ class Store(IntakeStore, QueueStore, AdminStore, ProactiveDmStore, QuarantineSto
                 upgrade(engine)
         return store
 
+    @functools.cached_property
+    def history_engine(self) -> Engine:
+        """Reads on the hot path of a recommendation (bot/store/profiles.py): on PostgreSQL a small pool of autocommit
+        connections without a ping per checkout (a transaction and a ping are three round trips around a one-statement
+        read; a dead connection fails that read, which leaves the content-only ranking, and is replaced)."""
+        if self.dialect != "postgresql":
+            return self.engine
+        return sa.create_engine(self.engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=4,
+                                connect_args={"connect_timeout": 3})
+
     def close(self) -> None:
+        if "history_engine" in self.__dict__ and self.history_engine is not self.engine:
+            self.history_engine.dispose()
         self.engine.dispose()
 
     def pseudonym(self, platform: str, author_id: str) -> str:
