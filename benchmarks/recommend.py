@@ -358,11 +358,14 @@ def request_rows(path: Path, encoder, workdir: Path) -> list[Row]:  # type: igno
 
     scores: dict[str, Score] = {}
     own: dict[str, int] = {}  # requests with the video's own course in the top 3 (in this set it is never wanted)
+    recognised: dict[str, Score] = {}  # the same, over the requests the intent detector calls ask_recommendation
     for mode in ("none", "title", "mapped"):
-        score, own[mode] = Score(), 0
+        score, own[mode], recognised[mode] = Score(), 0, Score()
         for item, analysis in zip(items, analyzer.analyze(events(mode))):
             ranked = recommended(analysis)
             score.add(ranked, set(item.relevant))
+            if analysis.understanding.intent == "ask_recommendation":
+                recognised[mode].add(ranked, set(item.relevant))
             own[mode] += item.thread_course is not None and item.thread_course in ranked[:3]
         scores[mode] = score
     size = f"{len(items)} requests" + (f" ({len(errors)} bad lines left out)" if errors else "")
@@ -370,6 +373,9 @@ def request_rows(path: Path, encoder, workdir: Path) -> list[Row]:  # type: igno
     with_course = sum(i.thread_course is not None for i in items)
     rows = [Row(names[m], size, f"hit@1 {s.at(1):.3f}  hit@3 {s.at(3):.3f}  MRR {s.mrr:.3f}", "",
                 f"video's own course in top 3: {own[m]}/{with_course}") for m, s in scores.items()]
+    for mode, s in recognised.items():
+        rows.append(Row(f"{names[mode]}, recognised as ask_recommendation", f"{s.n} of {len(items)}",
+                        f"hit@1 {s.at(1):.3f}  hit@3 {s.at(3):.3f}  MRR {s.mrr:.3f}", "", "the ranking alone, intent errors aside"))
     for mode in ("title", "mapped"):
         gain = scores[mode].at(3) - scores["none"].at(3)
         rows.append(Row(f"{names[mode]} − comment only (hit@3)", size, f"{gain:+.3f}", "≥ +0.10", "PASS" if gain >= 0.10 else "FAIL"))
