@@ -6,7 +6,10 @@ analyzer's Teacher (bot/learning), decisions by the real pipeline in dry run (bo
 `coursebot route --decisions`). Reads the dev set by path; nothing of it is copied into the repo.
 
 Intents: each fold holds back a quarter of the comments for scoring and stores one `relabel` per comment from
-the rest, adding labels as a creator would (the 100 include the first 50).
+the rest, adding labels as a creator would (the 100 include the first 50). Two ways of choosing what the
+creator labels: `random` (a random sample of the rest: the lower bound) and `export` (what the product asks
+for: each round, the sheet `coursebot labels export --uncertain N` would write, through bot/learning/export.py,
+ranked on the confidences the untaught bot stored when the comments arrived).
 
 Questions: each fold holds back a third of the comments. The bot routes the rest as it would live; the questions
 it left unanswered are clustered as the daily summary clusters them (bot/metrics/questions.py, same similarity),
@@ -20,7 +23,7 @@ questions under different videos as wrong). Quiet comments (dev `needs_reply` fa
 entry are counted as false replies.
 
     python benchmarks/learning.py [--data ../shared/data/dev/intent_dev.jsonl] [--folds 3] [--weights 1 3 5]
-                                  [--part intents|questions|both] [--tops 0 5 10 20]
+                                  [--part intents|questions|both] [--tops 0 5 10 20] [--choice random export]
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from bot.analysis import Analyzer
 from bot.config import load_settings
 from bot.events import Event
 from bot.knowledge import Knowledge
+from bot.learning.export import candidates
 from bot.metrics.questions import cluster_questions, unanswered_questions
 from bot.metrics.rows import ViewerEvent
 from bot.privacy import Pseudonymizer
@@ -70,7 +74,8 @@ def load_comments(path: Path) -> list[dict]:
     return rows
 
 
-def curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, seed: int) -> dict[int, list[tuple[float, float]]]:
+def curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, seed: int,
+          choice: str = "random") -> dict[int, list[tuple[float, float]]]:
     """(macro-F1, complaint recall) per number of labels, one pair per fold."""
     scores: dict[int, list[tuple[float, float]]] = {n: [] for n in sizes}
     for fold in range(folds):
@@ -81,12 +86,14 @@ def curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, se
         store = Store.from_url(f"sqlite:///{tempfile.mkdtemp()}/coursebot.db", Pseudonymizer(b"k" * 32))
         teacher = teaching.teacher_for(analyzer)
         teacher.version = -1  # a new store: start from the shipped prototypes
-        given = 0
+        teacher.refresh(store)
+        waiting = stored_understanding(analyzer, rows, pool) if choice == "export" else None
+        labelled: list[int] = []
         for n in sizes:
-            for i in pool[given:n]:
+            for i in next_labels(analyzer, pool, labelled, n - len(labelled), waiting):
                 # What `coursebot labels relabel` / `labels import` store for a comment the creator labels.
                 store.record_correction("relabel", "benchmark", text=rows[i]["text"], payload={"intent": rows[i]["intent"]})
-            given = max(given, n)
+                labelled.append(i)
             teacher.refresh(store)
             predicted = [a.understanding.intent for a in analyzer.analyze(events)]
             labels = sorted(set(truth))
@@ -94,6 +101,24 @@ def curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, se
                               float(recall_score(truth, predicted, labels=["complaint"], average="macro", zero_division=0))))
         store.close()
     return scores
+
+
+def stored_understanding(analyzer: Analyzer, rows: list[dict], pool) -> list[tuple[int, str, str, float]]:
+    """What `Store.unlabelled_comments` holds for the pool: the intent and confidence the untaught bot gave each
+    comment when it arrived (stored once; teaching does not rewrite them)."""
+    analyses = analyzer.analyze([Event(platform="bench", event_id=rows[i]["id"], text=rows[i]["text"]) for i in pool])
+    return [(int(i), rows[i]["text"], a.understanding.intent, a.understanding.intent_confidence) for i, a in zip(pool, analyses)]
+
+
+def next_labels(analyzer: Analyzer, pool, labelled: list[int], n: int, waiting) -> list[int]:
+    """The next `n` comments the creator labels: the next of a random order, or the next `labels export` sheet
+    (bot/learning/export.py over the stored comments not labelled yet, as the command reads them)."""
+    if n <= 0:
+        return []
+    if waiting is None:
+        return [int(i) for i in pool[len(labelled) : len(labelled) + n]]
+    done = set(labelled)
+    return [c.id for c in candidates([w for w in waiting if w[0] not in done], analyzer.knowledge.encoder, n)]
 
 
 REPLIES = ("reply_public", "reply_dm")
@@ -179,7 +204,7 @@ def question_table(tallies: dict[int, list[Counter]]) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="intent_dev.jsonl (id, text, intent, note)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 50, 100, 200, 400])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 50, 100, 200, 300, 400])
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--weights", type=float, nargs="+", default=[teaching.CREATOR_LABEL_WEIGHT],
                         help="weight of one creator label against one prototype (the first is the baseline)")
@@ -187,6 +212,8 @@ def main() -> None:
     parser.add_argument("--part", choices=["intents", "questions", "both"], default="both")
     parser.add_argument("--similarity", type=float, help="question clustering cut (default: the config's [summary] question_similarity)")
     parser.add_argument("--tops", type=int, nargs="+", default=[0, 5, 10, 20], help="question clusters the creator answers")
+    parser.add_argument("--choice", nargs="+", choices=["random", "export"], default=["random", "export"],
+                        help="how the creator's labels are chosen: at random, or as `labels export --uncertain N` asks")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"{args.data}: not found (the dev set is not part of the repository; pass --data)")
@@ -204,15 +231,17 @@ def main() -> None:
     sizes = [n for n in args.sizes if n <= len(rows) - len(rows) // 4]
     table = []
     baseline: dict[int, float] = {}
-    for weight in args.weights:
-        teaching.CREATOR_LABEL_WEIGHT = weight
-        for n, pairs in curve(analyzer, rows, sizes, args.folds, args.seed).items():
-            f1, recall = np.mean(pairs, axis=0)
-            spread = np.std([p[0] for p in pairs])
-            baseline.setdefault(n, f1)
-            table.append(Row(f"weight {weight:g}: macro-F1 / complaint recall", f"{n} labels",
-                             f"{f1:.3f} ±{spread:.3f} / {recall:.3f}", "≥ 0.70 / ≥ 0.70 at ~300",
-                             f"{f1 - baseline[n]:+.3f} F1 vs weight {args.weights[0]:g}"))
+    first = f"{args.choice[0]}, weight {args.weights[0]:g}"
+    for choice in args.choice:
+        for weight in args.weights:
+            teaching.CREATOR_LABEL_WEIGHT = weight
+            for n, pairs in curve(analyzer, rows, sizes, args.folds, args.seed, choice).items():
+                f1, recall = np.mean(pairs, axis=0)
+                spread = np.std([p[0] for p in pairs])
+                baseline.setdefault(n, f1)
+                table.append(Row(f"{choice}, weight {weight:g}: macro-F1 / complaint recall", f"{n} labels",
+                                 f"{f1:.3f} ±{spread:.3f} / {recall:.3f}", "≥ 0.70 / ≥ 0.70 at ~300",
+                                 f"{f1 - baseline[n]:+.3f} F1 vs {first}"))
     print_table(f"Intent learning curve ({len(rows)} real comments, {args.folds} folds, a quarter held out each)", table)
 
 

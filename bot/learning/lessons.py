@@ -49,8 +49,9 @@ class Lessons:
             change = change_of(c.kind, c.payload, c.id, c.by, c.at)
             if change is not None:
                 knowledge.append(change)
-            if c.kind in ("wrong_reply", "right_reply") and c.event_pk is not None and "dense" in c.payload:
-                feedback[c.event_pk] = (float(c.payload["dense"]), float(c.payload.get("bm25", 0.0)), c.kind == "right_reply")
+            # A phrasing saved for the entry the bot held back below the cut carries its scores: a right answer there.
+            if c.kind in ("wrong_reply", "right_reply", "faq_phrasing") and c.event_pk is not None and "dense" in c.payload:
+                feedback[c.event_pk] = (float(c.payload["dense"]), float(c.payload.get("bm25", 0.0)), c.kind != "wrong_reply")
             text = normalize(c.text).plain if c.text else ""
             if c.kind == "relabel" and text:
                 labels.pop(text, None)  # re-insert: dict order is the order labels were given

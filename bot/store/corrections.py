@@ -125,7 +125,8 @@ class CorrectionStore:
         if not text:
             raise NotFound(f"handoff #{handoff_id}: its comment has no text (forgotten or a sticker)")
         if faq_id is not None:
-            return self.record_correction("faq_phrasing", by, event_pk=handoff.event_pk, payload={"faq_id": faq_id, "phrasing": text})
+            return self.record_correction("faq_phrasing", by, event_pk=handoff.event_pk,
+                                          payload={"faq_id": faq_id, "phrasing": text, **_missed_scores(understanding, faq_id)})
         if not handoff.reply_text:
             raise NotFound(f"handoff #{handoff_id} has no answer yet: answer it first (coursebot handoff resolve {handoff_id} --reply ...)")
         return self.add_faq_entry(text, handoff.reply_text, by, event_pk=handoff.event_pk,
@@ -203,6 +204,18 @@ def _threshold_scores(understanding: UnderstandingRecord) -> dict[str, float]:
         return {}
     hit = next((h for h in understanding.hits if h.get("id") == f"faq:{understanding.answer_id}"), None)
     return {"dense": float(hit["dense"]), "bm25": float(hit["bm25"])} if hit else {}
+
+
+def _missed_scores(understanding: UnderstandingRecord | None, faq_id: str) -> dict[str, float]:
+    """The dense and BM25 scores of `faq_id` when the bot ranked it first among FAQ entries but handed the comment
+    off below the cut: the creator saving the comment as a phrasing of that very entry says the answer the bot
+    held back was right (loosening evidence for bot/learning/calibration.py). Any other case: {}."""
+    if understanding is None or not understanding.match_reason.startswith("no answer above threshold"):
+        return {}
+    first = next((h for h in understanding.hits if str(h.get("id", "")).startswith("faq:")), None)
+    if first is None or first["id"] != f"faq:{faq_id}":
+        return {}
+    return {"dense": float(first["dense"]), "bm25": float(first["bm25"])}
 
 
 def _view(row: CreatorCorrection) -> Correction:

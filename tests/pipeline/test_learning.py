@@ -290,6 +290,34 @@ async def test_a_few_wrong_replies_do_not_move_the_cut(store: Store, runner: Run
     assert runner.analyzer.threshold == shipped and teacher_for(runner.analyzer).calibration.source == "shipped"
 
 
+async def test_a_handed_off_comment_saved_as_a_phrasing_of_the_entry_the_bot_held_back_counts_as_a_right_answer_below_the_cut(
+    store: Store, runner: Runner, comment
+) -> None:
+    [first] = await runner.process([comment("钱能要回来吗", author="a1", thread=None)])  # faq-refund ranked first, below the cut
+    held_back = first.analysis.match.hits[0] if first.analysis else None
+    assert held_back is not None and held_back.id == "faq:faq-refund" and held_back.dense < runner.analyzer.threshold.min_dense
+    [handoff] = store.list_handoffs()
+    store.resolve_handoff(handoff.id, "老师", "七天内可以退款")
+    saved = store.save_answer_as_faq(handoff.id, "老师", faq_id="faq-refund")
+    assert saved.payload["dense"] == pytest.approx(held_back.dense, abs=1e-4)
+
+    await runner.process([comment("好", author="z1")])
+    calibration = teacher_for(runner.analyzer).calibration
+    assert calibration is not None and (calibration.reviewed, calibration.wrong) == (1, 0)
+    assert calibration.source == "shipped"  # one right answer below the cut is evidence, not yet enough to move it
+
+
+async def test_a_phrasing_saved_for_another_entry_than_the_one_the_bot_held_back_is_no_threshold_evidence(
+    store: Store, runner: Runner, comment
+) -> None:
+    await runner.process([comment("钱能要回来吗", author="a1", thread=None)])
+    [handoff] = store.list_handoffs()
+    store.resolve_handoff(handoff.id, "老师", "见证书说明")
+    assert "dense" not in store.save_answer_as_faq(handoff.id, "老师", faq_id="faq-certificate").payload
+    await runner.process([comment("好", author="z1")])
+    assert teacher_for(runner.analyzer).calibration.reviewed == 0
+
+
 async def test_confirmed_replies_never_loosen_the_cut_below_the_shipped_one_until_there_are_enough(
     store: Store, runner: Runner, comment, tmp_path
 ) -> None:
