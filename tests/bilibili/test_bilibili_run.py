@@ -55,20 +55,28 @@ async def test_a_price_question_under_a_video_is_answered_once_publicly_and_by_d
     # a restart reads on from the stored cursor: the bot's own reply is not an event and nothing is answered twice
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, ["bilibili"], stop=stop, analyzer=analyzer))
+    store = Store.open(settings)
+    polls = fake.calls.count("/x/v2/reply")
     try:
         later = fake.comment(AID, "讲得真好", mid="9003")
-        await _until(lambda: fake.calls.count("/x/v2/reply") >= 4)
+        # Stop once the new comment is stored and two rounds have polled since the restart, not merely after the
+        # polls: a batch read but not yet stored when `stop` is set is read again at the next start, not lost.
+        await _until(lambda: len(_stored_ids(store)) >= 2 and fake.calls.count("/x/v2/reply") >= polls + 2)
     finally:
         stop.set()
         await task
+        store.close()
     assert [p["parent"] for p in fake.posted if p.get("parent") == str(question)] == [str(question)]
     store = Store.open(settings)
     try:
-        with store.engine.connect() as db:
-            ids = db.execute(sa.text("select event_id from events where platform = 'bilibili' order by id")).scalars().all()
-        assert ids == [str(question), str(later)]
+        assert _stored_ids(store) == [str(question), str(later)]
     finally:
         store.close()
+
+
+def _stored_ids(store: Store) -> list[str]:
+    with store.engine.connect() as db:
+        return list(db.execute(sa.text("select event_id from events where platform = 'bilibili' order by id")).scalars())
 
 
 def test_running_bilibili_without_cookies_is_a_one_line_error(settings_factory) -> None:

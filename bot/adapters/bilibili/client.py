@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import httpx
 
-from bot.adapters.bilibili.errors import AccountPaused, RiskControl, TransportError, error_for
+from bot.adapters.bilibili.errors import AccountPaused, RiskControl, TransportError, envelope_body, envelope_data
 from bot.adapters.bilibili.models import (
     VIDEO,
     CommentPage,
@@ -105,20 +105,7 @@ class BilibiliClient:
             response = await self._http.request(method, url, params=params, data=data)
         except httpx.HTTPError as exc:
             raise TransportError(-1, f"{type(exc).__name__}: {exc}", endpoint=endpoint) from None
-        if response.status_code == 412:  # risk control answers with HTTP 412 before any envelope
-            raise RiskControl(-412, "HTTP 412 (request intercepted)", endpoint=endpoint)
-        if response.status_code >= 500:
-            raise TransportError(response.status_code, f"HTTP {response.status_code}", endpoint=endpoint)
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise TransportError(response.status_code, "response is not JSON", endpoint=endpoint) from None
-        if not isinstance(body, dict) or "code" not in body:
-            raise TransportError(response.status_code, "response has no envelope code", endpoint=endpoint)
-        code = int(body.get("code") or 0)
-        if code != 0:
-            raise error_for(code, str(body.get("message") or body.get("msg") or ""), endpoint=endpoint)
-        return body.get("data")
+        return envelope_data(envelope_body(response, endpoint=endpoint), endpoint=endpoint)
 
     async def video(self, aid: int) -> VideoInfo:
         data = await self._call("GET", f"{self.api_base}/x/web-interface/view", params={"aid": aid})

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import httpx
+
 
 class BilibiliError(Exception):
     """A Bilibili API call failed; `code` is the platform's own code (or the HTTP status for transport failures)."""
@@ -75,3 +80,27 @@ _BY_CODE: dict[int, type[BilibiliError]] = {
 
 def error_for(code: int, message: str, *, endpoint: str = "") -> BilibiliError:
     return _BY_CODE.get(code, BilibiliError)(code, message, endpoint=endpoint)
+
+
+def envelope_body(response: httpx.Response, *, endpoint: str) -> dict[str, Any]:
+    """The JSON envelope of a response, or the typed error for what came instead (HTTP 412: risk control,
+    which answers before any envelope; 5xx, not JSON, no code: transport). The code itself is not checked here."""
+    if response.status_code == 412:
+        raise RiskControl(-412, "HTTP 412 (request intercepted)", endpoint=endpoint)
+    if response.status_code >= 500:
+        raise TransportError(response.status_code, f"HTTP {response.status_code}", endpoint=endpoint)
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise TransportError(response.status_code, "response is not JSON", endpoint=endpoint) from None
+    if not isinstance(body, dict) or "code" not in body:
+        raise TransportError(response.status_code, "response has no envelope code", endpoint=endpoint)
+    return body
+
+
+def envelope_data(body: dict[str, Any], *, endpoint: str) -> Any:
+    """`data` of an envelope whose code is 0; any other code becomes its typed error."""
+    code = int(body.get("code") or 0)
+    if code != 0:
+        raise error_for(code, str(body.get("message") or body.get("msg") or ""), endpoint=endpoint)
+    return body.get("data")

@@ -7,7 +7,6 @@ same pause the comment adapter keeps in the store: Bilibili judges the account, 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from bot.adapters.bilibili.errors import AccountPaused, BilibiliError, RiskControl, TransportError, error_for
+from bot.adapters.bilibili.errors import AccountPaused, BilibiliError, RiskControl, TransportError, envelope_body, envelope_data
 from bot.adapters.bilibili.pacing import Backoff
 from bot.adapters.bilibili.risk import AccountPause
 from bot.adapters.bilibili_live import wbi
@@ -168,22 +167,8 @@ class LiveApi:
         except httpx.HTTPError as exc:
             raise TransportError(-1, f"{type(exc).__name__}: {exc}", endpoint=endpoint) from None
         try:
-            if response.status_code == 412:
-                raise RiskControl(-412, "HTTP 412 (request intercepted)", endpoint=endpoint)
-            if response.status_code >= 500:
-                raise TransportError(response.status_code, f"HTTP {response.status_code}", endpoint=endpoint)
-            try:
-                body = response.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise TransportError(response.status_code, "response is not JSON", endpoint=endpoint) from None
-            if not isinstance(body, dict) or "code" not in body:
-                raise TransportError(response.status_code, "response has no envelope code", endpoint=endpoint)
-            if not envelope:
-                return body
-            code = int(body.get("code") or 0)
-            if code != 0:
-                raise error_for(code, str(body.get("message") or body.get("msg") or ""), endpoint=endpoint)
-            return body.get("data")
+            body = envelope_body(response, endpoint=endpoint)
+            return envelope_data(body, endpoint=endpoint) if envelope else body
         except RiskControl as exc:
             if trip:
                 exc.pause = await self.risk.trip()
