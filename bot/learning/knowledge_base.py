@@ -178,7 +178,7 @@ class KnowledgeBase:
             return refused(**{name: f"field '{name}': not editable here (editable: {', '.join(FAQ_FIELDS)})" for name in not_editable})
         row = entry.model_dump()
         row.update({name: (_text(value) if value is not None else None) for name, value in fields.items()})
-        errors = {**_too_long(row), **faq_errors(row, known.courses), **(self._live_errors(row) if "live_answer" in fields else {})}
+        errors = {**_too_long(row), **faq_errors(row, known.courses), **(self._live_errors(row) if ((row.get("live_answer") or "").strip() or None) != entry.live_answer else {})}
         if errors:
             return EditResult(errors=errors)
         edited = FaqEntry.model_validate(row)
