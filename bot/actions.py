@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.store.admin import DRY_RUN, PLATFORMS_OFF, QUIET_HOURS, HandoffView, NotFound, Switches
 from bot.store.corrections import Correction
 from bot.store.store import Store
+
+if TYPE_CHECKING:
+    from bot.learning.knowledge_base import EditResult, ImportReport, KnowledgeBase
 
 PLATFORMS = ("telegram", "bilibili", "douyin")
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -32,8 +36,15 @@ class ReplyResult:
 
 
 class CreatorActions:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, knowledge: KnowledgeBase | None = None) -> None:
         self.store = store
+        self._knowledge = knowledge  # the FAQ/catalog edits need the files' knowledge: given by who has settings
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        if self._knowledge is None:
+            raise ActionRefused("knowledge edits need the catalog files: CreatorActions(store, KnowledgeBase.open(settings, store))")
+        return self._knowledge
 
     def _audit(self, by: str, action: str, target: str = "", **detail: Any) -> None:
         self.store.audit(by, action, target, detail)
@@ -136,9 +147,46 @@ class CreatorActions:
         return correction
 
     def save_answer_as_faq(self, handoff_id: int, by: str, faq_id: str | None = None) -> Correction:
+        """The handoff's comment as another phrasing of `faq_id`, or (None) comment + the creator's answer as a new entry."""
+        if faq_id and self._knowledge is not None and faq_id not in self._knowledge.current().faq:
+            raise ActionRefused(f"save as FAQ: field 'faq_id': no faq entry '{faq_id}' (retired, or never there)")
         correction = self.store.save_answer_as_faq(handoff_id, by, faq_id)
         self._audit(by, "learn.save_faq", f"handoff:{handoff_id}", faq_id=correction.payload.get("faq_id"))
         return correction
+
+    # -- knowledge (bot/learning/knowledge_base.py): each stored revision is one audit row ---------------------
+    # A refused edit (EditResult.errors, field → the file loader's message) stores nothing and audits nothing.
+    def add_faq(self, by: str, **fields: Any) -> EditResult:
+        return self._audited(by, self.knowledge.add_faq(by, **fields))
+
+    def edit_faq(self, faq_id: str, by: str, **fields: Any) -> EditResult:
+        return self._audited(by, self.knowledge.edit_faq(faq_id, by, **fields))
+
+    def add_phrasing(self, faq_id: str, phrasing: Any, by: str) -> EditResult:
+        return self._audited(by, self.knowledge.add_phrasing(faq_id, phrasing, by))
+
+    def remove_phrasing(self, faq_id: str, phrasing: Any, by: str) -> EditResult:
+        return self._audited(by, self.knowledge.remove_phrasing(faq_id, phrasing, by))
+
+    def retire_faq(self, faq_id: str, by: str) -> EditResult:
+        return self._audited(by, self.knowledge.retire_faq(faq_id, by))
+
+    def edit_course(self, course_id: str, by: str, **fields: Any) -> EditResult:
+        return self._audited(by, self.knowledge.edit_course(course_id, by, **fields))
+
+    def import_faq(self, path: Path, by: str, *, prune: bool = False) -> ImportReport:
+        """One audit row for the whole file (its revisions carry `by` and are in the history of each entry)."""
+        report = self.knowledge.import_faq(path, by, prune=prune)
+        self._audit(by, "knowledge.import", f"file:{path.name}", added=report.added, edited=report.edited, retired=report.retired,
+                    unchanged=report.unchanged, refused=len(report.refused))
+        return report
+
+    def _audited(self, by: str, result: EditResult) -> EditResult:
+        r = result.revision
+        if r is not None:  # which fields changed, not their text (answers can be long; the revision keeps them)
+            target = f"{'course' if r.kind == 'course_edit' else 'faq'}:{r.target}"
+            self._audit(by, f"knowledge.{r.kind}", target, revision=r.id, fields=sorted({*r.before, *r.after}))
+        return result
 
     def _handoff(self, handoff_id: int) -> HandoffView:
         view = self.store.handoff(handoff_id)

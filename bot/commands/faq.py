@@ -1,7 +1,8 @@
 """`coursebot faq …`: read and edit the FAQ and the catalog's course facts, live for the next comment.
 
-Each command calls one KnowledgeBase method (bot/learning/knowledge_base.py), the same the console's Knowledge
-page calls; this module only parses and prints. Refused fields print one line each, exit 2.
+Reading calls the KnowledgeBase (bot/learning/knowledge_base.py); every write calls one CreatorActions method
+(bot/actions.py), the same the console's Knowledge page calls, so each stored revision is audited the same
+way whoever made it. This module only parses and prints. Refused fields print one line each, exit 2.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from bot.commands.handoffs import ConfigOption, StateOption
 
 ByOption = Annotated[str, typer.Option("--by", help="who made the change (kept with the revision)")]
 IdArgument = Annotated[str, typer.Argument(help="the FAQ entry's id (coursebot faq list)")]
+LiveAnswerOption = Annotated[str | None, typer.Option("--live-answer", help="the short form said in a live room ('' for none; must fit [live] danmaku_max_chars)")]
+LiveTopicOption = Annotated[str | None, typer.Option("--live-topic", help="what it is about, for 问<topic>的同学 in a live room ('' for none)")]
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +73,8 @@ def register(app: typer.Typer) -> None:
             out.print(f"phrasing   {text}")
         out.print(f"answer     {v.answer}")
         out.print(f"course     {v.course_id or '- (every course)'}")
+        if v.live_answer or v.live_topic:
+            out.print(f"live       {v.live_answer or '-'} (topic: {v.live_topic or '-'})")
         out.print(f"source     {_source(v.origin, v.file)}")
 
     @faq.command("add")
@@ -79,13 +84,15 @@ def register(app: typer.Typer) -> None:
         course: Annotated[str | None, typer.Option("--course", help="the course it is about (default: every course)")] = None,
         faq_id: Annotated[str | None, typer.Option("--id", help="the entry's id (default: creator-<revision>)")] = None,
         phrasings: Annotated[list[str] | None, typer.Option("--phrasing", help="another way to ask it (repeatable)")] = None,
+        live_answer: LiveAnswerOption = None,
+        live_topic: LiveTopicOption = None,
         by: ByOption = "cli",
         config: ConfigOption = None,
         state_dir: StateOption = None,
     ) -> None:
         """Add an FAQ entry; it answers from the next comment on."""
-        result = _base(config, state_dir, write=True).add_faq(by, question=question, answer=answer, course_id=course, faq_id=faq_id,
-                                                               alternatives=phrasings or [])
+        result = _actions(config, state_dir).add_faq(by, question=question, answer=answer, course_id=course, faq_id=faq_id,
+                                                      alternatives=phrasings or [], live_answer=live_answer, live_topic=live_topic)
         _report(result, lambda r: f"added FAQ entry {r.target} (revision #{r.id})")
 
     @faq.command("edit")
@@ -94,37 +101,40 @@ def register(app: typer.Typer) -> None:
         question: Annotated[str | None, typer.Option("--question", help="the new question")] = None,
         answer: Annotated[str | None, typer.Option("--answer", help="the new answer")] = None,
         course: Annotated[str | None, typer.Option("--course", help="the course it is about ('' for every course)")] = None,
+        live_answer: LiveAnswerOption = None,
+        live_topic: LiveTopicOption = None,
         by: ByOption = "cli",
         config: ConfigOption = None,
         state_dir: StateOption = None,
     ) -> None:
-        """Change an entry's question, answer or course (phrasings: coursebot faq phrasing add|remove)."""
+        """Change an entry's question, answer, course or live fields (phrasings: coursebot faq phrasing add|remove)."""
         from bot.cli import _fail
 
-        fields: dict[str, Any] = {k: v for k, v in (("question", question), ("answer", answer), ("course_id", course)) if v is not None}
+        fields: dict[str, Any] = {k: v for k, v in (("question", question), ("answer", answer), ("course_id", course),
+                                                    ("live_answer", live_answer), ("live_topic", live_topic)) if v is not None}
         if not fields:
-            _fail(ValueError("nothing to change: give --question, --answer and/or --course"))
-        result = _base(config, state_dir, write=True).edit_faq(faq_id, by, **fields)
+            _fail(ValueError("nothing to change: give --question, --answer, --course, --live-answer and/or --live-topic"))
+        result = _actions(config, state_dir).edit_faq(faq_id, by, **fields)
         _report(result, lambda r: f"{faq_id}: {_changes(r.before, r.after)} (revision #{r.id})")
 
     @phrasing.command("add")
     def phrasing_add(faq_id: IdArgument, text: Annotated[str, typer.Argument(help="the phrasing")], by: ByOption = "cli",
                      config: ConfigOption = None, state_dir: StateOption = None) -> None:
         """Another way viewers ask this entry's question."""
-        result = _base(config, state_dir, write=True).add_phrasing(faq_id, text, by)
+        result = _actions(config, state_dir).add_phrasing(faq_id, text, by)
         _report(result, lambda r: f'"{r.after["phrasing"]}" is now a phrasing of FAQ entry {faq_id} (revision #{r.id})')
 
     @phrasing.command("remove")
     def phrasing_remove(faq_id: IdArgument, text: Annotated[str, typer.Argument(help="the phrasing, as coursebot faq show prints it")],
                         by: ByOption = "cli", config: ConfigOption = None, state_dir: StateOption = None) -> None:
         """Stop matching comments by this phrasing."""
-        result = _base(config, state_dir, write=True).remove_phrasing(faq_id, text, by)
+        result = _actions(config, state_dir).remove_phrasing(faq_id, text, by)
         _report(result, lambda r: f'"{r.before["phrasing"]}" is no longer a phrasing of FAQ entry {faq_id} (revision #{r.id})')
 
     @faq.command("retire")
     def retire(faq_id: IdArgument, by: ByOption = "cli", config: ConfigOption = None, state_dir: StateOption = None) -> None:
         """The entry stops answering (its content stays in the history)."""
-        result = _base(config, state_dir, write=True).retire_faq(faq_id, by)
+        result = _actions(config, state_dir).retire_faq(faq_id, by)
         _report(result, lambda r: f"FAQ entry {faq_id} retired (revision #{r.id})")
 
     @faq.command("course-edit")
@@ -143,7 +153,7 @@ def register(app: typer.Typer) -> None:
         fields: dict[str, Any] = {k: v for k, v in (("price", price), ("url", url), ("description", description)) if v is not None}
         if not fields:
             _fail(ValueError("nothing to change: give --price, --url and/or --description"))
-        result = _base(config, state_dir, write=True).edit_course(course_id, by, **fields)
+        result = _actions(config, state_dir).edit_course(course_id, by, **fields)
         _report(result, lambda r: f"{course_id}: {_changes(r.before, r.after)} (revision #{r.id})")
 
     @faq.command("history")
@@ -202,7 +212,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             require_file(path)
-            report = _base(config, state_dir, write=True).import_faq(path, by, prune=prune)
+            report = _actions(config, state_dir).import_faq(path, by, prune=prune)
         except InputError as exc:
             _fail(exc)
         for line in report.refused:
@@ -239,6 +249,14 @@ def _base(config: Path | None, state_dir: Path | None, *, write: bool = False):
         return KnowledgeBase.open(settings, store)
     except (InputError, StoreUnavailable) as exc:
         _fail(exc)
+
+
+def _actions(config: Path | None, state_dir: Path | None):
+    """The creator actions on the configured database (created if needed) with its KnowledgeBase: writes are audited."""
+    from bot.actions import CreatorActions
+
+    base = _base(config, state_dir, write=True)
+    return CreatorActions(base.store, base)
 
 
 def _report(result, saved) -> None:

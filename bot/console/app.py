@@ -8,12 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from bot.actions import CreatorActions
-from bot.console import auth, conversations, inbox, switches
+from bot.console import auth, conversations, inbox, knowledge, switches
 from bot.console.base import ACTIONS, HERE, SETTINGS, SIGNED_IN, STORE, TEMPLATES, templates
+from bot.learning.knowledge_base import KnowledgeBase
 from bot.store.store import Store
 
 # Each page module exposes setup(app). Knowledge and Today go here (and into nav.NAV).
-PAGES = [auth, inbox, conversations, switches]
+PAGES = [auth, inbox, conversations, switches, knowledge]
 MAX_BODY = 256 * 1024
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -45,7 +46,7 @@ def console_app(store: Store, settings: Any, *, with_links: bool = True) -> web.
     """The whole server of `coursebot serve` on `store` (which stays open for the app's life)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers, auth.session_middleware, auth.csrf_middleware])
     app[STORE] = store
-    app[ACTIONS] = CreatorActions(store)
+    app[ACTIONS] = CreatorActions(store, KnowledgeBase.open(settings, store))  # the files as loaded now, the edits as stored
     app[SETTINGS] = settings
     app[TEMPLATES] = templates(settings.policy.timezone)
     app.router.add_static("/static/", HERE / "static", name="static")

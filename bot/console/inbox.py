@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bot.actions import ActionRefused
 from bot.console.base import ACTIONS, STORE, by, call, redirect, render, requires
-from bot.console.queries import InboxFilter, inbox_item, inbox_page
+from bot.console.queries import InboxFilter, InboxItem, inbox_item, inbox_page
 from bot.storable import MAX_ROW_ID
 from bot.store.admin import NotFound
 from retrieval.intents import INTENTS
@@ -57,7 +57,25 @@ async def handoff_page(request: web.Request) -> web.StreamResponse:
     item = await call(inbox_item, request.app[STORE], _id(request))
     if item is None:
         raise web.HTTPNotFound(text="no such handoff")
-    return render(request, "handoff.html", item=item, intents=INTENTS)
+    return render(request, "handoff.html", item=item, intents=INTENTS, suggestion=await call(_suggestion, request.app[ACTIONS], item))
+
+
+def _suggestion(actions, item: InboxItem) -> tuple[str, str, float] | None:
+    """(faq id, question, cosine) of the FAQ entry closest to the comment, to save it as another phrasing of.
+
+    The pipeline's own hits, stored when the comment was understood (dense cosine against the entry's closest
+    phrasing — what bot/learning/suggest.py computes), rather than a fresh search: the console loads no model
+    (it starts in a second and runs beside the bot on a small server). An entry retired since is skipped; one
+    added since is not suggested until the next comment like it."""
+    if item.understood is None:
+        return None
+    for hit in item.understood.hits:
+        kind, _, faq_id = str(hit.get("id", "")).partition(":")
+        if kind == "faq" and faq_id:
+            entry = actions.knowledge.entry(faq_id)
+            if entry is not None:
+                return entry.id, entry.question, float(hit.get("dense") or 0.0)
+    return None
 
 
 async def _act(request: web.Request, done: str, action) -> web.StreamResponse:
@@ -107,7 +125,10 @@ async def take_over(request: web.Request) -> web.StreamResponse:
 @requires("assistant")
 async def save_faq(request: web.Request) -> web.StreamResponse:
     async def run(handoff_id: int, form) -> str:
-        correction = await call(request.app[ACTIONS].save_answer_as_faq, handoff_id, by(request))
+        faq_id = str(form.get("faq_id", "")).strip() or None  # None: a new entry with my answer
+        correction = await call(request.app[ACTIONS].save_answer_as_faq, handoff_id, by(request), faq_id)
+        if faq_id:
+            return f"已把这条评论存为常见问题 {faq_id} 的另一种问法"
         return f"已存为常见问题 {correction.payload.get('faq_id')}"
 
     return await _act(request, "/inbox/{id}", run)

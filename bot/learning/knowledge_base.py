@@ -19,6 +19,7 @@ import yaml
 
 from bot.catalog import Course, FaqEntry, faq_errors, field_errors, load_catalog, unknown_course, validated_rows
 from bot.learning.revisions import COURSE_FIELDS, FAQ_FIELDS, KNOWLEDGE_KINDS, Effective, Origin, change_of, effective
+from bot.live.fit import fit_danmaku
 from bot.storable import storable_text
 from bot.store.corrections import Correction
 from retrieval.errors import InputError
@@ -62,6 +63,8 @@ class FaqView:
     course_id: str | None
     origin: Origin  # the file, or the creator's latest revision (who, when)
     file: str | None = None  # the file the entry comes from (edited or not); None: the creator added it
+    live_answer: str | None = None
+    live_topic: str | None = None
 
     @property
     def phrasings(self) -> tuple[str, ...]:
@@ -95,16 +98,19 @@ class KnowledgeBase:
     """The files' knowledge (as loaded at `open`) and the store's revisions of it, read afresh for every call:
     another process (a second console, the CLI) may have written since."""
 
-    def __init__(self, courses: dict[str, Course], faq: dict[str, FaqEntry], store: Any | None, *, faq_file: str | None = None) -> None:
+    def __init__(self, courses: dict[str, Course], faq: dict[str, FaqEntry], store: Any | None, *, faq_file: str | None = None,
+                 danmaku: tuple[int, int] | None = None) -> None:
         self._courses = courses
         self._faq = faq
         self.store = store
         self.faq_file = faq_file
+        self.danmaku = danmaku  # ([live] danmaku_max_chars, danmaku_parts): what a live_answer must fit; None: unchecked
 
     @classmethod
     def open(cls, settings: Any, store: Any) -> KnowledgeBase:
         catalog = load_catalog(settings.catalog.courses, settings.catalog.faq)
-        return cls(catalog.courses, catalog.faq, store, faq_file=Path(settings.catalog.faq).name)
+        return cls(catalog.courses, catalog.faq, store, faq_file=Path(settings.catalog.faq).name,
+                   danmaku=(settings.live.danmaku_max_chars, settings.live.danmaku_parts))
 
     # -- reading --------------------------------------------------------------------------------------------
     def current(self) -> Effective:
@@ -141,12 +147,14 @@ class KnowledgeBase:
 
     # -- editing ----------------------------------------------------------------------------------------------
     def add_faq(self, by: str, *, question: Any, answer: Any, course_id: Any = None, faq_id: Any = None,
-                alternatives: Iterable[Any] = ()) -> EditResult:
+                alternatives: Iterable[Any] = (), live_answer: Any = None, live_topic: Any = None) -> EditResult:
         """A new entry; without `faq_id` its id is `creator-<revision id>`, like an answer saved as FAQ."""
         known = self.current()
         row = {"id": _text(faq_id) if faq_id not in (None, "") else "creator-0", "question": _text(question), "answer": _text(answer),
-               "course_id": _text(course_id) if course_id is not None else None, "alternatives": [_text(a) for a in alternatives]}
-        errors = {**_too_long(row), **faq_errors(row, known.courses)}
+               "course_id": _text(course_id) if course_id is not None else None, "alternatives": [_text(a) for a in alternatives],
+               "live_answer": _text(live_answer) if live_answer is not None else None,
+               "live_topic": _text(live_topic) if live_topic is not None else None}
+        errors = {**_too_long(row), **faq_errors(row, known.courses), **self._live_errors(row)}
         if faq_id not in (None, "") and "id" not in errors and row["id"] in known.faq:
             errors["id"] = f"field 'id': faq entry '{row['id']}' already exists"
         if errors:
@@ -154,11 +162,13 @@ class KnowledgeBase:
         entry = FaqEntry.model_validate(row)
         alternatives = [a for a in dict.fromkeys(entry.alternatives) if a and a != entry.question]
         saved = self.store.add_faq_entry(entry.question, entry.answer, by, course_id=entry.course_id,
-                                         faq_id=entry.id if faq_id not in (None, "") else None, alternatives=alternatives)
+                                         faq_id=entry.id if faq_id not in (None, "") else None, alternatives=alternatives,
+                                         live={"live_answer": entry.live_answer or "", "live_topic": entry.live_topic or ""})
         return EditResult(_revision(saved))
 
     def edit_faq(self, faq_id: str, by: str, **fields: Any) -> EditResult:
-        """Change an entry's question, answer and/or course (`course_id` None or "": a general entry)."""
+        """Change an entry's question, answer, course, live answer and/or live topic (`course_id`, `live_answer`,
+        `live_topic` None or "": none — a general entry, the answer itself in a live room, no topic)."""
         known = self.current()
         entry = known.faq.get(faq_id)
         if entry is None:
@@ -168,7 +178,7 @@ class KnowledgeBase:
             return refused(**{name: f"field '{name}': not editable here (editable: {', '.join(FAQ_FIELDS)})" for name in not_editable})
         row = entry.model_dump()
         row.update({name: (_text(value) if value is not None else None) for name, value in fields.items()})
-        errors = {**_too_long(row), **faq_errors(row, known.courses)}
+        errors = {**_too_long(row), **faq_errors(row, known.courses), **(self._live_errors(row) if ((row.get("live_answer") or "").strip() or None) != entry.live_answer else {})}
         if errors:
             return EditResult(errors=errors)
         edited = FaqEntry.model_validate(row)
@@ -274,32 +284,48 @@ class KnowledgeBase:
                 report.refused.append(error)
                 continue
             seen[entry.id] = line
-            self._import_entry(entry, known.faq.get(entry.id), by, report)
+            self._import_entry(entry, known.faq.get(entry.id), by, report, label)
         if prune:
             for faq_id in [i for i in known.faq if i not in seen]:
                 self.retire_faq(faq_id, by)
                 report.retired += 1
         return report
 
-    def _import_entry(self, entry: FaqEntry, current: FaqEntry | None, by: str, report: ImportReport) -> None:
+    def _import_entry(self, entry: FaqEntry, current: FaqEntry | None, by: str, report: ImportReport, label: str) -> None:
         if current is None:
-            self.add_faq(by, question=entry.question, answer=entry.answer, course_id=entry.course_id, faq_id=entry.id,
-                         alternatives=entry.alternatives)
-            report.added += 1
+            result = self.add_faq(by, question=entry.question, answer=entry.answer, course_id=entry.course_id, faq_id=entry.id,
+                                  alternatives=entry.alternatives, live_answer=entry.live_answer, live_topic=entry.live_topic)
+            if result.ok:
+                report.added += 1
+            else:  # e.g. a live_answer longer than the room's danmaku: the loader's shape, file:line first
+                report.refused.append(f"{label}: faq entry '{entry.id}': {next(iter(result.errors.values()))}")
             return
         changed = {name: getattr(entry, name) for name in FAQ_FIELDS if getattr(entry, name) != getattr(current, name)}
         results = [self.edit_faq(entry.id, by, **changed)] if changed else []
         wanted = [a for a in dict.fromkeys(entry.alternatives) if a and a != entry.question]
         results += [self.remove_phrasing(entry.id, a, by) for a in current.alternatives if a not in wanted]
         results += [self.add_phrasing(entry.id, a, by) for a in wanted if a not in current.alternatives]
-        if results:
+        report.refused += [f"{label}: faq entry '{entry.id}': {message}" for r in results for message in r.errors.values()]
+        if any(r.ok for r in results):
             report.edited += 1
         else:
             report.unchanged += 1
 
+    def _live_errors(self, row: dict[str, Any]) -> dict[str, str]:
+        """A live answer must fit the room's danmaku as the live policy will split it (bot/live/fit.py): one that
+        does not is never said, so it is refused here rather than discovered during a live."""
+        text = (row.get("live_answer") or "").strip()
+        if not text or self.danmaku is None:
+            return {}
+        limit, parts = self.danmaku
+        if fit_danmaku(text, limit, parts) is None:
+            room = f"{parts} danmaku of {limit} characters" if parts > 1 else f"one danmaku of {limit} characters"
+            return {"live_answer": f"field 'live_answer': must fit {room} ([live] danmaku_max_chars), got {len(text)} characters"}
+        return {}
+
     def _view(self, entry: FaqEntry, origin: Origin) -> FaqView:
         return FaqView(entry.id, entry.question, entry.answer, tuple(entry.alternatives), entry.course_id, origin,
-                       (self.faq_file or "file") if entry.id in self._faq else None)
+                       (self.faq_file or "file") if entry.id in self._faq else None, entry.live_answer, entry.live_topic)
 
     def _revisions(self) -> list[Correction]:
         return self.store.corrections(KNOWLEDGE_KINDS) if self.store is not None else []  # no database: no edits yet
@@ -333,6 +359,7 @@ def _entry_fields(entry: FaqEntry, *, extras: bool = False) -> dict[str, Any]:
     """An entry in the file loaders' shape (id, question, alternatives, answer, course_id, then any extra keys)."""
     row = {"id": entry.id, "question": entry.question, "alternatives": list(entry.alternatives), "answer": entry.answer,
            "course_id": entry.course_id}
+    row.update({name: getattr(entry, name) for name in ("live_answer", "live_topic") if getattr(entry, name)})
     if extras:
         row.update({k: v for k, v in entry.model_dump().items() if k not in row})
     return row
@@ -341,7 +368,7 @@ def _entry_fields(entry: FaqEntry, *, extras: bool = False) -> dict[str, Any]:
 def _revision(c: Correction) -> Revision:
     p = c.payload
     if c.kind == "faq_entry":
-        before, after = {}, {k: p[k] for k in ("question", "answer", "course_id", "alternatives") if k in p}
+        before, after = {}, {k: p[k] for k in ("question", "answer", "course_id", "alternatives", "live_answer", "live_topic") if k in p}
     elif c.kind == "faq_phrasing":
         before, after = {}, {"phrasing": p.get("phrasing")}
     elif c.kind == "faq_unphrase":

@@ -28,8 +28,9 @@ KNOWLEDGE_KINDS = (*FAQ_KINDS, "course_edit")
 # "rename" is a new entry and a retired one. Course titles, aliases and tags feed jieba's dictionary and the
 # course-name patterns built at start-up (a restart's worth of work), and a course id is referenced by FAQ
 # entries and thread mappings: those stay in catalog.yaml. Price, link and description are the facts a
-# creator changes between shoots (a promotion, a new shop link, a rewritten pitch).
-FAQ_FIELDS = ("question", "answer", "course_id")
+# creator changes between shoots (a promotion, a new shop link, a rewritten pitch). `live_answer` and
+# `live_topic` (the live rooms' short danmaku form, bot/live/policy.py) are read per comment like the answer.
+FAQ_FIELDS = ("question", "answer", "course_id", "live_answer", "live_topic")
 COURSE_FIELDS = ("price", "url", "description")
 
 
@@ -102,7 +103,7 @@ def effective(courses: Mapping[str, Course], faq: Mapping[str, FaqEntry], change
             continue
         if change.kind == "faq_entry":
             row = {"id": change.target, "question": p.get("question"), "answer": p.get("answer"), "course_id": p.get("course_id"),
-                   "alternatives": list(p.get("alternatives") or [])}
+                   "alternatives": list(p.get("alternatives") or []), "live_answer": p.get("live_answer"), "live_topic": p.get("live_topic")}
             if _valid(FaqEntry, row, change):
                 faq_rows[change.target] = row
                 origins[change.target] = origin

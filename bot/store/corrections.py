@@ -133,12 +133,14 @@ class CorrectionStore:
                                   course_id=understanding.course_id if understanding else None)
 
     def add_faq_entry(self, question: str, answer: str, by: str, *, event_pk: int | None = None, course_id: str | None = None,
-                      faq_id: str | None = None, alternatives: list[str] | None = None) -> Correction:
-        """A new FAQ entry the creator wrote; its id is `faq_id`, or `creator-<correction id>` without one."""
+                      faq_id: str | None = None, alternatives: list[str] | None = None, live: dict[str, str] | None = None) -> Correction:
+        """A new FAQ entry the creator wrote; its id is `faq_id`, or `creator-<correction id>` without one. `live`:
+        its `live_answer` / `live_topic` (the live rooms' short form)."""
         with self.session() as session:  # type: ignore[attr-defined]
             payload: dict[str, Any] = {"question": clean_text(question, 4000), "answer": clean_text(answer, 4000), "course_id": course_id}
             if alternatives:
                 payload["alternatives"] = [clean_text(a, 4000) for a in alternatives]
+            payload.update({k: clean_text(v, 4000) for k, v in (live or {}).items() if k in ("live_answer", "live_topic") and v})
             row = CreatorCorrection(kind="faq_entry", event_pk=event_pk, text=clean_text(question, 4000), by=clean_text(by, 200),
                                     payload=payload)
             session.add(row)
