@@ -8,7 +8,7 @@
   needs the session's token (form field `csrf_token` or header `X-CSRF-Token`), compared in constant time.
   `EXEMPT` paths (the login form, the shop's secret-signed conversions webhook) are kept in one set per app.
 - Rate limit: besides the per-account lockout (accounts.py), at most `LOGIN_ATTEMPTS` tries per client address
-  per `LOGIN_WINDOW` seconds in this process.
+  per `LOGIN_WINDOW` seconds, counted by this process's app.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 EXEMPT: web.AppKey[set[str]] = web.AppKey("console_csrf_exempt", set)
 LOGIN_ATTEMPTS = 20
 LOGIN_WINDOW = 600.0
-_attempts: dict[str, deque[float]] = defaultdict(deque)
+# Sign-in times per client address, owned by the app (one per server; a new app starts with none).
+LOGIN_TRIES: web.AppKey[defaultdict[str, deque[float]]] = web.AppKey("console_login_tries", defaultdict)
 
 
 def exempt(app: web.Application, path: str) -> None:
@@ -79,7 +80,7 @@ def _same_origin(request: web.Request) -> bool:
 def _rate_limited(request: web.Request) -> bool:
     now = time.monotonic()
     key = client_address(request.headers.get("X-Forwarded-For"), request.remote) or "?"
-    recent = _attempts[key]
+    recent = request.app[LOGIN_TRIES][key]
     while recent and recent[0] < now - LOGIN_WINDOW:
         recent.popleft()
     if len(recent) >= LOGIN_ATTEMPTS:
@@ -127,6 +128,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     exempt(app, "/login")
+    app[LOGIN_TRIES] = defaultdict(deque)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

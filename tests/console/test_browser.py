@@ -24,7 +24,10 @@ def log_in(browser, world: ConsoleWorld, name: str, password: str) -> None:
     browser.get(world.base + "/login")
     browser.find_element(By.NAME, "name").send_keys(name)
     browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    button = browser.find_element(By.CSS_SELECTOR, "#login button")
+    button.click()
+    # The answer has replaced the form (argon2 takes its time under load): the next attempt is not sent before it.
+    WebDriverWait(browser, 20.0, poll_frequency=0.05).until(EC.staleness_of(button))
 
 
 def text_of(browser) -> str:
@@ -34,7 +37,7 @@ def text_of(browser) -> str:
         return ""
 
 
-def wait_text(browser, words: str, timeout: float = 5.0) -> None:
+def wait_text(browser, words: str, timeout: float = 15.0) -> None:
     WebDriverWait(browser, timeout, poll_frequency=0.05).until(lambda b: words in text_of(b))
 
 

@@ -17,7 +17,6 @@ from test_browser import assert_no_alert, log_in, text_of, wait_text
 from bot.analysis import Analyzer
 from bot.answers import answer_text
 from bot.catalog import faq_errors
-from bot.console import auth
 from bot.events import Event
 from bot.knowledge import Knowledge
 from bot.learning.knowledge_base import KnowledgeBase
@@ -27,13 +26,6 @@ from bot.runner import Runner
 pytestmark = pytest.mark.browser
 NOT_IN_FAQ = "课程里的代码能商用吗"  # no entry answers it (tests/pipeline/test_knowledge_live.py)
 ANSWER = "可以商用，注明出处即可"
-
-
-@pytest.fixture(autouse=True)
-def fresh_login_limit() -> None:
-    """The per-address login limit is per process (bot/console/auth.py): the earlier browser tests' sign-ins from
-    127.0.0.1 would otherwise use up its 20 tries per 10 minutes before these run."""
-    auth._attempts.clear()
 
 
 @pytest.fixture
