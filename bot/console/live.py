@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.console.base import ACTIONS, SETTINGS, STORE, TEMPLATES, by, call, redirect, render, requires
-from bot.live import room_of
+from bot.live import LIVE_PLATFORM, room_of
 from bot.live.board import LiveBoard, live_board
 from bot.storable import MAX_ROW_ID
 from bot.store.admin import NotFound
@@ -79,7 +79,7 @@ async def room_list(request: web.Request) -> web.StreamResponse:
 @requires("assistant")
 async def board_page(request: web.Request) -> web.StreamResponse:
     room, board = await _board(request)
-    ended = await call(request.app[STORE].live_ended_at, "bilibili-live", board.thread_id)
+    ended = await call(request.app[STORE].live_ended_at, LIVE_PLATFORM, board.thread_id)
     return render(request, "live_board.html", room=room, board=board, version=version(board), ended_at=ended, STATUS_ZH=STATUS_ZH)
 
 
