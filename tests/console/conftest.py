@@ -16,6 +16,7 @@ from db_fixtures import postgres_admin, postgres_url  # noqa: F401 - fixtures
 
 from bot.adapters.recording import RecordingSink
 from bot.config import Settings
+from bot.console import auth
 from bot.privacy import Pseudonymizer
 from bot.store import Store
 
@@ -25,6 +26,9 @@ def console_world(settings_factory: Callable[..., Settings], tmp_path: Path) -> 
     worlds: list[ConsoleWorld] = []
 
     def make(url: str) -> ConsoleWorld:
+        # The login rate limit counts per server process (bot/console/auth.py); every world stands for a new
+        # server, so it starts from zero — otherwise the suite's 21st sign-in within 10 minutes is refused.
+        auth._attempts.clear()
         store = Store.from_url(url, Pseudonymizer(KEY), busy_timeout=5)
         store.add_console_user(OWNER, "owner", OWNER_PASSWORD)
         store.add_console_user(HELPER, "assistant", HELPER_PASSWORD)
