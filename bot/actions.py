@@ -188,6 +188,19 @@ class CreatorActions:
             self._audit(by, f"knowledge.{r.kind}", target, revision=r.id, fields=sorted({*r.before, *r.after}))
         return result
 
+    # -- live rooms -------------------------------------------------------------------------------------------
+    def mark_live_answered(self, room_id: str, group_id: int, by: str, session: str | None = None) -> str:
+        """The host (or an assistant) marks a question-board group answered in the room's latest live session (or
+        `session`, a thread id live:<room>:<start>). Returns the session's thread id; NotFound names what is missing."""
+        threads = [t for t in self.store.live_threads(room_id) if session in (None, t.thread_id)]
+        if not threads:
+            raise NotFound(f"room {room_id}: no live session stored" + (f" with id {session}" if session else ""))
+        thread = threads[0]
+        if not self.store.mark_live_group((thread.platform, thread.thread_id), group_id, by):
+            raise NotFound(f"group {group_id}: not on the board of {thread.thread_id}")
+        self._audit(by, "live.answered", f"live_group:{thread.thread_id}:{group_id}")
+        return thread.thread_id
+
     def _handoff(self, handoff_id: int) -> HandoffView:
         view = self.store.handoff(handoff_id)
         if view is None:

@@ -105,18 +105,17 @@ def register(app: typer.Typer) -> None:
         state_dir: StateOption = None,
     ) -> None:
         """Mark a board group answered (the host said it on stream): it stays on the board, marked."""
+        from bot.actions import CreatorActions
         from bot.cli import _fail, out
+        from bot.store.admin import NotFound
         from retrieval.errors import InputError
 
         room = _room(room)
-        store = open_store(config, state_dir)
-        threads = [t for t in store.live_threads(room) if session in (None, t.thread_id)]
-        if not threads:
-            _fail(InputError(f"room {room}: no live session stored" + (f" with id {session}" if session else "")))
-        thread = threads[0]
-        if not store.mark_live_group((thread.platform, thread.thread_id), group, by):
-            _fail(InputError(f"group {group}: not on the board of {thread.thread_id}"))
-        out.print(f"group #{group} marked answered by {by} ({thread.thread_id})")
+        try:  # the same audited action as the console's "已回答" button
+            thread_id = CreatorActions(open_store(config, state_dir)).mark_live_answered(room, group, by, session)
+        except NotFound as exc:
+            _fail(InputError(str(exc)))
+        out.print(f"group #{group} marked answered by {by} ({thread_id})")
 
     @live.command("summary")
     def summary(

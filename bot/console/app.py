@@ -8,13 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from bot.actions import CreatorActions
-from bot.console import auth, conversations, inbox, knowledge, switches
-from bot.console.base import ACTIONS, HERE, SETTINGS, SIGNED_IN, STORE, TEMPLATES, templates
+from bot.console import auth, conversations, inbox, knowledge, live, switches, today
+from bot.console.base import ACTIONS, ENCODER, HERE, SETTINGS, SIGNED_IN, STORE, TEMPLATES, templates
 from bot.learning.knowledge_base import KnowledgeBase
 from bot.store.store import Store
 
-# Each page module exposes setup(app). Knowledge and Today go here (and into nav.NAV).
-PAGES = [auth, inbox, conversations, switches, knowledge]
+# Each page module exposes setup(app) (and has its entry in nav.NAV).
+PAGES = [auth, inbox, conversations, today, live, switches, knowledge]
 MAX_BODY = 256 * 1024
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -42,12 +42,14 @@ def _headers(response: web.StreamResponse) -> None:
         response.headers.setdefault("Cache-Control", "no-store")
 
 
-def console_app(store: Store, settings: Any, *, with_links: bool = True) -> web.Application:
-    """The whole server of `coursebot serve` on `store` (which stays open for the app's life)."""
+def console_app(store: Store, settings: Any, *, with_links: bool = True, encoder: Any = None) -> web.Application:
+    """The whole server of `coursebot serve` on `store` (which stays open for the app's life). `encoder`: a loaded
+    sentence encoder, used by Today to group unanswered questions by meaning (None: by keyword)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers, auth.session_middleware, auth.csrf_middleware])
     app[STORE] = store
     app[ACTIONS] = CreatorActions(store, KnowledgeBase.open(settings, store))  # the files as loaded now, the edits as stored
     app[SETTINGS] = settings
+    app[ENCODER] = encoder
     app[TEMPLATES] = templates(settings.policy.timezone)
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/", _home)

@@ -24,6 +24,7 @@ STORE: web.AppKey[Store] = web.AppKey("console_store", Store)
 ACTIONS: web.AppKey[CreatorActions] = web.AppKey("console_actions", CreatorActions)
 SETTINGS: web.AppKey[Any] = web.AppKey("console_settings", object)
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("console_templates", jinja2.Environment)
+ENCODER: web.AppKey[Any] = web.AppKey("console_encoder", object)  # a loaded Encoder, or None (Today groups questions by keyword)
 SIGNED_IN: web.RequestKey[SignedIn | None] = web.RequestKey("console_signed_in", SignedIn)  # the session cookie's account, or None
 
 INTENT_ZH = {"ask_price": "问价格", "ask_link": "要链接", "ask_course_content": "问课程内容", "ask_recommendation": "求推荐",

@@ -18,6 +18,8 @@ class NavEntry:
 NAV: list[NavEntry] = [
     NavEntry("/inbox", "待处理", "assistant"),
     NavEntry("/conversations", "对话", "assistant"),
+    NavEntry("/today", "今日", "assistant"),
+    NavEntry("/live", "直播", "assistant"),
     NavEntry("/switches", "开关", "owner"),
     NavEntry("/knowledge", "知识库", "owner"),
     NavEntry("/audit", "操作记录", "owner"),

@@ -17,14 +17,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
 
+from bot.console.base import ENCODER, SETTINGS, STORE, call, render, requires
+from bot.console.base import TEMPLATES as TEMPLATES_KEY
 from bot.summary.build import SummaryOptions, daily_summary, summary_zone
 from bot.summary.model import DailySummary
 from bot.summary.render import SENTIMENT_LABELS, duration, intent_label, num, pct, render_json, short_viewer
 from retrieval.encoder import Encoder
+from retrieval.errors import InputError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -172,3 +176,38 @@ async def today_page_async(source: Engine | Any, settings, day: date, *, env: En
                            platforms: Sequence[str] = (), static_url: str = "/static") -> str:
     """`today_page` for an aiohttp handler: the database reads, the clustering and the rendering run off the event loop."""
     return await asyncio.to_thread(today_page, source, settings, day, env=env, encoder=encoder, platforms=platforms, static_url=static_url)
+
+
+
+# -- the console's /today page ------------------------------------------------------------------------------------
+
+
+def setup(app: web.Application) -> None:
+    """Mount 今日 (/today, any role) and /today.json on the console `app`: its Jinja environment gains the Today
+    filters; today.css is served by the console's /static/."""
+    install(app[TEMPLATES_KEY])
+    app.router.add_get("/today", page)
+    app.router.add_get("/today.json", page_json)
+
+
+async def _view(request: web.Request) -> TodayView:
+    settings = request.app[SETTINGS]
+    try:
+        day = requested_day(request.query.get("day"), settings)
+    except InputError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    # The database reads and the clustering (with the console's encoder, when one is loaded) run in a worker thread.
+    return await call(today_view, request.app[STORE], settings, day, encoder=request.app.get(ENCODER))
+
+
+@requires("assistant")
+async def page(request: web.Request) -> web.StreamResponse:
+    view = await _view(request)
+    return render(request, "today.html", view=view, d=view.data, static_url="/static")
+
+
+@requires("assistant")
+async def page_json(request: web.Request) -> web.StreamResponse:
+    """The same bytes as `coursebot summary --format json` for that day (datasette's rule: page and data agree)."""
+    view = await _view(request)
+    return web.Response(text=view.json(), content_type="application/json", charset="utf-8")

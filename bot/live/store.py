@@ -201,6 +201,14 @@ class LiveStore:
                 session.expunge(row)
         return sorted(rows, key=lambda r: _start(r.thread_id), reverse=True)
 
+    def live_sessions(self, limit: int = 200) -> list[ThreadRecord]:
+        """Every room's live sessions (threads live:<room>:<start>), latest start first (the console's room list)."""
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            rows = list(session.exec(select(ThreadRecord).where(ThreadRecord.thread_id.like("live:%"))))  # type: ignore[attr-defined]
+            for row in rows:
+                session.expunge(row)
+        return sorted(rows, key=lambda r: _start(r.thread_id), reverse=True)[:limit]
+
     def live_ended_at(self, platform: str, thread_id: str) -> datetime | None:
         """When the session's live_end arrived (None: still live, or the end was never seen)."""
         with self.session(write=False) as session:  # type: ignore[attr-defined]

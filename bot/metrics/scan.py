@@ -127,6 +127,7 @@ def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[i
     handed: dict[int, int | None] = {}
     worthy: list[tuple[int, int, str | None, int | None]] = []
     seen: set[int] = set()
+    parsed: dict[str | None, tuple[str, ...]] = {}
     for (pk, at, kind, platform, thread, viewer, pseudonym, new, intent, sentiment, topic_text, text, action,
          handoff, resolved, received, state, error, sent) in day.conn.execute(_day_rows(day)):
         if state is not None:
@@ -148,8 +149,11 @@ def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[i
             if intent in NEEDS_ANSWER or action in ANSWERING_ACTIONS:
                 worthy.append((pk, at, action, received))
         if text is not None and action not in BOT_REPLY_ACTIONS:
+            topic_list = parsed.get(topic_text)
+            if topic_list is None:  # a day repeats few distinct topic lists: parse each once
+                topic_list = parsed[topic_text] = tuple(json.loads(topic_text or "[]"))
             activity.questions.append(ViewerEvent(pk, platform, kind, datetime.fromtimestamp(at, UTC), pseudonym, thread, text, intent,
-                                                  sentiment, tuple(json.loads(topic_text or "[]")), action))
+                                                  sentiment, topic_list, action))
         if viewer is not None:
             tally = viewers.get(viewer)
             if tally is None:
@@ -160,8 +164,8 @@ def scan_events(day: Day, activity: Activity, *, top_threads: int = 5) -> dict[i
     activity.buckets = [Bucket(*key, count) for key, count in buckets.items()]
     activity.threads = [(f"{p}:{t}", n) for (p, t), n in sorted(threads.items(), key=lambda item: (-item[1], item[0]))[:top_threads]]
     merged: Counter[tuple[str, ...]] = Counter()
-    for topic_list, count in topics.items():
-        merged[tuple(json.loads(topic_list))] += count
+    for topic_text, count in topics.items():
+        merged[parsed[topic_text] if topic_text in parsed else tuple(json.loads(topic_text))] += count
     activity.topic_lists = dict(merged)
     activity.outbox = dict(outbox)
     activity.worthy = [WorthyEvent(pk, float(at), action, _float(first_sent.get(pk)), pk in handed, _float(handed.get(pk)), _float(received))

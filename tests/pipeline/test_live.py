@@ -214,6 +214,9 @@ def test_live_cli_board_json_and_marking(tmp_path: Path, monkeypatch: pytest.Mon
     assert board["thread_id"] == THREAD.id and {g["status"] for g in board["groups"]} == {"open", "bot"}
     marked = run("answered", str(ROOM), str(open_group["id"]), "--by", "主播")
     assert marked.exit_code == 0 and f"group #{open_group['id']} marked answered by 主播" in marked.output
+    audited = Store.from_url(default_url(tmp_path), Pseudonymizer(load_secret_key(tmp_path / "secret.key")))
+    assert [(e.by, e.action, e.target) for e in audited.audit_log()] == [("主播", "live.answered", f"live_group:{THREAD.id}:{open_group['id']}")]
+    audited.close()
     again = json.loads(run("board", str(ROOM), "--once", "--json", "--minutes", "60").output)
     assert {g["status"] for g in again["groups"]} == {"marked", "bot"}
     assert run("answered", str(ROOM), "999").exit_code == 2

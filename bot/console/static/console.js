@@ -1,7 +1,8 @@
 // coursebot console: the little behaviour the pages need, no framework (CSP: script-src 'self', no inline code).
-// 1. The inbox list refreshes itself every second (new handoffs appear without a reload).
+// 1. An element with data-poll (the inbox list, the live question board) refreshes itself every second from that
+//    URL (new handoffs, new live questions appear without a reload).
 // 2. A form marked data-once disables its buttons on submit (a double click sends one request; the server is
-//    idempotent anyway: one reply per handoff).
+//    idempotent anyway: one reply per handoff). Delegated, so forms inside a refreshed element are covered too.
 (function () {
   "use strict";
   var POLL_MS = 1000;
@@ -31,14 +32,15 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var list = document.getElementById("inbox-list");
-    if (list && !list.hasAttribute("data-paged")) poll(list);
-    document.querySelectorAll("form[data-once]").forEach(function (form) {
-      form.addEventListener("submit", function () {
-        setTimeout(function () {  // after the browser took the clicked button's name/value
-          form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-        }, 0);
-      });
+    document.querySelectorAll("[data-poll]").forEach(function (list) {
+      if (!list.hasAttribute("data-paged")) poll(list);
     });
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-once")) return;
+    setTimeout(function () {  // after the browser took the clicked button's name/value
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    }, 0);
   });
 })();
