@@ -23,6 +23,12 @@ from bot.store.models import Handoff, LiveSummaryRecord, OutboxMessage, Understa
 ROOM = 4242
 START = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)  # on a minute: peak minutes
 THREAD = Thread(f"live:{ROOM}:{int(START.timestamp())}", "Python零基础入门到实战 直播答疑")
+
+
+def board_of(store, **options):
+    """The room's board as seen 3 minutes into the session: the board looks back from `now`, and a module run late in
+    a long test session must not find its questions aged out of the window."""
+    return live_board(store, str(ROOM), now=START + timedelta(minutes=3), **options)
 LIVE = {"min_interval": 10.0, "group_window": 120.0, "max_delay": 60.0, "min_confidence": 0.86}
 PRICE = ["多少钱", "这课多少钱啊", "价格多少", "这个多少钱"]
 
@@ -56,7 +62,7 @@ def test_a_question_many_ask_at_once_is_answered_once_for_all(store: Store, make
     assert sent.text == replies[0].text and sent.text.startswith("问价格的同学：") and len(sent.text) <= 20
     covered = [o for o in outcomes if COVERED in o.decision.reason]
     assert len(covered) == 29
-    board = live_board(store, str(ROOM), minutes=10)
+    board = board_of(store, minutes=10)
     top = board.groups[0]
     assert top.questions == 30 and top.bot_answer == sent.text and top.status == "bot"
 
@@ -89,7 +95,7 @@ def test_room_busy_leaves_the_question_on_the_board(store: Store, make_runner) -
     outcomes = asyncio.run(runner.process([live_event(1, "多少钱", at=0), live_event(2, "零基础能学吗", at=1)]))
     assert [o.decision.action for o in outcomes] == ["reply_public", "ignore"]
     assert "room busy" in outcomes[1].decision.reason
-    assert {g.status for g in live_board(store, str(ROOM)).groups} == {"bot", "open"}
+    assert {g.status for g in board_of(store).groups} == {"bot", "open"}
 
 
 def test_live_answer_is_used_and_a_long_answer_is_never_cut(store: Store, make_runner) -> None:
@@ -127,7 +133,7 @@ def test_super_chat_goes_to_the_host_and_is_never_answered(store: Store, make_ru
     [paid] = asyncio.run(runner.process([live_event(1, "老师这课多少钱", at=0, kind="super_chat", price=30, super_chat_id=77)]))
     assert paid.decision.action == "handoff" and "super chat ¥30" in paid.decision.reason
     assert outbox(store) == [] and count(store, Handoff) == 1
-    [group] = live_board(store, str(ROOM)).groups
+    [group] = board_of(store).groups
     assert group.paid == 1 and group.status == "open"
 
 
@@ -144,7 +150,7 @@ def test_board_groups_by_meaning_newest_first_and_the_host_marks_a_group(store: 
     runner = make_runner(store, live={**LIVE, "min_confidence": 0.99})  # nothing answered: all on the board
     texts = ["有回放吗", "直播有回放吗", "错过了能看回放吗", "主播用的什么编辑器", "老师用的什么编辑器", "有回放吗?"]
     asyncio.run(runner.process([live_event(n, t, at=n) for n, t in enumerate(texts)]))
-    board = live_board(store, str(ROOM))
+    board = board_of(store)
     replay = next(g for g in board.groups if "有回放吗?" in g.examples)
     editor = next(g for g in board.groups if "老师用的什么编辑器" in g.examples)
     assert replay.questions >= 3 and editor.questions == 2, board.groups
@@ -152,7 +158,7 @@ def test_board_groups_by_meaning_newest_first_and_the_host_marks_a_group(store: 
     assert board.groups[0] == replay  # the latest question ("有回放吗?") joined it: newest activity first
     assert store.mark_live_group(("bilibili-live", THREAD.id), editor.id, "助理")
     assert not store.mark_live_group(("bilibili-live", "live:1:1"), editor.id, "助理")  # another room's group
-    marked = next(g for g in live_board(store, str(ROOM)).groups if g.id == editor.id)
+    marked = next(g for g in board_of(store).groups if g.id == editor.id)
     assert marked.status == "marked"
 
 
@@ -190,7 +196,7 @@ def test_dry_run_decides_and_groups_but_sends_nothing(store: Store, make_runner)
     replies = [o.decision for o in outcomes if o.decision.replies]
     assert len(replies) == 1 and replies[0].dry_run and replies[0].text.startswith("问价格的同学：")
     assert outbox(store) == []
-    assert live_board(store, str(ROOM)).groups[0].bot_answer.startswith("(dry run) ")
+    assert board_of(store).groups[0].bot_answer.startswith("(dry run) ")
 
 
 def test_live_cli_board_json_and_marking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analyzer, settings_factory) -> None:
