@@ -125,6 +125,11 @@ class CreatorActions:
         self._audit(by, "learn.relabel", f"comment:{event_pk}", intent=intent)
         return correction
 
+    def relabel_sentiment(self, event_pk: int, sentiment: str, by: str) -> Correction:
+        correction = self.store.relabel_sentiment(event_pk, sentiment, by)
+        self._audit(by, "learn.relabel_sentiment", f"comment:{event_pk}", sentiment=sentiment)
+        return correction
+
     def mark_wrong(self, event_pk: int, by: str) -> Correction:
         correction = self.store.mark_wrong(event_pk, by)
         self._audit(by, "learn.wrong", f"comment:{event_pk}", answer_key=correction.payload.get("answer_key"))
