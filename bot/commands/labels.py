@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
         except InputError as exc:
             _fail(exc)
         write_sheet(output, picked)
-        out.print(f"wrote {len(picked)} comment(s) to {output} (from {len(rows)} unlabelled); fill in intent, faq_id, answer "
+        out.print(f"wrote {len(picked)} comment(s) to {output} (from {len(rows)} unlabelled); fill in intent, sentiment, faq_id, answer "
                   f"or correct, then: coursebot labels import {output}")
 
     @labels.command("import")
