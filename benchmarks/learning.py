@@ -22,13 +22,21 @@ representative. The held-back questions the untaught bot left unanswered are the
 questions under different videos as wrong). Quiet comments (dev `needs_reply` false) answered from a creator
 entry are counted as false replies.
 
+Sentiment (`--part sentiment`, `--sentiment-data ../shared/data/dev/sentiment_dev.csv`): the same as intents for
+the sentiment head: each fold holds back a quarter, the creator labels a random sample of the rest one
+`sentiment_label` correction each (what `labels relabel --sentiment` and `labels import` with a `sentiment`
+column store), and the held-back quarter is scored: macro-F1 over the labels the set has, negative recall, and
+the share of negative comments handed to a human (negative at `[policy] negative_handoff_confidence` or surer).
+
     python benchmarks/learning.py [--data ../shared/data/dev/intent_dev.jsonl] [--folds 3] [--weights 1 3 5]
-                                  [--part intents|questions|both] [--tops 0 5 10 20] [--choice random export]
+                                  [--part intents|questions|both|sentiment] [--tops 0 5 10 20] [--choice random export]
+                                  [--sentiment-data ../shared/data/dev/sentiment_dev.csv]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import tempfile
@@ -58,6 +66,8 @@ from retrieval.encoder import CachedEncoder, SentenceTransformerEncoder
 from retrieval.text import normalize
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "dev" / "intent_dev.jsonl"
+DEFAULT_SENTIMENT_DATA = REPO.parent / "shared" / "data" / "dev" / "sentiment_dev.csv"
+SENTIMENT_CODES = {"0": "negative", "1": "positive", "2": "neutral"}  # sentiment_dev.csv's `label` (0/1); names pass as they are
 QUESTIONS = {"ask_price", "ask_link", "ask_course_content", "ask_recommendation", "question_other"}  # the dev set's
 
 
@@ -72,6 +82,51 @@ def load_comments(path: Path) -> list[dict]:
         seen.add(plain)
         rows.append(row)
     return rows
+
+
+def load_sentiments(path: Path) -> list[dict]:
+    """`text` and `sentiment` per distinct text, from a CSV with `text` and `label` (0 negative, 1 positive, or a name)."""
+    rows, seen = [], set()
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            plain = normalize(row["text"]).plain
+            label = SENTIMENT_CODES.get(row["label"].strip(), row["label"].strip())
+            if not plain or plain in seen or not label:
+                continue
+            seen.add(plain)
+            rows.append({"id": row["id"], "text": row["text"], "sentiment": label})
+    return rows
+
+
+def sentiment_curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, seed: int,
+                    handoff_confidence: float) -> dict[int, list[tuple[float, float, float]]]:
+    """(macro-F1, negative recall, negatives handed off) per number of labels, one triple per fold."""
+    scores: dict[int, list[tuple[float, float, float]]] = {n: [] for n in sizes}
+    for fold in range(folds):
+        order = np.random.default_rng(seed + fold).permutation(len(rows))
+        held, pool = order[: len(rows) // 4], order[len(rows) // 4 :]
+        events = [Event(platform="bench", event_id=rows[i]["id"], text=rows[i]["text"]) for i in held]
+        truth = [rows[i]["sentiment"] for i in held]
+        store = Store.from_url(f"sqlite:///{tempfile.mkdtemp()}/coursebot.db", Pseudonymizer(b"k" * 32))
+        teacher = teaching.teacher_for(analyzer)
+        teacher.version = -1  # a new store: start from the shipped prototypes
+        teacher.refresh(store)
+        labelled = 0
+        for n in sizes:
+            for i in pool[labelled:n]:
+                # What `coursebot labels relabel --sentiment` / `labels import` (sentiment column) store.
+                store.record_correction("sentiment_label", "benchmark", text=rows[i]["text"], payload={"sentiment": rows[i]["sentiment"]})
+            labelled = max(labelled, n)
+            teacher.refresh(store)
+            read = [a.understanding for a in analyzer.analyze(events)]
+            predicted = [u.sentiment for u in read]
+            negatives = [u for u, t in zip(read, truth) if t == "negative"]
+            handed = sum(u.sentiment == "negative" and u.sentiment_confidence >= handoff_confidence for u in negatives)
+            scores[n].append((float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0)),
+                              float(recall_score(truth, predicted, labels=["negative"], average="macro", zero_division=0)),
+                              handed / max(1, len(negatives))))
+        store.close()
+    return scores
 
 
 def curve(analyzer: Analyzer, rows: list[dict], sizes: list[int], folds: int, seed: int,
@@ -209,12 +264,16 @@ def main() -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=[teaching.CREATOR_LABEL_WEIGHT],
                         help="weight of one creator label against one prototype (the first is the baseline)")
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--part", choices=["intents", "questions", "both"], default="both")
+    parser.add_argument("--part", choices=["intents", "questions", "both", "sentiment"], default="both")
+    parser.add_argument("--sentiment-data", type=Path, default=DEFAULT_SENTIMENT_DATA, help="sentiment_dev.csv (id, text, label)")
     parser.add_argument("--similarity", type=float, help="question clustering cut (default: the config's [summary] question_similarity)")
     parser.add_argument("--tops", type=int, nargs="+", default=[0, 5, 10, 20], help="question clusters the creator answers")
     parser.add_argument("--choice", nargs="+", choices=["random", "export"], default=["random", "export"],
                         help="how the creator's labels are chosen: at random, or as `labels export --uncertain N` asks")
     args = parser.parse_args()
+    if args.part == "sentiment":
+        sentiment_main(args)
+        return
     if not args.data.exists():
         sys.exit(f"{args.data}: not found (the dev set is not part of the repository; pass --data)")
     rows = load_comments(args.data)
@@ -243,6 +302,30 @@ def main() -> None:
                                  f"{f1:.3f} ±{spread:.3f} / {recall:.3f}", "≥ 0.70 / ≥ 0.70 at ~300",
                                  f"{f1 - baseline[n]:+.3f} F1 vs {first}"))
     print_table(f"Intent learning curve ({len(rows)} real comments, {args.folds} folds, a quarter held out each)", table)
+
+
+def sentiment_main(args: argparse.Namespace) -> None:
+    if not args.sentiment_data.exists():
+        sys.exit(f"{args.sentiment_data}: not found (the dev set is not part of the repository; pass --sentiment-data)")
+    rows = load_sentiments(args.sentiment_data)
+    settings = load_settings(REPO / "config" / "coursebot.toml", state_dir=tempfile.mkdtemp())
+    analyzer = Analyzer(Knowledge.open(settings, CachedEncoder(SentenceTransformerEncoder(settings.model.path), maxsize=100_000)))
+    sizes = [n for n in args.sizes if n <= len(rows) - len(rows) // 4]
+    handoff = settings.policy.negative_handoff_confidence
+    table = []
+    baseline: dict[int, float] = {}
+    first = f"weight {args.weights[0]:g}"
+    for weight in args.weights:
+        teaching.CREATOR_LABEL_WEIGHT = weight
+        for n, triples in sentiment_curve(analyzer, rows, sizes, args.folds, args.seed, handoff).items():
+            f1, recall, handed = np.mean(triples, axis=0)
+            baseline.setdefault(n, f1)
+            table.append(Row(f"weight {weight:g}: macro-F1 / negative recall / negatives handed off", f"{n} labels",
+                             f"{f1:.3f} ±{np.std([t[0] for t in triples]):.3f} / {recall:.3f} / {handed:.3f}", "",
+                             f"{f1 - baseline[n]:+.3f} F1 vs {first}"))
+    counts = Counter(r["sentiment"] for r in rows)
+    print_table(f"Sentiment learning curve ({len(rows)} texts: {dict(counts)}; {args.folds} folds, a quarter held out each; "
+                f"handed off = negative at ≥ {handoff:g})", table)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,24 @@ class CreatorActions:
         self._audit(by, "learn.relabel", f"comment:{event_pk}", intent=intent)
         return correction
 
+    def relabel_both(self, event_pk: int, intent: str | None, sentiment: str | None, by: str) -> list[Correction]:
+        """Intent and/or sentiment in one go (CLI `labels relabel`, Telegram `/relabel`): both are checked before
+        either is stored, so a typo in one stores neither."""
+        from retrieval.intents import INTENTS, SENTIMENTS
+
+        if intent is None and sentiment is None:
+            raise ActionRefused("relabel: give an intent, a sentiment, or both")
+        for value, known, field in ((intent, INTENTS, "intent"), (sentiment, SENTIMENTS, "sentiment")):
+            if value is not None and value not in known:
+                raise ActionRefused(f"relabel: field '{field}': unknown {field} {value!r}, expected one of {', '.join(known)}")
+        done = [self.relabel(event_pk, intent, by)] if intent is not None else []
+        return done + ([self.relabel_sentiment(event_pk, sentiment, by)] if sentiment is not None else [])
+
+    def relabel_sentiment(self, event_pk: int, sentiment: str, by: str) -> Correction:
+        correction = self.store.relabel_sentiment(event_pk, sentiment, by)
+        self._audit(by, "learn.relabel_sentiment", f"comment:{event_pk}", sentiment=sentiment)
+        return correction
+
     def mark_wrong(self, event_pk: int, by: str) -> Correction:
         correction = self.store.mark_wrong(event_pk, by)
         self._audit(by, "learn.wrong", f"comment:{event_pk}", answer_key=correction.payload.get("answer_key"))

@@ -145,10 +145,18 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 
 class IntentDetector:
-    def __init__(self, intents: PrototypeClassifier, sentiment: PrototypeClassifier, known: Mapping[str, str] | None = None) -> None:
+    def __init__(self, intents: PrototypeClassifier, sentiment: PrototypeClassifier, known: Mapping[str, str] | None = None,
+                 known_sentiment: Mapping[str, str] | None = None, negative_examples: np.ndarray | None = None,
+                 near_identical: float = 0.93) -> None:
         self.intents = intents
         self.sentiment = sentiment
         self.known = dict(known or {})  # normalised text → intent the creator gave that very comment
+        self.known_sentiment = dict(known_sentiment or {})  # normalised text → sentiment the creator gave it
+        # Vectors of the comments the creator called negative: a comment this close to one of them is negative
+        # too, sure as its cosine. One way only: a false "negative" costs a handoff, a false "fine" hides an
+        # angry viewer from the creator (the same side the reply vetoes err on, retrieval/vetoes.py).
+        self.negative_examples = negative_examples if negative_examples is not None and len(negative_examples) else None
+        self.near_identical = near_identical
 
     @staticmethod
     def training_set(prototypes: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:
@@ -163,9 +171,11 @@ class IntentDetector:
         plain = [t.plain for t in texts]
         intent_probs = self.intents.probabilities(vectors, plain)
         sentiment_probs = self.sentiment.probabilities(vectors, plain)
+        near = (np.asarray(vectors @ self.negative_examples.T).max(axis=1) if self.negative_examples is not None and len(vectors)
+                else np.zeros(len(texts)))
         return [
-            (self._intent(text, p), self._sentiment(text, s))
-            for text, p, s in zip(texts, intent_probs, sentiment_probs)
+            (self._intent(text, p), self._sentiment(text, s, float(n)))
+            for text, p, s, n in zip(texts, intent_probs, sentiment_probs, near)
         ]
 
     def _intent(self, text: NormalizedText, probs: np.ndarray) -> IntentPrediction:
@@ -182,8 +192,13 @@ class IntentDetector:
         best = int(np.argmax(probs))
         return IntentPrediction(self.intents.labels[best], float(probs[best]), "model")
 
-    def _sentiment(self, text: NormalizedText, probs: np.ndarray) -> SentimentPrediction:
+    def _sentiment(self, text: NormalizedText, probs: np.ndarray, near_negative: float = 0.0) -> SentimentPrediction:
         if text.is_empty:
             return SentimentPrediction("neutral", 0.5)
+        if (taught := self.known_sentiment.get(text.plain)) is not None:
+            return SentimentPrediction(taught, 1.0)
         best = int(np.argmax(probs))
-        return SentimentPrediction(self.sentiment.labels[best], float(probs[best]))
+        predicted = SentimentPrediction(self.sentiment.labels[best], float(probs[best]))
+        if near_negative >= self.near_identical and (predicted.label != "negative" or predicted.confidence < near_negative):
+            return SentimentPrediction("negative", near_negative)
+        return predicted

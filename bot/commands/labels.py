@@ -44,16 +44,18 @@ def register(app: typer.Typer) -> None:
     @labels.command("relabel")
     def relabel(
         comment_id: Annotated[int, typer.Argument(help="the comment's id (coursebot labels recent)", min=1, max=MAX_ROW_ID)],
-        intent: Annotated[str, typer.Argument(help="what it wants, e.g. complaint, ask_price, spam")],
+        intent: Annotated[str | None, typer.Argument(help="what it wants, e.g. complaint, ask_price, spam")] = None,
+        sentiment: Annotated[str | None, typer.Option("--sentiment", help="how it feels: negative, neutral or positive")] = None,
         by: ByOption = "cli",
         config: ConfigOption = None,
         state_dir: StateOption = None,
     ) -> None:
-        """Say what a comment wants; the bot's intent head learns it at once."""
+        """Say what a comment wants and/or how it feels; the bot's intent and sentiment heads learn it at once."""
         from bot.cli import out
 
-        correction = _teach(config, state_dir, lambda store: _actions(store).relabel(comment_id, intent, by))
-        out.print(f"comment #{comment_id} labelled {intent} (correction #{correction.id})")
+        done = _teach(config, state_dir, lambda store: _actions(store).relabel_both(comment_id, intent, sentiment, by))
+        said = [f"labelled {c.payload['intent']}" if c.kind == "relabel" else f"labelled {c.payload['sentiment']} sentiment" for c in done]
+        out.print(f"comment #{comment_id} {' and '.join(said)} (correction {', '.join(f'#{c.id}' for c in done)})")
 
     @labels.command("wrong")
     def wrong(
@@ -180,7 +182,7 @@ def register(app: typer.Typer) -> None:
         except InputError as exc:
             _fail(exc)
         write_sheet(output, picked)
-        out.print(f"wrote {len(picked)} comment(s) to {output} (from {len(rows)} unlabelled); fill in intent, faq_id, answer "
+        out.print(f"wrote {len(picked)} comment(s) to {output} (from {len(rows)} unlabelled); fill in intent, sentiment, faq_id, answer "
                   f"or correct, then: coursebot labels import {output}")
 
     @labels.command("import")

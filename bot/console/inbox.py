@@ -136,7 +136,7 @@ async def save_faq(request: web.Request) -> web.StreamResponse:
 
 @requires("assistant")
 async def learn(request: web.Request) -> web.StreamResponse:
-    """The learning actions on the handoff's comment: relabel (intent), the bot's reply was wrong / right."""
+    """The learning actions on the handoff's comment: relabel (intent), sentiment, the bot's reply was wrong / right."""
     async def run(handoff_id: int, form) -> str:
         item = await call(inbox_item, request.app[STORE], handoff_id)
         if item is None:
@@ -146,6 +146,10 @@ async def learn(request: web.Request) -> web.StreamResponse:
             intent = str(form.get("intent", ""))
             await call(actions.relabel, item.event_pk, intent, who)
             return f"已将这条评论标为 {intent}"
+        if what == "sentiment":
+            sentiment = str(form.get("sentiment", ""))
+            await call(actions.relabel_sentiment, item.event_pk, sentiment, who)
+            return f"已将这条评论的情绪标为 {sentiment}"
         if what == "wrong":
             await call(actions.mark_wrong, item.event_pk, who)
             return "已记下：机器人的回复是错的"

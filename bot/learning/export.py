@@ -17,7 +17,8 @@ import numpy as np
 from retrieval.text import normalize
 
 SIMILAR = 0.85  # m3e-small cosine at which two comments are taken for the same question or remark
-SHEET_COLUMNS = ("id", "text", "bot_intent", "bot_confidence", "similar_waiting", "intent", "faq_id", "answer", "correct")
+SHEET_COLUMNS = ("id", "text", "bot_intent", "bot_confidence", "bot_sentiment", "similar_waiting", "intent", "sentiment", "faq_id",
+                 "answer", "correct")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Candidate:
     confidence: float
     similar: int  # other waiting comments at cosine ≥ SIMILAR
     value: float  # (1 − confidence) × (1 + similar)
+    sentiment: str = ""  # what the bot read, shown beside the empty `sentiment` column
 
 
 def most_useful(vectors: np.ndarray, confidences: Sequence[float], n: int, *, similar: float = SIMILAR) -> list[tuple[int, int, float]]:
@@ -49,14 +51,15 @@ def most_useful(vectors: np.ndarray, confidences: Sequence[float], n: int, *, si
     return chosen
 
 
-def candidates(rows: Sequence[tuple[int, str, str, float]], encoder, n: int) -> list[Candidate]:
-    texts = [normalize(text).plain for _, text, _, _ in rows]
+def candidates(rows: Sequence[tuple[int, str, str, float] | tuple[int, str, str, float, str]], encoder, n: int) -> list[Candidate]:
+    """`rows` as `Store.unlabelled_comments` gives them: (id, text, intent, confidence[, sentiment])."""
+    texts = [normalize(row[1]).plain for row in rows]
     keep = [i for i, t in enumerate(texts) if t]
     if not keep:
         return []
     vectors = encoder.encode([texts[i] for i in keep])
     picked = most_useful(vectors, [rows[i][3] for i in keep], n)
-    return [Candidate(rows[keep[at]][0], rows[keep[at]][1], rows[keep[at]][2], rows[keep[at]][3], count, value)
+    return [Candidate(*rows[keep[at]][:4], count, value, str(rows[keep[at]][4]) if len(rows[keep[at]]) > 4 else "")  # type: ignore[misc]
             for at, count, value in picked]
 
 
@@ -66,4 +69,4 @@ def write_sheet(path: Path, picked: Sequence[Candidate]) -> None:
         writer = csv.writer(sheet)
         writer.writerow(SHEET_COLUMNS)
         for c in picked:
-            writer.writerow([c.id, c.text, c.intent, f"{c.confidence:.2f}", c.similar, "", "", "", ""])
+            writer.writerow([c.id, c.text, c.intent, f"{c.confidence:.2f}", c.sentiment, c.similar, "", "", "", "", ""])

@@ -1,6 +1,6 @@
 """`coursebot labels import`: a file of the creator's labels (CSV or JSONL) stored as corrections, row by row.
 
-Columns: `text` plus `intent` and/or `faq_id` / `answer`, or `correct = false` / `true` for a sent reply (`true`
+Columns: `text` plus `intent` and/or `sentiment` (negative, neutral, positive) and/or `faq_id` / `answer`, or `correct = false` / `true` for a sent reply (`true`
 needs the `id` of a stored comment the bot replied to); optional `id` of a stored comment. A bad row is refused with file, line and field; the rest are loaded.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 from bot.storable import MAX_ROW_ID
 from bot.store.admin import NotFound
 from retrieval.errors import InputError
-from retrieval.intents import INTENTS
+from retrieval.intents import INTENTS, SENTIMENTS
 
-COLUMNS = ("id", "text", "intent", "faq_id", "answer", "correct")
-INFORMATIVE = ("bot_intent", "bot_confidence", "similar_waiting")  # what `labels export` shows beside them; ignored
+COLUMNS = ("id", "text", "intent", "sentiment", "faq_id", "answer", "correct")
+INFORMATIVE = ("bot_intent", "bot_confidence", "bot_sentiment", "similar_waiting")  # what `labels export` shows beside them; ignored
 _FALSE = {"false", "0", "no", "n", "错", "否", "wrong"}
 _TRUE = {"true", "1", "yes", "y", "对", "是", ""}
 
@@ -120,11 +120,14 @@ def _store_row(store, row: dict[str, Any], by: str, faq_ids: set[str]) -> int:
     if event_pk is None and not text:
         raise _Refused("text", "empty: give the comment's text (or the id of a stored comment)")
     intent, faq_id, answer = value.get("intent", ""), value.get("faq_id", ""), value.get("answer", "")
+    sentiment = value.get("sentiment", "").lower()
     correct = value.get("correct", "").lower()
     if correct not in _TRUE | _FALSE:
         raise _Refused("correct", f"{value['correct']!r} is neither true nor false")
     if intent and intent not in INTENTS:
         raise _Refused("intent", f"unknown intent {intent!r}, expected one of {', '.join(INTENTS)}")
+    if sentiment and sentiment not in SENTIMENTS:
+        raise _Refused("sentiment", f"unknown sentiment {value['sentiment']!r}, expected one of {', '.join(SENTIMENTS)}")
     if faq_id and faq_id not in faq_ids:
         raise _Refused("faq_id", f"no FAQ entry {faq_id!r}")
     if correct in _FALSE:
@@ -132,7 +135,7 @@ def _store_row(store, row: dict[str, Any], by: str, faq_ids: set[str]) -> int:
     if faq_id and answer:
         raise _Refused("answer", "give faq_id (another phrasing of that entry) or answer (a new entry), not both")
     confirmed = correct in _TRUE - {""} and event_pk is not None  # a sent reply the creator checked: right
-    if not (intent or faq_id or answer or confirmed):
+    if not (intent or sentiment or faq_id or answer or confirmed):
         return 0
     text_arg = text or None
     stored = 0
@@ -141,6 +144,9 @@ def _store_row(store, row: dict[str, Any], by: str, faq_ids: set[str]) -> int:
         stored += 1
     if intent:
         store.record_correction("relabel", by, event_pk=event_pk, text=text_arg, payload={"intent": intent})
+        stored += 1
+    if sentiment:
+        store.record_correction("sentiment_label", by, event_pk=event_pk, text=text_arg, payload={"sentiment": sentiment})
         stored += 1
     if faq_id:
         phrasing = text or _stored_text(store, event_pk)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
@@ -15,7 +15,7 @@ from retrieval.text import normalize
 
 log = logging.getLogger(__name__)
 # The kinds that change what the bot knows (an `answer` only becomes knowledge once saved as FAQ).
-LESSON_KINDS = ("relabel", "wrong_reply", "right_reply", *KNOWLEDGE_KINDS)
+LESSON_KINDS = ("relabel", "sentiment_label", "wrong_reply", "right_reply", *KNOWLEDGE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Lessons:
     feedback: tuple[tuple[float, float, bool], ...] = ()
     # Every change to the FAQ and catalog, oldest first (bot/learning/revisions.py folds them over the files)
     knowledge: tuple[Change, ...] = ()
+    sentiments: dict[str, str] = field(default_factory=dict)  # normalised comment text → sentiment (the latest wins)
 
     def changes(self) -> tuple[Change, ...]:
         """The knowledge changes; lessons built from entries and phrasings alone (benchmarks) make theirs."""
@@ -42,6 +43,7 @@ class Lessons:
         phrasings: dict[str, list[str]] = {}
         entries: dict[str, FaqEntry] = {}
         labels: dict[str, str] = {}
+        sentiments: dict[str, str] = {}
         wrong: dict[tuple[str, str], None] = {}
         feedback: dict[int, tuple[float, float, bool]] = {}
         knowledge: list[Change] = []
@@ -56,6 +58,9 @@ class Lessons:
             if c.kind == "relabel" and text:
                 labels.pop(text, None)  # re-insert: dict order is the order labels were given
                 labels[text] = str(c.payload.get("intent"))
+            elif c.kind == "sentiment_label" and text:
+                sentiments.pop(text, None)
+                sentiments[text] = str(c.payload.get("sentiment"))
             elif c.kind == "wrong_reply" and text and c.payload.get("answer_key"):
                 wrong[(text, str(c.payload["answer_key"]))] = None
             elif c.kind == "faq_phrasing" and c.payload.get("phrasing") and c.payload.get("faq_id"):
@@ -71,4 +76,4 @@ class Lessons:
                     continue
                 entries[entry.id] = entry
         return cls({k: tuple(v) for k, v in phrasings.items()}, tuple(entries.values()), labels, tuple(wrong),
-                   tuple(feedback.values()), tuple(knowledge))
+                   tuple(feedback.values()), tuple(knowledge), sentiments)

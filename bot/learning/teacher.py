@@ -5,7 +5,7 @@ model; their vectors are cached in `<index dir>/taught.npz`, so a restart does n
 and BM25 is rebuilt for the lexical part only (bm25s indexes thousands of documents in milliseconds; see
 docs/learning.md). The creator's edits of the FAQ and catalog (docs/knowledge.md) are folded over the files
 the same way: a changed or removed phrasing and a retired entry leave FAISS by id. The intent head is
-retrained on the prototypes plus the creator's labels, and wrong replies become vetoes. Workers compare the
+retrained on the prototypes plus the creator's labels, the sentiment head likewise, and wrong replies become vetoes. Workers compare the
 store's knowledge version before each batch and reload when it changed, so with PostgreSQL every worker sees
 what the creator taught.
 """
@@ -30,11 +30,11 @@ from bot.learning.revisions import effective
 from retrieval.intents import INTENTS, SENTIMENTS, IntentDetector, PrototypeClassifier
 from retrieval.search import Document, HybridSearcher, LexicalIndex, Recalibration
 from retrieval.text import normalize
-from retrieval.vetoes import Vetoes
+from retrieval.vetoes import NEAR_IDENTICAL, Vetoes
 
 log = logging.getLogger(__name__)
 TAUGHT_CACHE = "taught.npz"
-# How much one creator label weighs against one prototype phrase when the intent head is trained. The
+# How much one creator label weighs against one prototype phrase when the intent (and the sentiment) head is trained. The
 # creator labels real comments from their own audience, which the prototypes only approximate; chosen on
 # the dev set's learning curve (docs/learning.md).
 CREATOR_LABEL_WEIGHT = 3.0
@@ -53,7 +53,7 @@ class Teacher:
         self._base_courses = dict(knowledge.catalog.courses)
         self._base_texts = {normalize(text).plain for d in knowledge.catalog.documents() for _, text in d.items()}
         self._base_detector = knowledge.detector
-        self._base_intents: tuple[np.ndarray, list[str], list[str]] | None = None
+        self._base_prototypes: tuple[tuple[np.ndarray, list[str], list[str]], tuple[np.ndarray, list[str], list[str]]] | None = None
         self._base_threshold = analyzer.threshold  # the shipped calibration (the config's values)
         self.calibration: Recalibration | None = None  # how the thresholds were last chosen from feedback
         self._terms: dict[Document, list[str]] = {}
@@ -85,8 +85,8 @@ class Teacher:
         knowledge_moved = changes != self.lessons.changes()
         if knowledge_moved:
             self._teach_knowledge(known.courses, known.faq, documents, vectors)
-        if lessons.labels != self.lessons.labels:
-            knowledge.detector = self._detector(lessons.labels, vectors)
+        if lessons.labels != self.lessons.labels or lessons.sentiments != self.lessons.sentiments:
+            knowledge.detector = self._detector(lessons, vectors)
         if lessons.wrong != self.lessons.wrong:
             knowledge.vetoes = Vetoes.of(np.stack([vectors[t] for t, _ in lessons.wrong]) if lessons.wrong else
                                          np.zeros((0, knowledge.encoder.dimension), dtype=np.float32), [k for _, k in lessons.wrong])
@@ -96,8 +96,8 @@ class Teacher:
             # an edited question changes its question type, an edited answer which entries are rivals
             self.analyzer.knowledge_changed()
         self.lessons = lessons
-        log.info("creator's lessons applied: %d knowledge revisions (%d FAQ entries), %d intent labels, %d vetoes",
-                 len(changes), len(known.faq), len(lessons.labels), len(lessons.wrong))
+        log.info("creator's lessons applied: %d knowledge revisions (%d FAQ entries), %d intent labels, %d sentiment labels, %d vetoes",
+                 len(changes), len(known.faq), len(lessons.labels), len(lessons.sentiments), len(lessons.wrong))
 
     def _recalibrate(self, feedback: Sequence[tuple[float, float, bool]]) -> None:
         target = self.analyzer.knowledge.settings.matching.target_precision
@@ -112,7 +112,7 @@ class Teacher:
         phrasings of the effective knowledge the files do not have, the labelled and the vetoed comments."""
         texts = [self._plain(text) for d in documents for _, text in d.items()]
         texts = [t for t in texts if t not in self._base_texts]
-        texts += [*lessons.labels, *(t for t, _ in lessons.wrong)]
+        texts += [*lessons.labels, *lessons.sentiments, *(t for t, _ in lessons.wrong)]
         texts = list(dict.fromkeys(t for t in texts if t))
         return dict(zip(texts, self._cache.encode(texts))) if texts else {}
 
@@ -145,30 +145,44 @@ class Teacher:
             self._terms[document] = document_terms(self.analyzer.knowledge.segmenter, document)
         return self._terms[document]
 
-    def _detector(self, labels: dict[str, str], vectors: dict[str, np.ndarray]) -> IntentDetector:
-        labels = {text: intent for text, intent in labels.items() if text in vectors}  # emoji-only texts teach nothing
+    def _detector(self, lessons: Lessons, vectors: dict[str, np.ndarray]) -> IntentDetector:
+        """The heads with the creator's labels: each retrained only when its own labels changed (the intent head
+        costs seconds with hundreds of labels), both the same way (prototypes + labels at CREATOR_LABEL_WEIGHT)."""
+        current, base = self.analyzer.knowledge.detector, self._base_detector
+        labels = {text: intent for text, intent in lessons.labels.items() if text in vectors}  # emoji-only texts teach nothing
+        sentiments = {text: s for text, s in lessons.sentiments.items() if text in vectors}
+        intents = current.intents if lessons.labels == self.lessons.labels else self._head(labels, vectors, self._prototypes()[0], base.intents)
+        sentiment = (current.sentiment if lessons.sentiments == self.lessons.sentiments
+                     else self._head(sentiments, vectors, self._prototypes()[1], base.sentiment))
+        negative = [vectors[t] for t, s in sentiments.items() if s == "negative"]
+        return IntentDetector(intents, sentiment, known=labels, known_sentiment=sentiments,
+                              negative_examples=np.stack(negative) if negative else None, near_identical=NEAR_IDENTICAL)
+
+    @staticmethod
+    def _head(labels: dict[str, str], vectors: dict[str, np.ndarray], prototypes: tuple[np.ndarray, list[str], list[str]],
+              base: PrototypeClassifier) -> PrototypeClassifier:
         if not labels:
-            return self._base_detector
-        base_vectors, base_texts, base_labels = self._prototypes()
+            return base
+        base_vectors, base_texts, base_labels = prototypes
         texts = list(labels)
-        head = PrototypeClassifier.train(
+        return PrototypeClassifier.train(
             np.concatenate([base_vectors, np.stack([vectors[t] for t in texts])]), base_texts + texts, base_labels + list(labels.values()),
             weights=[1.0] * len(base_texts) + [CREATOR_LABEL_WEIGHT] * len(texts),
         )
-        return IntentDetector(head, self._base_detector.sentiment, known=labels)
 
-    def _prototypes(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """The intent prototypes as Knowledge.open trained on them (their vectors from its cache)."""
-        if self._base_intents is None:
+    def _prototypes(self) -> tuple[tuple[np.ndarray, list[str], list[str]], tuple[np.ndarray, list[str], list[str]]]:
+        """The intent and the sentiment prototypes as Knowledge.open trained on them (their vectors from its cache)."""
+        if self._base_prototypes is None:
             knowledge = self.analyzer.knowledge
             catalog = knowledge.settings.catalog
             intent_texts, intent_labels = IntentDetector.training_set(load_labelled_phrases(catalog.intents, "intents", INTENTS))
-            sentiment_texts, _ = IntentDetector.training_set(load_labelled_phrases(catalog.sentiment, "sentiment", SENTIMENTS))
+            sentiment_texts, sentiment_labels = IntentDetector.training_set(load_labelled_phrases(catalog.sentiment, "sentiment", SENTIMENTS))
             plain = [normalize(t).plain for t in intent_texts + sentiment_texts]
             # The same texts in the same order as Knowledge.open, so its cache file keeps every entry.
             cached = PrototypeVectors(knowledge.settings.index_dir / PROTOTYPE_CACHE, knowledge.encoder).encode(plain)
-            self._base_intents = (cached[: len(intent_texts)], plain[: len(intent_texts)], intent_labels)
-        return self._base_intents
+            split = len(intent_texts)
+            self._base_prototypes = ((cached[:split], plain[:split], intent_labels), (cached[split:], plain[split:], sentiment_labels))
+        return self._base_prototypes
 
 
 class _Known:

@@ -17,13 +17,16 @@ from sqlmodel import select
 from bot.store.admin import NotFound
 from bot.store.models import CreatorCorrection, DecisionRecord, EventRecord, Handoff, UnderstandingRecord
 from bot.store.rows import clean_json, clean_text
-from retrieval.intents import INTENTS
+from retrieval.intents import INTENTS, SENTIMENTS
 from retrieval.vetoes import answer_key
 
 # faq_edit, faq_unphrase, faq_retire and course_edit are the knowledge edits of `coursebot faq` and the
 # console (bot/learning/knowledge_base.py, docs/knowledge.md).
-KINDS = ("answer", "relabel", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry", "faq_edit", "faq_unphrase", "faq_retire",
-         "course_edit")
+# `sentiment_label` is a relabel of how a comment feels (payload `sentiment`), a kind of its own rather than a
+# payload on `relabel`: an intent relabel and a sentiment one are separate lessons (either may come alone, the
+# latest of each kind wins), and `labels export` keeps offering a comment for its intent after a sentiment label.
+KINDS = ("answer", "relabel", "sentiment_label", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry", "faq_edit", "faq_unphrase",
+         "faq_retire", "course_edit")
 REPLY_ACTIONS = ("reply_public", "reply_dm")
 
 
@@ -89,6 +92,11 @@ class CorrectionStore:
         if intent not in INTENTS:
             raise ValueError(f"unknown intent {intent!r}, expected one of {', '.join(INTENTS)}")
         return self.record_correction("relabel", by, event_pk=event_pk, payload={"intent": intent})
+
+    def relabel_sentiment(self, event_pk: int, sentiment: str, by: str) -> Correction:
+        """The creator says how a comment feels (negative sentiment sends near-identical comments to a human)."""
+        check_sentiment(sentiment)
+        return self.record_correction("sentiment_label", by, event_pk=event_pk, payload={"sentiment": sentiment})
 
     def mark_wrong(self, event_pk: int, by: str) -> Correction:
         """The bot's reply to this comment was wrong: that answer is vetoed for near-identical comments."""
@@ -169,18 +177,20 @@ class CorrectionStore:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return int(session.exec(select(sa.func.max(CreatorCorrection.id))).one() or 0)
 
-    def unlabelled_comments(self, limit: int = 2000) -> list[tuple[int, str, str, float]]:
-        """(comment id, text, intent, intent confidence) of the newest analysed comments the creator has not labelled."""
+    def unlabelled_comments(self, limit: int = 2000) -> list[tuple[int, str, str, float, str]]:
+        """(comment id, text, intent, intent confidence, sentiment) of the newest analysed comments whose intent
+        the creator has not labelled."""
         labelled = select(CreatorCorrection.event_pk).where(CreatorCorrection.kind == "relabel",
                                                             CreatorCorrection.event_pk.is_not(None))  # type: ignore[union-attr]
         query = (
-            select(EventRecord.id, EventRecord.text, UnderstandingRecord.intent, UnderstandingRecord.intent_confidence)
+            select(EventRecord.id, EventRecord.text, UnderstandingRecord.intent, UnderstandingRecord.intent_confidence,
+                   UnderstandingRecord.sentiment)
             .join(UnderstandingRecord, UnderstandingRecord.event_pk == EventRecord.id)
             .where(EventRecord.text != "", EventRecord.id.not_in(labelled))  # type: ignore[union-attr]
             .order_by(EventRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
         )
         with self.session(write=False) as session:  # type: ignore[attr-defined]
-            return [(int(i), t, intent, float(c)) for i, t, intent, c in session.exec(query)]
+            return [(int(i), t, intent, float(c), sentiment) for i, t, intent, c, sentiment in session.exec(query)]
 
     def recent_comments(self, limit: int = 20) -> list[RecentComment]:
         """The newest decided events with what the bot made of them, newest first."""
@@ -197,6 +207,11 @@ class CorrectionStore:
                               d.text, e.created_at)
                 for e, u, d in session.exec(query)
             ]
+
+
+def check_sentiment(sentiment: str) -> None:
+    if sentiment not in SENTIMENTS:
+        raise ValueError(f"unknown sentiment {sentiment!r}, expected one of {', '.join(SENTIMENTS)}")
 
 
 def _threshold_scores(understanding: UnderstandingRecord) -> dict[str, float]:

@@ -201,3 +201,19 @@ async def test_a_number_no_row_can_have_gets_the_usage_not_a_crash(telegram, wor
     answers = await run_commands(world, api, f"/resend {huge}", f"/wrong {huge}", "/right ²", f"/savefaq {huge}",
                                  f"/relabel {huge} spam", f"/reply {huge} 好的", "/reply 0 好的")
     assert [a.split("：")[0] for a in answers] == ["用法"] * 7
+
+
+async def test_relabel_takes_a_sentiment_with_or_without_an_intent(telegram, world, api, store):
+    from bot.events import Event
+
+    [misread] = await asyncio.to_thread(store.record_events, [Event("telegram", "s1", "看完更糊涂了", author_id="1")])
+    pk = misread.event_pk
+    only, both, bad, garbled = await run_commands(
+        world, api, f"/relabel {pk} sentiment=negative", f"/relabel {pk} praise 情绪=neutral", f"/relabel {pk} complaint sentiment=angry",
+        f"/relabel {pk} complaint spam")
+
+    assert only.startswith(f"已将评论 #{pk} 标为 情绪 negative") and both.startswith(f"已将评论 #{pk} 标为 praise 情绪 neutral")
+    assert "unknown sentiment 'angry'" in bad and garbled.startswith("用法")
+    corrections = await asyncio.to_thread(store.corrections)
+    assert [(c.kind, c.payload) for c in corrections] == [
+        ("sentiment_label", {"sentiment": "negative"}), ("relabel", {"intent": "praise"}), ("sentiment_label", {"sentiment": "neutral"})]

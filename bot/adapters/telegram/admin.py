@@ -1,7 +1,7 @@
 """The creator's commands, accepted only from configured admin user ids.
 
 `/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
-`/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply), `/recent`, `/relabel <comment id> <intent>`,
+`/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply), `/recent`, `/relabel <comment id> [intent] [sentiment=<negative|neutral|positive>]`,
 `/wrong <comment id>`, `/right <comment id>`, `/savefaq <handoff id>`. The same commands from anyone else are ignored (no answer, so the bot does not
 advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
 so this module only parses and answers.
@@ -32,7 +32,7 @@ USAGE = {
     "reply": "用法：/reply <转人工编号> <回复内容>",
     "resend": "用法：/resend <转人工编号>（重发被扣下的回复）",
     "summary": "用法：/summary [YYYY-MM-DD | today | yesterday]",
-    "relabel": "用法：/relabel <评论编号> <意图>（如 complaint、ask_price、spam）",
+    "relabel": "用法：/relabel <评论编号> <意图>（如 complaint、ask_price、spam）和/或 sentiment=<negative|neutral|positive>",
     "wrong": "用法：/wrong <评论编号>（机器人对这条评论的回复是错的）",
     "right": "用法：/right <评论编号>（机器人对这条评论的回复是对的）",
     "savefaq": "用法：/savefaq <转人工编号>（把你对它的回复存为新的常见问题）",
@@ -50,7 +50,7 @@ class CreatorConsole(Protocol):
     async def release(self, thread_id: str, by: str) -> str: ...
     async def reply(self, handoff_id: int, text: str, by: str) -> str: ...
     async def resend(self, handoff_id: int, by: str) -> str: ...
-    async def relabel(self, event_pk: int, intent: str, by: str) -> str: ...
+    async def relabel(self, event_pk: int, intent: str | None, by: str, sentiment: str | None = None) -> str: ...
     async def wrong(self, event_pk: int, by: str) -> str: ...
     async def right(self, event_pk: int, by: str) -> str: ...
     async def recent(self) -> str: ...
@@ -112,7 +112,24 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
     row = row_id(first)
     if row is None or not rest.strip():
         return USAGE[name]
-    return await (console.relabel if name == "relabel" else console.reply)(row, rest.strip(), by)
+    if name == "relabel":
+        labels = relabel_args(rest)
+        return await console.relabel(row, labels[0], by, sentiment=labels[1]) if labels else USAGE[name]
+    return await console.reply(row, rest.strip(), by)
+
+
+def relabel_args(rest: str) -> tuple[str | None, str | None] | None:
+    """`complaint`, `sentiment=negative` (also `情绪=negative`) or both, in either order; None when it is neither."""
+    intent = sentiment = None
+    for word in rest.split():
+        key, eq, value = word.partition("=")
+        if eq and key.lower() in ("sentiment", "情绪") and sentiment is None and value:
+            sentiment = value.lower()
+        elif not eq and intent is None:
+            intent = word
+        else:
+            return None
+    return intent, sentiment
 
 
 def row_id(text: str) -> int | None:

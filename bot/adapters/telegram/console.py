@@ -68,12 +68,13 @@ class StoreConsole:
             return f"转人工 #{handoff_id} 无法重发：{exc}"
         return f"已重发转人工 #{handoff_id} 里被扣下的 {count} 条回复，消息已进入发送队列"
 
-    async def relabel(self, event_pk: int, intent: str, by: str) -> str:
+    async def relabel(self, event_pk: int, intent: str | None, by: str, sentiment: str | None = None) -> str:
         try:
-            await asyncio.to_thread(self.actions.relabel, event_pk, intent, by)
+            await asyncio.to_thread(self.actions.relabel_both, event_pk, intent, sentiment, by)
         except (NotFound, ValueError) as exc:
             return str(exc)
-        return f"已将评论 #{event_pk} 标为 {intent}，机器人立即学会"
+        said = " ".join([*([intent] if intent else []), *([f"情绪 {sentiment}"] if sentiment else [])])
+        return f"已将评论 #{event_pk} 标为 {said}，机器人立即学会"
 
     async def wrong(self, event_pk: int, by: str) -> str:
         try:
