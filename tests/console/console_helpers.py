@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.adapters.recording import RecordingSink
 from bot.config import Settings
@@ -109,3 +113,35 @@ def shoot(browser: Any, name: str) -> list[Path]:
         assert overflow <= 0, f"{name} at {width} px: the page is {overflow} px wider than the screen"
     browser.set_window_size(1280, 900)
     return paths
+
+
+# -- driving the browser ----------------------------------------------------------------------------------------
+def log_in(browser, world: ConsoleWorld, name: str, password: str) -> None:
+    browser.get(world.base + "/login")
+    browser.find_element(By.NAME, "name").send_keys(name)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    button = browser.find_element(By.CSS_SELECTOR, "#login button")
+    button.click()
+    # The answer has replaced the form (argon2 takes its time under load): the next attempt is not sent before it.
+    WebDriverWait(browser, 20.0, poll_frequency=0.05).until(EC.staleness_of(button))
+
+
+def text_of(browser, css: str = "body") -> str:
+    try:
+        return browser.find_element(By.CSS_SELECTOR, css).text
+    except WebDriverException:  # the page or the polled list was replaced while being read (stale node)
+        return ""
+
+
+def wait_text(browser, words: str, timeout: float = 15.0) -> None:
+    WebDriverWait(browser, timeout, poll_frequency=0.05).until(lambda b: words in text_of(b))
+
+
+def assert_no_alert(browser) -> None:
+    try:
+        alert = browser.switch_to.alert
+    except NoAlertPresentException:
+        return
+    text = alert.text
+    alert.dismiss()
+    raise AssertionError(f"a script ran: alert({text!r})")

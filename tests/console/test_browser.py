@@ -6,8 +6,19 @@ from __future__ import annotations
 import time
 
 import pytest
-from console_helpers import HELPER, HELPER_PASSWORD, OWNER, OWNER_PASSWORD, THREAD, ConsoleWorld, shoot
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from console_helpers import (
+    HELPER,
+    HELPER_PASSWORD,
+    OWNER,
+    OWNER_PASSWORD,
+    THREAD,
+    ConsoleWorld,
+    assert_no_alert,
+    log_in,
+    shoot,
+    text_of,
+    wait_text,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -20,35 +31,12 @@ INVOICE = "可以开发票吗"  # the bot answers it from the FAQ when it may
 pytestmark = pytest.mark.browser
 
 
-def log_in(browser, world: ConsoleWorld, name: str, password: str) -> None:
-    browser.get(world.base + "/login")
-    browser.find_element(By.NAME, "name").send_keys(name)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    button = browser.find_element(By.CSS_SELECTOR, "#login button")
-    button.click()
-    # The answer has replaced the form (argon2 takes its time under load): the next attempt is not sent before it.
-    WebDriverWait(browser, 20.0, poll_frequency=0.05).until(EC.staleness_of(button))
 
 
-def text_of(browser) -> str:
-    try:
-        return browser.find_element(By.TAG_NAME, "body").text
-    except StaleElementReferenceException:  # the page was replaced while being read (a navigation, the live list)
-        return ""
 
 
-def wait_text(browser, words: str, timeout: float = 15.0) -> None:
-    WebDriverWait(browser, timeout, poll_frequency=0.05).until(lambda b: words in text_of(b))
 
 
-def assert_no_alert(browser) -> None:
-    try:
-        alert = browser.switch_to.alert
-    except NoAlertPresentException:
-        return
-    text = alert.text
-    alert.dismiss()
-    raise AssertionError(f"a script ran: alert({text!r})")
 
 
 def test_login_refuses_a_wrong_password_and_locks_the_account_after_five(web_browser, sqlite_world: ConsoleWorld) -> None:

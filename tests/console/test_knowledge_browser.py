@@ -8,11 +8,22 @@ import shutil
 from collections.abc import Callable
 
 import pytest
-from console_helpers import HELPER, HELPER_PASSWORD, OWNER, OWNER_PASSWORD, THREAD, ConsoleWorld, shoot
+from console_helpers import (
+    HELPER,
+    HELPER_PASSWORD,
+    OWNER,
+    OWNER_PASSWORD,
+    THREAD,
+    ConsoleWorld,
+    assert_no_alert,
+    log_in,
+    shoot,
+    text_of,
+    wait_text,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
-from test_browser import assert_no_alert, log_in, text_of, wait_text
 
 from bot.analysis import Analyzer
 from bot.answers import answer_text

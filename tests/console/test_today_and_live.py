@@ -8,8 +8,18 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from console_helpers import HELPER, HELPER_PASSWORD, OWNER, OWNER_PASSWORD, THREAD, ConsoleWorld, shoot
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from console_helpers import (
+    HELPER,
+    HELPER_PASSWORD,
+    OWNER,
+    OWNER_PASSWORD,
+    THREAD,
+    ConsoleWorld,
+    assert_no_alert,
+    log_in,
+    shoot,
+    text_of,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from typer.testing import CliRunner
@@ -25,29 +35,10 @@ LIVE = {"min_interval": 10.0, "group_window": 120.0, "max_delay": 60.0, "min_con
 XSS = "<script>alert(1)</script>有回放吗"
 
 
-def log_in(browser, world: ConsoleWorld, name: str, password: str) -> None:
-    browser.get(world.base + "/login")
-    browser.find_element(By.NAME, "name").send_keys(name)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
-    WebDriverWait(browser, 5).until(lambda b: "/login" not in b.current_url)
 
 
-def text_of(browser, css: str = "body") -> str:
-    try:
-        return browser.find_element(By.CSS_SELECTOR, css).text
-    except StaleElementReferenceException:  # the board was replaced while being read
-        return ""
 
 
-def assert_no_alert(browser) -> None:
-    try:
-        alert = browser.switch_to.alert
-    except NoAlertPresentException:
-        return
-    text = alert.text
-    alert.dismiss()
-    raise AssertionError(f"a script ran: alert({text!r})")
 
 
 def summary_json(world: ConsoleWorld, settings_path, day: str) -> dict:
