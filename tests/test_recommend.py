@@ -138,3 +138,12 @@ def test_ask_prints_the_recommendations_with_their_reasons(cli):
     lines = [line for line in result.stdout.splitlines() if line.split()[:1] in (["recommend"], ["2."], ["3."])]
     assert len(lines) == 3 and "1." in lines[0]
     assert "和这个视频的内容相关" in lines[0]
+
+
+def test_a_question_whether_a_course_on_a_topic_exists_gets_a_recommendation(analyzer: Analyzer):
+    """"有没有讲修图的" under a video asks for a course on retouching, not what this course covers (issue 18: such
+    requests got no recommendation at all)."""
+    analysis = _recommend(analyzer, "有没有讲修图的", "剪映手机剪辑入门：三分钟做出第一支vlog")
+    assert analysis.understanding.intent == "ask_recommendation"
+    assert analysis.match.answer_kind == "recommendation"
+    assert "修图" in analyzer.knowledge.catalog.courses[analysis.match.course_id].title
