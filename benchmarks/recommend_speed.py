@@ -25,6 +25,7 @@ import sys
 import time
 import tracemalloc
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,6 +129,7 @@ def main(argv=None) -> None:
     from bot.privacy import Pseudonymizer
     from bot.recommend import CollaborativeTable
     from bot.store import Store
+    from bot.store.profiles import SignalsKey
 
     settings = load_settings(REPO / "config" / "coursebot.toml", state_dir=str(Path("/tmp") / "coursebot-recommend-speed"))
     analyzer = Analyzer(Knowledge.open(settings))
@@ -166,13 +168,20 @@ def main(argv=None) -> None:
         rng = random.Random(args.seed)
         threads = [Thread("BV1xx411c7mD", "Python零基础第1课：安装和环境配置"),
                    Thread(f"BV{3}", "Pandas数据清洗实战：10分钟搞定一份脏数据"), None]
-        asks = [(Event(platform="bilibili", event_id=f"a{k}", text=f"{rng.choice(REQUESTS)} 第{k}次问", thread=rng.choice(threads)),
-                 rng.randrange(1, args.viewers + 1)) for k in range(args.asks)]
-        for event, _ in asks[:20]:  # warm up: model, FAISS, thread titles, connections
-            analyzer.analyze([event])
+        asks = []
+        for k in range(args.asks):  # the same request twice with distinct text: each variant pays the model
+            request, thread, viewer_id = rng.choice(REQUESTS), rng.choice(threads), rng.randrange(1, args.viewers + 1)
+            asks.append(tuple(Event(platform="bilibili", event_id=f"a{k}{v}", text=f"{request} 第{k}{v}问", thread=thread)
+                              for v in ("次", "回")) + (viewer_id,))
+        for first, _, _ in asks[:20]:  # warm up: model, FAISS, thread titles, connections
+            analyzer.analyze([first])
+        pool = ThreadPoolExecutor(1)  # the runner's to_thread beside the analysis
         base, added, total_with, reads, ranks = [], [], [], [], []
+        overlapped_total, overlapped_added, waits = [], [], []
         personalised = 0
-        for event, viewer_id in asks:
+
+        def sequential(event, viewer_id) -> None:  # the history read after the analysis: how it was
+            nonlocal personalised
             started = time.perf_counter()
             analysis = analyzer.analyze([event])[0]
             analysed = time.perf_counter() - started
@@ -194,17 +203,49 @@ def main(argv=None) -> None:
             base.append(analysed - content)
             added.append(content + history)
             total_with.append(analysed + history)
+
+        def overlapped(event, viewer_id) -> None:  # the runner now: the batch's history read while the model runs
+            started = time.perf_counter()
+            key = SignalsKey(viewer_id, "bilibili", event.thread.id if event.thread else None, NOW)
+            pending = pool.submit(store.viewers_signals, [key], shown_within_days=7)
+            analysis = analyzer.analyze([event])[0]
+            analysed = time.perf_counter()
+            if analysis.match.request is not None:  # the content ranking again: `analyze` did it inside, uncounted
+                recommender.rank(analysis.match.request)
+            waited = time.perf_counter()
+            signals = pending.result()[key]
+            waits.append(time.perf_counter() - waited)
+            if analysis.match.request is not None:
+                analyzer.personalise(analysis, signals, NOW, table.similarity)
+            done = time.perf_counter()
+            overlapped_total.append(done - started)
+            overlapped_added.append(done - analysed)  # content ranking (again) + waiting for the read + re-ranking
+
+        for n, (first, second, viewer_id) in enumerate(asks):  # alternate which goes first
+            runs = [(sequential, first), (overlapped, second)]
+            for run, event in runs if n % 2 else runs[::-1]:
+                run(event, viewer_id)
+        pool.shutdown()
         b50, b99 = percentiles(base)
         a50, a99 = percentiles(added)
         w50, w99 = percentiles(total_with)
+        o50, o99 = percentiles(overlapped_total)
+        oa50, oa99 = percentiles(overlapped_added)
         ms = lambda s: f"{s * 1000:.2f} ms"
         print_table(f"ask: {len(asks)} recommendation requests from viewers with history ({personalised} re-ranked by it)", [
             Row("ask without the recommender p50 / p99", "", f"{ms(b50)} / {ms(b99)}", verdict="baseline"),
-            Row("ask with the recommender p50 / p99", "", f"{ms(w50)} / {ms(w99)}", verdict=f"{w50 / b50:.2f}× / {w99 / b99:.2f}× baseline"),
+            Row("history read after the analysis (before): ask p50 / p99", "", f"{ms(w50)} / {ms(w99)}",
+                verdict=f"{w50 / b50:.2f}× / {w99 / b99:.2f}× baseline"),
             Row("  of which: the viewer's history read p50 / p99", "one statement", f"{ms(percentiles(reads)[0])} / {ms(percentiles(reads)[1])}"),
             Row("  of which: content + personalised ranking p50 / p99", "", f"{ms(percentiles(ranks)[0])} / {ms(percentiles(ranks)[1])}"),
-            Row("added by the recommender p50 / p99", f"{args.viewers:,} viewers", f"{ms(a50)} / {ms(a99)}", "p99 < 2 ms",
+            Row("  added by the recommender p50 / p99", f"{args.viewers:,} viewers", f"{ms(a50)} / {ms(a99)}", "p99 < 2 ms",
                 ("PASS" if a99 < 0.002 else "FAIL") + f" ({a99 / b50:.1%} of a baseline ask)"),
+            Row("history read beside the analysis (runner now): ask p50 / p99", "", f"{ms(o50)} / {ms(o99)}",
+                verdict=f"{o50 / b50:.2f}× / {o99 / b99:.2f}× baseline"),
+            Row("  of which: waiting for the read after the analysis p50 / p99", "",
+                f"{ms(percentiles(waits)[0])} / {ms(percentiles(waits)[1])}"),
+            Row("  added after the analysis: ranking + wait + re-ranking p50 / p99", f"{args.viewers:,} viewers",
+                f"{ms(oa50)} / {ms(oa99)}", "p99 < 2 ms", ("PASS" if oa99 < 0.002 else "FAIL") + f" ({oa99 / b50:.1%} of a baseline ask)"),
         ])
         store.close()
     finally:

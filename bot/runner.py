@@ -25,8 +25,9 @@ from bot.events import Event, Quarantined, Sink, Source
 from bot.group_commit import GroupCommit
 from bot.outbox import OutboxWorker
 from bot.pipeline import COMMENT_KINDS, Pipeline
-from bot.recommend import CollaborativeTable
+from bot.recommend import CollaborativeTable, StoredSignals
 from bot.store.models import utcnow
+from bot.store.profiles import SignalsKey
 from bot.store.store import Store, StoreUnavailable, first_line
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class Runner:
             return {}
         await self._learn()
         events = [a.event for a in batch]
+        history = self._read_history(batch)
         try:
             results = await asyncio.to_thread(self.analyzer.analyze, events)
         except Exception:
@@ -196,14 +198,37 @@ class Runner:
                     log.error("analysis failed for %s:%s (%s); ignored", event.platform, event.event_id, type(exc).__name__)
                     results.append(None)
         analyses = {a.event_pk: r for a, r in zip(batch, results) if r is not None}
-        return await self._personalise(batch, analyses)
+        return await self._personalise(batch, analyses, history)
 
-    async def _personalise(self, batch: Sequence[Accepted], analyses: dict[int, Analysis]) -> dict[int, Analysis]:
+    def _history_key(self, accepted: Accepted) -> SignalsKey:
+        event = accepted.event
+        return SignalsKey(accepted.viewer_id, event.platform, event.thread.id if event.thread else None, self.clock(event))
+
+    def _read_history(self, batch: Sequence[Accepted]) -> asyncio.Task[dict[SignalsKey, StoredSignals]] | None:
+        """The history of the batch's commenters, read in one statement *while* the batch is analysed: which comments
+        ask for a recommendation is known only after the model, and reading then would add a database round trip to
+        each of them (benchmarks/recommend_speed.py). Costs one indexed statement per batch with personalisation on."""
+        if not self.analyzer.recommender.personalised:
+            return None
+        keys = list(dict.fromkeys(self._history_key(a) for a in batch if a.viewer_id))
+        if not keys:
+            return None
+        return asyncio.create_task(asyncio.to_thread(
+            self.store.viewers_signals, keys, shown_within_days=self.analyzer.recommender.settings.shown_within_days))
+
+    async def _personalise(self, batch: Sequence[Accepted], analyses: dict[int, Analysis],
+                           history: asyncio.Task[dict[SignalsKey, StoredSignals]] | None = None) -> dict[int, Analysis]:
         """Recommendation requests ranked again with their viewer's history ([recommend] personalise); the
         item-to-item table is rebuilt first when it is older than [recommend] collaborative_refresh_minutes. A store
         that cannot answer leaves the content-only ranking: a recommendation never waits on history."""
         recommender = self.analyzer.recommender
         wanted = [a for a in batch if a.viewer_id and a.event_pk in analyses and analyses[a.event_pk].match.request is not None]
+        read: dict[SignalsKey, StoredSignals] | None = None
+        if history is not None:
+            try:
+                read = await history
+            except Exception:  # noqa: BLE001 — read again below for the requests only (logged there if it fails again)
+                log.warning("could not read the batch's history ahead of the analysis; reading it for its requests")
         if not recommender.personalised or not wanted:
             return analyses
         settings = recommender.settings
@@ -217,13 +242,11 @@ class Runner:
                 await asyncio.shield(self._rebuilding)
 
         def personalise() -> dict[int, Analysis]:
-            changed = {}
-            for a in wanted:
-                at = self.clock(a.event)
-                signals = self.store.viewer_signals(a.viewer_id, a.event.platform, a.event.thread.id if a.event.thread else None,
-                                                    at, shown_within_days=settings.shown_within_days)
-                changed[a.event_pk] = self.analyzer.personalise(analyses[a.event_pk], signals, at, self.collaborative.similarity)
-            return changed
+            keys = {a.event_pk: self._history_key(a) for a in wanted}
+            signals = read if read is not None else self.store.viewers_signals(list(keys.values()),
+                                                                               shown_within_days=settings.shown_within_days)
+            return {a.event_pk: self.analyzer.personalise(analyses[a.event_pk], signals[keys[a.event_pk]], keys[a.event_pk].at,
+                                                          self.collaborative.similarity) for a in wanted}
 
         try:
             analyses.update(await asyncio.to_thread(personalise))

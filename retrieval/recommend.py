@@ -19,7 +19,7 @@ LEVELS = ("beginner", "intermediate", "advanced")
 ReasonCode = Literal["question", "thread", "level", "budget", "history", "clicked", "collaborative", "named"]
 
 _BEGINNER = re.compile(r"零基础|小白|新手|入门|没基础|没有基础|从零|刚开始|完全不会|没学过|基础差")
-_ADVANCED = re.compile(r"进阶|提高|提升|深入|高级|有基础|有点基础|学完了|学过了|下一步|更难|精通")
+_ADVANCED = re.compile(r"进阶|提高|提升|深入|高级|高阶|有基础|有点基础|学完了|学过了|下一步|更难|精通")
 _FREE = re.compile(r"免费|不要钱|不花钱|白嫖|0元|零元")
 _CHEAP = re.compile(r"便宜|实惠|性价比|预算|学生党|没钱|穷|划算|低价|价格低|不贵")
 _OTHER = re.compile(r"别的|其他|其它|另外|还有.{0,4}(课|推荐)|换一")

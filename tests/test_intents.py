@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 
-from retrieval.intents import PrototypeClassifier
+from retrieval.intents import PrototypeClassifier, pattern_intent
+from retrieval.text import normalize
 
 
 def test_blended_probabilities_equal_scikit_learns_predict_proba() -> None:
@@ -26,3 +28,19 @@ def test_blended_probabilities_equal_scikit_learns_predict_proba() -> None:
     assert classifier.labels == tuple(dense.classes_)
     np.testing.assert_allclose(classifier.probabilities(vectors, texts), expected, atol=1e-9)
     assert np.allclose(classifier.probabilities(vectors, texts).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("text", ["有没有讲修图的", "有没有专门讲吉他的课", "免费的课有吗", "有免费的吗", "有没有便宜点的",
+                                  "求推荐个入门的", "蹲一个高阶的课", "学完这个接下来学什么", "有什么课推荐吗", "有没有Java的课"])
+def test_asking_whether_a_course_exists_is_a_recommendation_request(text: str) -> None:
+    assert pattern_intent(normalize(text)) == "ask_recommendation"
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("有没有讲透视表", None),  # without 的: what this course covers (the model decides: ask_course_content)
+    ("是免费的吗", "ask_price"), ("免费吗", "ask_price"), ("有没有优惠", "ask_price"),
+    ("蹲一个链接", None), ("求课件", "ask_link"), ("强烈推荐", None), ("已经推荐给室友了", None), ("讲的太好了吧", None),
+    ("有没有讲到的地方没听懂", None), ("这课有配套的练习吗", None),
+])
+def test_the_recommendation_rule_leaves_other_comments_alone(text: str, intent: str | None) -> None:
+    assert pattern_intent(normalize(text)) == intent

@@ -138,3 +138,15 @@ def test_ask_prints_the_recommendations_with_their_reasons(cli):
     lines = [line for line in result.stdout.splitlines() if line.split()[:1] in (["recommend"], ["2."], ["3."])]
     assert len(lines) == 3 and "1." in lines[0]
     assert "和这个视频的内容相关" in lines[0]
+
+
+def test_requests_in_the_forms_viewers_use_get_a_recommendation(analyzer: Analyzer):
+    """"免费的课有吗" (was taken for a price question) and "蹲一个高阶的课" (for a link request) ask for a course: they
+    get a recommendation (issue 18: such requests got none)."""
+    video = "剪映手机剪辑入门：三分钟做出第一支vlog"
+    free = _recommend(analyzer, "免费的课有吗", video)
+    assert (free.understanding.intent, free.match.answer_kind) == ("ask_recommendation", "recommendation")
+    assert analyzer.knowledge.catalog.courses[free.match.course_id].price == 0
+    advanced = _recommend(analyzer, "蹲一个高阶的课", video)
+    assert (advanced.understanding.intent, advanced.match.answer_kind) == ("ask_recommendation", "recommendation")
+    assert advanced.match.course_id != "jianying-101"  # not the beginner course the video is about

@@ -20,6 +20,16 @@ PAIRS_CHUNK = 50_000  # rows fetched at a time while reading every (viewer, cour
 
 
 @dataclass(frozen=True, slots=True)
+class SignalsKey:
+    """Whose history, for a request in which thread, at what time (the runner's clock: replays read as of then)."""
+
+    viewer_id: int
+    platform: str
+    thread_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileUpdate:
     """One comment folded into its viewer's profile."""
 
@@ -34,23 +44,42 @@ class ProfileStore:
 
     def viewer_signals(self, viewer_id: int, platform: str, thread_id: str | None, now: datetime, *,
                        shown_within_days: float = 7.0) -> StoredSignals:
-        """One statement of indexed reads, built once: the profile row, then per course the viewer's clicks and
-        purchases (count and latest) and the courses replied about to them in this thread lately. At most a row per
-        course and kind, however active the viewer: a thousand clicks on one course are one row."""
-        parameters = {"viewer_id": viewer_id, "platform": platform, "thread_id": thread_id or "",
-                      "since": now - timedelta(days=shown_within_days)}
-        with self.errors("reading a viewer's history"), self.history_engine.connect() as connection:  # type: ignore[attr-defined]
+        """One viewer's history (`viewers_signals` for one request)."""
+        key = SignalsKey(viewer_id, platform, thread_id, now)
+        return self.viewers_signals([key], shown_within_days=shown_within_days)[key]
+
+    def viewers_signals(self, keys: Sequence[SignalsKey], *, shown_within_days: float = 7.0) -> dict[SignalsKey, StoredSignals]:
+        """The history of every viewer of a batch in one statement of indexed reads: each profile row, then per viewer
+        and course the clicks and purchases (count and latest) and the courses replied about to them in a thread
+        lately. At most a row per viewer, course and kind, however active the viewer: a thousand clicks on one course
+        are one row. The runner reads this for a batch's commenters while the batch is analysed (bot/runner.py), so
+        the round trip overlaps the model instead of following it."""
+        if not keys:
+            return {}
+        parameters = {"viewer_ids": sorted({k.viewer_id for k in keys}),
+                      "since": min(k.at for k in keys) - timedelta(days=shown_within_days)}
+        with self.errors("reading viewers' history"), self.history_engine.connect() as connection:  # type: ignore[attr-defined]
             rows = connection.execute(_history_statement(), parameters).all()
-        stored = next((r for r in rows if r[0] == "p"), None)
-        return StoredSignals(
-            profile=np.frombuffer(stored[4], dtype=np.float32) if stored else None,
-            profile_weight=stored[5] if stored else 0.0,
-            profile_at=stored[2] if stored else None,
-            topics=dict(stored[6] or {}) if stored else {},
-            clicks=tuple((course, when, n) for kind, course, when, n, *_ in rows if kind == "c"),
-            purchases=tuple((course, when, n) for kind, course, when, n, *_ in rows if kind == "b"),
-            shown=tuple(course for kind, course, *_ in rows if kind == "s"),
-        )
+        by_viewer: dict[int, list] = {}
+        for row in rows:
+            by_viewer.setdefault(row[0], []).append(row)
+        result = {}
+        for key in keys:
+            mine = by_viewer.get(key.viewer_id, [])
+            stored = next((r for r in mine if r[1] == "p"), None)
+            since = key.at - timedelta(days=shown_within_days)
+            result[key] = StoredSignals(
+                profile=np.frombuffer(stored[5], dtype=np.float32) if stored else None,
+                profile_weight=stored[6] if stored else 0.0,
+                profile_at=stored[3] if stored else None,
+                topics=dict(stored[7] or {}) if stored else {},
+                clicks=tuple((r[2], r[3], r[4]) for r in mine if r[1] == "c"),
+                purchases=tuple((r[2], r[3], r[4]) for r in mine if r[1] == "b"),
+                # the thread's replies since this request's own window: a batch reads from its earliest request's
+                shown=tuple(r[2] for r in mine if r[1] == "s" and r[8] == key.platform and r[9] == (key.thread_id or "")
+                            and r[3] >= since),
+            )
+        return result
 
     def remember_profiles(self, updates: Sequence[ProfileUpdate], half_life_days: float) -> int:
         """Fold comments into their viewers' profiles: what was there decays to the comment's time, the comment adds 1."""
@@ -112,26 +141,29 @@ class ProfileStore:
 
 @functools.cache
 def _history_statement() -> sa.CompoundSelect:
-    """`viewer_signals`' query with bound parameters: built and compiled once, not on every request."""
-    viewer = sa.bindparam("viewer_id", type_=sa.Integer)
+    """`viewers_signals`' query with bound parameters: built and compiled once, not on every request. Rows:
+    (viewer, kind, course, at, n, vector, weight, topics, platform, thread)."""
+    viewers = sa.bindparam("viewer_ids", expanding=True, type_=sa.Integer)
     none_bytes, none_float, none_json = sa.cast(sa.null(), sa.LargeBinary), sa.cast(sa.null(), sa.Float), sa.cast(sa.null(), sa.JSON)
-    profile = select(sa.literal("p").label("kind"), sa.cast(sa.null(), sa.String).label("course_id"),  # type: ignore[call-overload]
+    none_text = sa.cast(sa.null(), sa.String)
+    profile = select(ViewerProfile.viewer_id, sa.literal("p").label("kind"), none_text.label("course_id"),  # type: ignore[call-overload]
                      ViewerProfile.updated_at.label("at"), sa.literal(0).label("n"), ViewerProfile.vector,
-                     ViewerProfile.weight, ViewerProfile.topics).where(ViewerProfile.viewer_id == viewer)
-    clicks = (select(sa.literal("c"), TrackedLink.course_id, sa.func.max(LinkClick.clicked_at, type_=UTCDateTime), sa.func.count(),
-                     none_bytes, none_float, none_json)
+                     ViewerProfile.weight, ViewerProfile.topics, none_text.label("platform"), none_text.label("thread_id")
+                     ).where(ViewerProfile.viewer_id.in_(viewers))  # type: ignore[attr-defined]
+    clicks = (select(LinkClick.viewer_id, sa.literal("c"), TrackedLink.course_id, sa.func.max(LinkClick.clicked_at, type_=UTCDateTime),
+                     sa.func.count(), none_bytes, none_float, none_json, none_text, none_text)
               .join(TrackedLink, TrackedLink.id == LinkClick.link_id)
-              .where(LinkClick.viewer_id == viewer, LinkClick.automated == sa.false(), TrackedLink.course_id.is_not(None))  # type: ignore[union-attr]
-              .group_by(TrackedLink.course_id))
-    bought = (select(sa.literal("b"), Conversion.course_id, sa.func.max(Conversion.occurred_at, type_=UTCDateTime),
-                     sa.func.count(), none_bytes, none_float, none_json)
-              .where(Conversion.viewer_id == viewer, Conversion.course_id.is_not(None))  # type: ignore[union-attr]
-              .group_by(Conversion.course_id))
-    shown = (select(sa.literal("s"), DecisionRecord.course_id, sa.func.max(DecisionRecord.decided_at, type_=UTCDateTime),
-                    sa.func.count(), none_bytes, none_float, none_json)
-             .where(DecisionRecord.viewer_id == viewer, DecisionRecord.platform == sa.bindparam("platform"),
-                    DecisionRecord.thread_id == sa.bindparam("thread_id"), DecisionRecord.counts_as_reply == sa.true(),
-                    DecisionRecord.course_id.is_not(None),  # type: ignore[union-attr]
+              .where(LinkClick.viewer_id.in_(viewers), LinkClick.automated == sa.false(), TrackedLink.course_id.is_not(None))  # type: ignore[union-attr]
+              .group_by(LinkClick.viewer_id, TrackedLink.course_id))
+    bought = (select(Conversion.viewer_id, sa.literal("b"), Conversion.course_id, sa.func.max(Conversion.occurred_at, type_=UTCDateTime),
+                     sa.func.count(), none_bytes, none_float, none_json, none_text, none_text)
+              .where(Conversion.viewer_id.in_(viewers), Conversion.course_id.is_not(None))  # type: ignore[union-attr]
+              .group_by(Conversion.viewer_id, Conversion.course_id))
+    shown = (select(DecisionRecord.viewer_id, sa.literal("s"), DecisionRecord.course_id,
+                    sa.func.max(DecisionRecord.decided_at, type_=UTCDateTime), sa.func.count(), none_bytes, none_float, none_json,
+                    DecisionRecord.platform, DecisionRecord.thread_id)
+             .where(DecisionRecord.viewer_id.in_(viewers), DecisionRecord.counts_as_reply == sa.true(),  # type: ignore[union-attr]
+                    DecisionRecord.course_id.is_not(None), DecisionRecord.thread_id.is_not(None),  # type: ignore[union-attr]
                     DecisionRecord.decided_at >= sa.bindparam("since", type_=UTCDateTime))
-             .group_by(DecisionRecord.course_id))
+             .group_by(DecisionRecord.viewer_id, DecisionRecord.platform, DecisionRecord.thread_id, DecisionRecord.course_id))
     return sa.union_all(profile, clicks, bought, shown)

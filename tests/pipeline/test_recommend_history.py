@@ -9,6 +9,7 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from pipeline_helpers import T0, Comments
 from sqlmodel import select
 
@@ -112,3 +113,34 @@ def test_personalise_false_ignores_history_and_keeps_no_profile(runner_for, comm
     assert match.answer_kind is None and match.recommendations == _content_only(off, ask).recommendations
     asyncio.run(off.process([comment(text, thread=None, author="u2") for text in EDITING]))
     assert _profiles(store) == 1  # u1's from before; none for u2
+
+
+def _history_statements(store: Store) -> list[str]:
+    """Statements the store runs on its history engine (every read of viewers' history goes there)."""
+    seen: list[str] = []
+    sa.event.listen(store.history_engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *args: seen.append(statement) if "viewer_profiles" in statement and "link_clicks" in statement else None)
+    return seen
+
+
+def test_a_batch_reads_its_viewers_history_in_one_statement_each_their_own(runner_for, comment: Comments, store: Store):
+    """The runner reads the batch's commenters' history in one statement while the batch is analysed (not one round
+    trip per request after it), and each request is still ranked with its own viewer's purchases only."""
+    runner = runner_for()
+    first = _one(runner, comment("有没有适合零基础的编程课推荐", thread=None, author="buyer"))
+    bought = first.decision.course_id
+    with store.session(write=False) as session:
+        [link] = session.exec(select(TrackedLink.id).where(TrackedLink.decision_id.is_not(None))).all()
+    assert store.record_conversion("shop", "order-1", link_id=link, at=T0 + timedelta(minutes=30))
+
+    statements = _history_statements(store)
+    later = T0 + timedelta(hours=2)
+    outcomes = asyncio.run(runner.process([
+        comment("有没有适合零基础的编程课推荐", thread=None, author="buyer", at=later),
+        comment("有没有适合零基础的编程课推荐", thread=None, author="newcomer", at=later),
+        comment("零基础有什么编程课推荐", thread=None, author="third", at=later),
+    ]))
+    ranked = {o.accepted.event.author_id: [r.course_id for r in o.analysis.match.recommendations] for o in outcomes}
+    assert bought not in ranked["buyer"]
+    assert ranked["newcomer"][0] == bought  # bought by someone else: still this viewer's best course
+    assert len(statements) == 1
