@@ -174,9 +174,9 @@ def register(app: typer.Typer) -> None:
         threads, viewers = store.taken_over_threads(), store.taken_over_viewers()
         if not threads and not viewers:
             out.print("nothing taken over")
-        for t in threads:
-            out.print(f"thread\t{t.platform}\t{t.thread_id}\t{t.human_owner or '-'}")
-        for v in viewers:
-            out.print(f"viewer\t{v.platform}\t{v.pseudonym}\t{v.by or '-'}")
+        lines = [("thread", t.platform, t.thread_id, t.human_owner or "-") for t in threads]
+        lines += [("viewer", v.platform, v.pseudonym, v.by or "-") for v in viewers]
+        for line in lines:  # tab-separated, written raw (rich would expand the tabs): for grep/cut
+            out.file.write("\t".join(" ".join(cell.split()) for cell in line) + "\n")
 
     app.add_typer(handoff, name="handoff")
