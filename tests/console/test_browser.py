@@ -145,10 +145,10 @@ def test_taking_over_a_viewer_keeps_the_bot_silent_with_them_on_every_thread(web
     with world.store.session(write=False) as session:
         author = session.exec(select(Viewer.author_id).where(Viewer.pseudonym == pseudonym)).one()
     log_in(browser, world, OWNER, OWNER_PASSWORD)
-    wait_text(browser, "待处理")
+    wait_text(browser, "待处理", timeout=15)
     browser.get(f"{world.base}/inbox/{handoff_id}")
     browser.find_element(By.ID, "takeover-viewer").click()
-    wait_text(browser, "已接管该观众")
+    wait_text(browser, "已接管该观众", timeout=15)
     assert browser.find_elements(By.ID, "release-viewer")  # the page now offers to give them back
     shoot(browser, "handoff-viewer-taken-over")
     runner = Runner.open(world.settings, analyzer=analyzer, store=world.store)
@@ -157,12 +157,12 @@ def test_taking_over_a_viewer_keeps_the_bot_silent_with_them_on_every_thread(web
                                                 author_id=author, author_name="小红")]))
     assert (outcome.decision.action, outcome.decision.reason) == ("handoff", "人工接管：该观众")
     browser.get(world.base + "/inbox")
-    wait_text(browser, "人工接管：该观众")  # their comment waits in the inbox for the creator
+    wait_text(browser, "人工接管：该观众", timeout=15)  # their comment waits in the inbox for the creator
     browser.get(world.base + "/conversations")
     assert pseudonym in browser.find_element(By.ID, "taken-over").text
     shoot(browser, "conversations-taken-over")
     browser.find_element(By.ID, f"release-{pseudonym}").click()
-    wait_text(browser, "已交还该观众")
+    wait_text(browser, "已交还该观众", timeout=15)
     assert browser.find_elements(By.ID, "taken-over") == []
     [answered] = world.run(runner.process([Event(platform="bilibili", event_id="viewer-released", text=INVOICE, thread=elsewhere,
                                                  author_id=author, author_name="小红")]))
