@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.store.admin import DRY_RUN, PLATFORMS_OFF, QUIET_HOURS, HandoffView, NotFound, Switches
+from bot.store.admin import DRY_RUN, PLATFORMS_OFF, QUIET_HOURS, HandoffView, NotFound, Switches, TakenOverViewer
 from bot.store.corrections import Correction
 from bot.store.store import Store
 
@@ -129,6 +129,29 @@ class CreatorActions:
         if released:
             self._audit(by, "thread.release", f"thread:{platform}:{thread_id}")
         return released
+
+    def take_over_viewer(self, viewer: int | str, by: str) -> TakenOverViewer:
+        """Take over a viewer — the one who wrote handoff #`viewer` (an int), or the pseudonym `v_…` (a str): the bot
+        stays silent with them on every thread of their platform and hands their comments to the inbox."""
+        pseudonym = self._pseudonym(viewer)
+        taken = self.store.take_over_viewer(pseudonym, by)
+        self._audit(by, "viewer.take_over", f"viewer:{pseudonym}", platform=taken.platform)
+        return taken
+
+    def release_viewer(self, viewer: int | str, by: str) -> bool:
+        pseudonym = self._pseudonym(viewer)
+        released = self.store.release_viewer(pseudonym)
+        if released:
+            self._audit(by, "viewer.release", f"viewer:{pseudonym}")
+        return released
+
+    def _pseudonym(self, viewer: int | str) -> str:
+        if isinstance(viewer, int):
+            view = self._handoff(viewer)
+            if view.viewer is None:  # forgotten, or a comment without an author
+                raise ActionRefused(f"handoff #{viewer} has no known viewer to take over")
+            return view.viewer
+        return viewer.strip()
 
     # -- learning (bot/store/corrections.py) -----------------------------------------------------------------
     def relabel(self, event_pk: int, intent: str, by: str) -> Correction:

@@ -41,6 +41,7 @@ class Facts:
     quiet_hours: Mapping[str, str] | None = None  # run-time quiet hours ({} none); None: the config's stand
     duplicate: bool = False  # this event was already decided (redelivery, or twice in one batch)
     taken_over: bool = False  # a human answers in this thread
+    viewer_taken_over: bool = False  # a human answers this viewer, on every thread of the platform
     dm_reachable: bool | None = None
     replies_in_thread_last_hour: int = 0
     replies_to_viewer_last_day: int = 0

@@ -87,8 +87,16 @@ class SelfAndCreator:
         return await handler(analysis, data)
 
 
+VIEWER_TAKEN_OVER = "人工接管：该观众"
+
+
 class HumanTakeover:
     async def __call__(self, handler: Handler, analysis: Analysis, data: dict[str, Any]) -> Verdict:
+        # A taken-over viewer's comments go to the inbox (never acknowledged: the bot says nothing to them) even in a
+        # taken-over thread: the creator asked to see everything this viewer writes. Nothing to read (a Telegram
+        # /start, a sticker) is not worth an inbox row.
+        if _facts(data).viewer_taken_over:
+            return Verdict("handoff" if analysis.event.text.strip() else "ignore", VIEWER_TAKEN_OVER)
         if _facts(data).taken_over:
             return Verdict("ignore", "a human has taken over this thread")
         return await handler(analysis, data)

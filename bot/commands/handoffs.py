@@ -1,5 +1,6 @@
-"""`coursebot handoffs` (the human queue), `coursebot handoff resolve ID [--reply TEXT]` and
-`coursebot handoff resend ID` (a reply held after a crash or a long pause)."""
+"""`coursebot handoffs` (the human queue), `coursebot handoff resolve ID [--reply TEXT]`,
+`coursebot handoff resend ID` (a reply held after a crash or a long pause), and viewer takeovers:
+`coursebot handoff takeover-viewer ID|v_…`, `release-viewer v_…|ID`, `takeovers` (what is taken over)."""
 
 from __future__ import annotations
 
@@ -119,5 +120,63 @@ def register(app: typer.Typer) -> None:
             _fail(exc)
         replies = "reply" if count == 1 else f"{count} replies"
         out.print(f"handoff #{view.id} resolved by {view.resolved_by} — {replies} queued again (sent by the running bot's outbox)")
+
+    def viewer_ref(ref: str) -> int | str:
+        """A handoff id (the viewer who wrote it) or a pseudonym v_…, as typed."""
+        ref = ref.strip()
+        return int(ref) if ref.isascii() and ref.isdigit() and 0 < int(ref) <= MAX_ROW_ID else ref
+
+    @handoff.command("takeover-viewer")
+    def takeover_viewer(
+        viewer: Annotated[str, typer.Argument(help="a handoff id (its viewer) or a viewer's pseudonym v_…")],
+        by: Annotated[str, typer.Option("--by", help="who answers them now (shown in the history)")] = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Answer a viewer yourself: the bot stays silent with them on every thread of their platform (and in DMs)
+        and hands their comments to you, until `coursebot handoff release-viewer`."""
+        from bot.actions import ActionRefused, CreatorActions
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        try:
+            taken = CreatorActions(open_store(config, state_dir)).take_over_viewer(viewer_ref(viewer), by)
+        except (NotFound, ActionRefused) as exc:
+            _fail(exc)
+        out.print(f"viewer {taken.pseudonym} ({taken.platform}) taken over by {taken.by}: the bot stays silent with them"
+                  f" — `coursebot handoff release-viewer {taken.pseudonym}` gives them back")
+
+    @handoff.command("release-viewer")
+    def release_viewer(
+        viewer: Annotated[str, typer.Argument(help="a viewer's pseudonym v_… or a handoff id (its viewer)")],
+        by: Annotated[str, typer.Option("--by", help="who released them (shown in the history)")] = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Give a taken-over viewer back to the bot: it answers them again from their next comment."""
+        from bot.actions import ActionRefused, CreatorActions
+        from bot.cli import _fail, out
+        from bot.store import NotFound
+
+        try:
+            released = CreatorActions(open_store(config, state_dir)).release_viewer(viewer_ref(viewer), by)
+        except (NotFound, ActionRefused) as exc:
+            _fail(exc)
+        out.print(f"viewer {viewer.strip()} released: the bot answers them again" if released
+                  else f"viewer {viewer.strip()} was not taken over")
+
+    @handoff.command("takeovers")
+    def takeovers(config: ConfigOption = None, state_dir: StateOption = None) -> None:
+        """List the threads and viewers a human has taken over (the bot is silent there)."""
+        from bot.cli import out
+
+        store = open_store(config, state_dir)
+        threads, viewers = store.taken_over_threads(), store.taken_over_viewers()
+        if not threads and not viewers:
+            out.print("nothing taken over")
+        lines = [("thread", t.platform, t.thread_id, t.human_owner or "-") for t in threads]
+        lines += [("viewer", v.platform, v.pseudonym, v.by or "-") for v in viewers]
+        for line in lines:  # tab-separated, written raw (rich would expand the tabs): for grep/cut
+            out.file.write("\t".join(" ".join(cell.split()) for cell in line) + "\n")
 
     app.add_typer(handoff, name="handoff")

@@ -123,6 +123,19 @@ async def take_over(request: web.Request) -> web.StreamResponse:
 
 
 @requires("assistant")
+async def take_over_viewer(request: web.Request) -> web.StreamResponse:
+    """The viewer who wrote this handoff: the bot stays silent with them on every thread (and in DMs)."""
+    async def run(handoff_id: int, form) -> str:
+        if form.get("release"):
+            released = await call(request.app[ACTIONS].release_viewer, handoff_id, by(request))
+            return "已交还该观众，机器人恢复回复" if released else "该观众没有被接管"
+        await call(request.app[ACTIONS].take_over_viewer, handoff_id, by(request))
+        return "已接管该观众：机器人在所有帖子和私信里都不再回复此人，其评论转给你"
+
+    return await _act(request, "/inbox/{id}", run)
+
+
+@requires("assistant")
 async def save_faq(request: web.Request) -> web.StreamResponse:
     async def run(handoff_id: int, form) -> str:
         faq_id = str(form.get("faq_id", "")).strip() or None  # None: a new entry with my answer
@@ -169,5 +182,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post(r"/inbox/{id:\d+}/reply", reply)
     app.router.add_post(r"/inbox/{id:\d+}/dismiss", dismiss)
     app.router.add_post(r"/inbox/{id:\d+}/takeover", take_over)
+    app.router.add_post(r"/inbox/{id:\d+}/takeover-viewer", take_over_viewer)
     app.router.add_post(r"/inbox/{id:\d+}/save-faq", save_faq)
     app.router.add_post(r"/inbox/{id:\d+}/learn", learn)

@@ -57,6 +57,7 @@ class InboxItem:
     resolved_by: str | None
     reply_text: str | None
     taken_over: bool
+    viewer_taken_over: bool = False  # a human answers this viewer everywhere (bot/actions.py take_over_viewer)
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "platform": self.platform, "thread_id": self.thread_id,
@@ -100,7 +101,8 @@ def _item(h: Handoff, e: EventRecord, v: Viewer | None, t: ThreadRecord | None, 
           decision_reason: str | None) -> InboxItem:
     return InboxItem(h.id, h.state, h.platform, h.thread_id, t.id if t else None, t.title if t else "",  # type: ignore[arg-type]
                      v.display_name if v else None, v.pseudonym if v else None, e.id, e.kind, e.text, h.reason,  # type: ignore[arg-type]
-                     decision_reason, h.created_at, Understood.of(u), h.resolved_by, h.reply_text, bool(t and t.taken_over))
+                     decision_reason, h.created_at, Understood.of(u), h.resolved_by, h.reply_text, bool(t and t.taken_over),
+                     bool(v and v.taken_over_at))
 
 
 def inbox_page(store: Store, f: InboxFilter, limit: int = PAGE_SIZE) -> InboxPage:

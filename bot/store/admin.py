@@ -262,6 +262,33 @@ class AdminStore:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             return list(session.exec(select(ThreadRecord).where(ThreadRecord.taken_over.is_(True))))  # type: ignore[attr-defined]
 
+    # -- human takeover of a viewer --------------------------------------------------------------------------
+    def take_over_viewer(self, pseudonym: str, by: str) -> TakenOverViewer:
+        """A human answers this viewer from now on, on every thread of their platform and in DMs; the bot stays
+        silent with them (their comments are handed off) until `release_viewer`. Taking over twice keeps the first
+        owner and time."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            row = _viewer_by_pseudonym(session, pseudonym)
+            if row.taken_over_at is None:
+                row.taken_over_at, row.taken_over_by = utcnow(), clean_text(by, 200)
+                session.add(row)
+                session.flush()
+            return _taken_over(row)
+
+    def release_viewer(self, pseudonym: str) -> bool:
+        """False when the viewer was not taken over (NotFound when there is no such viewer)."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            row = _viewer_by_pseudonym(session, pseudonym)
+            result = session.execute(sa.update(Viewer).where(Viewer.id == row.id, Viewer.taken_over_at.is_not(None))  # type: ignore[union-attr]
+                                     .values(taken_over_at=None, taken_over_by=None))
+            return bool(result.rowcount)
+
+    def taken_over_viewers(self, limit: int = 200) -> list[TakenOverViewer]:
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            rows = session.exec(select(Viewer).where(Viewer.taken_over_at.is_not(None))  # type: ignore[union-attr]
+                                .order_by(Viewer.taken_over_at.desc()).limit(limit))  # type: ignore[union-attr]
+            return [_taken_over(row) for row in rows]
+
     # -- adapters' positions and schedules -------------------------------------------------------------------
     def get_cursor(self, platform: str, name: str) -> str | None:
         with self.session(write=False) as session:  # type: ignore[attr-defined]
@@ -408,6 +435,26 @@ def _forget(session: Session, ids: list[int]) -> dict[str, int]:
     run("viewer_profiles", sa.delete(ViewerProfile).where(ViewerProfile.viewer_id.in_(ids)))  # type: ignore[attr-defined]
     run("viewers", sa.delete(Viewer).where(Viewer.id.in_(ids)))  # type: ignore[union-attr]
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOverViewer:
+    platform: str
+    pseudonym: str  # never the raw id
+    name: str | None
+    by: str | None
+    at: datetime | None
+
+
+def _viewer_by_pseudonym(session: Session, pseudonym: str) -> Viewer:
+    row = session.exec(select(Viewer).where(Viewer.pseudonym == pseudonym.strip())).first()
+    if row is None:
+        raise NotFound(f"no viewer {pseudonym.strip()!r} (give the pseudonym v_… shown with their comments)")
+    return row
+
+
+def _taken_over(row: Viewer) -> TakenOverViewer:
+    return TakenOverViewer(row.platform, row.pseudonym, row.display_name, row.taken_over_by, row.taken_over_at)
 
 
 def _held_note(message: OutboxMessage) -> str:

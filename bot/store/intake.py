@@ -64,6 +64,7 @@ class Ledger:
         self.switches = switches or Switches(paused=paused)
         self.decided: set[int] = set()
         self.taken_over: set[tuple[str, str]] = set()
+        self.viewers_taken_over: set[int] = set()
         self.thread_replies: Counter[tuple[str, str]] = Counter()
         self.viewer_replies: Counter[int] = Counter()
         self.platform_replies: Counter[str] = Counter()
@@ -84,6 +85,7 @@ class Ledger:
             quiet_hours=self.switches.quiet_hours,
             duplicate=accepted.decided or accepted.event_pk in self.decided,
             taken_over=thread in self.taken_over,
+            viewer_taken_over=accepted.viewer_id in self.viewers_taken_over,
             dm_reachable=accepted.dm_reachable,
             replies_in_thread_last_hour=self.thread_replies[thread] if thread else 0,
             replies_to_viewer_last_day=self.viewer_replies[accepted.viewer_id] if accepted.viewer_id else 0,
@@ -303,6 +305,8 @@ class IntakeStore:
                 ledger.live.load(session, {t for t in threads if is_live(t[0])}, now)
             day = now - timedelta(days=1)
             if viewers:
+                ledger.viewers_taken_over = set(session.exec(select(Viewer.id).where(
+                    Viewer.id.in_(viewers), Viewer.taken_over_at.is_not(None))))  # type: ignore[union-attr]
                 for v, n in session.exec(select(DecisionRecord.viewer_id, sa.func.count()).where(
                         replies, DecisionRecord.viewer_id.in_(viewers), DecisionRecord.decided_at > day)  # type: ignore[union-attr]
                         .group_by(DecisionRecord.viewer_id)):

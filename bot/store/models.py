@@ -71,6 +71,10 @@ class Viewer(SQLModel, table=True):
     interests: list[str] = _json([])  # recent topic keywords, newest first
     dm_reachable: bool | None = None  # None unknown; True the viewer opened a DM; False the platform refused
     attribution: dict[str, Any] = _json({})  # e.g. deep-link payload / video that brought the viewer to a DM
+    # A human answers this viewer on every thread of the platform (comments, replies, DMs): the bot stays silent
+    # and hands their comments to the inbox until released. Set iff taken over; gone with the row on `forget`.
+    taken_over_at: datetime | None = _time(optional=True)
+    taken_over_by: str | None = Field(default=None, max_length=200)
 
 
 class ThreadRecord(SQLModel, table=True):

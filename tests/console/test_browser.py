@@ -124,6 +124,44 @@ def test_taking_over_a_thread_keeps_the_bot_silent_there(web_browser, sqlite_wor
     assert sqlite_world.sent() == []
 
 
+def test_taking_over_a_viewer_keeps_the_bot_silent_with_them_on_every_thread(web_browser, any_world: ConsoleWorld, analyzer) -> None:
+    from sqlmodel import select
+
+    from bot.events import Thread
+    from bot.store.models import Viewer
+
+    browser, world = web_browser, any_world
+    handoff_id = world.handoff("老师能不能讲讲虚拟环境", name="小红")
+    pseudonym = world.store.handoff(handoff_id).viewer  # type: ignore[union-attr]
+    with world.store.session(write=False) as session:
+        author = session.exec(select(Viewer.author_id).where(Viewer.pseudonym == pseudonym)).one()
+    log_in(browser, world, OWNER, OWNER_PASSWORD)
+    wait_text(browser, "待处理", timeout=15)
+    browser.get(f"{world.base}/inbox/{handoff_id}")
+    browser.find_element(By.ID, "takeover-viewer").click()
+    wait_text(browser, "已接管该观众", timeout=15)
+    assert browser.find_elements(By.ID, "release-viewer")  # the page now offers to give them back
+    shoot(browser, "handoff-viewer-taken-over")
+    runner = Runner.open(world.settings, analyzer=analyzer, store=world.store)
+    elsewhere = Thread("BV1Gt4y1m7Qe", "Python第2课")
+    [outcome] = world.run(runner.process([Event(platform="bilibili", event_id="viewer-taken", text=INVOICE, thread=elsewhere,
+                                                author_id=author, author_name="小红")]))
+    assert (outcome.decision.action, outcome.decision.reason) == ("handoff", "人工接管：该观众")
+    browser.get(world.base + "/inbox")
+    wait_text(browser, "人工接管：该观众", timeout=15)  # their comment waits in the inbox for the creator
+    browser.get(world.base + "/conversations")
+    assert pseudonym in browser.find_element(By.ID, "taken-over").text
+    shoot(browser, "conversations-taken-over")
+    browser.find_element(By.ID, f"release-{pseudonym}").click()
+    wait_text(browser, "已交还该观众", timeout=15)
+    assert browser.find_elements(By.ID, "taken-over") == []
+    [answered] = world.run(runner.process([Event(platform="bilibili", event_id="viewer-released", text=INVOICE, thread=elsewhere,
+                                                 author_id=author, author_name="小红")]))
+    assert answered.decision.action == "reply_public"
+    assert [r["reply_to"] for r in world.wait_sent(1)] == ["viewer-released"]  # nothing went to them while taken over
+    assert [e.action for e in world.store.audit_log() if e.action.startswith("viewer.")] == ["viewer.release", "viewer.take_over"]
+
+
 def test_pause_from_the_console_means_nothing_is_sent(web_browser, sqlite_world: ConsoleWorld, analyzer) -> None:
     browser = web_browser
     log_in(browser, sqlite_world, OWNER, OWNER_PASSWORD)

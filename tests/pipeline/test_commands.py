@@ -73,6 +73,21 @@ def test_pause_and_resume_flip_the_switch_every_worker_reads(state: Path) -> Non
     store.close()
 
 
+def test_handoff_takeover_viewer_and_release_viewer(state: Path) -> None:
+    taken = run("handoff", "takeover-viewer", "1", "--by", "老师")  # handoff #1: 小红's complaint
+    assert taken.exit_code == 0, taken.output
+    pseudonym = Pseudonymizer(load_secret_key(state / "secret.key")).pseudonym("bilibili", "1001")
+    assert f"viewer {pseudonym} (bilibili) taken over by 老师" in taken.output and "1001" not in taken.output
+    listed = run("handoff", "takeovers")
+    assert f"viewer\tbilibili\t{pseudonym}\t老师" in listed.output
+    released = run("handoff", "release-viewer", pseudonym)
+    assert released.exit_code == 0 and "released: the bot answers them again" in released.output
+    assert "was not taken over" in run("handoff", "release-viewer", pseudonym).output
+    assert "nothing taken over" in run("handoff", "takeovers").output
+    missing = run("handoff", "takeover-viewer", "v_nobody")
+    assert missing.exit_code == 2 and "no viewer 'v_nobody'" in missing.output
+
+
 def test_forget_deletes_a_viewer_without_echoing_their_id(state: Path) -> None:
     result = run("forget", "--viewer", "bilibili:1001")
     assert result.exit_code == 0, result.output

@@ -74,6 +74,24 @@ async def test_takeover_and_release_a_post_by_id_or_from_inside_its_comments(tel
     assert [t.thread_id for t in await asyncio.to_thread(store.taken_over_threads)] == [f"{group}:{post['message_id']}"]
 
 
+async def test_takeover_and_release_a_viewer_by_handoff_id_or_pseudonym(telegram, world, api, store):
+    from bot.events import Event
+
+    [accepted] = await asyncio.to_thread(store.record_events, [Event("bilibili", "b1", "退钱", author_id="fan", author_name="小红")])
+    handoff_id = await asyncio.to_thread(store.open_handoff, accepted.event_pk, "complaint")
+    pseudonym = accepted.pseudonym
+    [taken, bad] = await run_commands(world, api, f"/takeover {handoff_id} viewer", "/takeover abc viewer")
+    assert f"已接管观众 {pseudonym}" in taken and "/takeover <转人工编号> viewer" in bad
+    viewers = await asyncio.to_thread(store.taken_over_viewers)
+    assert [(v.pseudonym, v.by) for v in viewers] == [(pseudonym, f"telegram:{ADMIN_ID}")]
+    assert await asyncio.to_thread(store.taken_over_threads) == []  # a viewer, not the post "<id>"
+
+    [released, again, unknown] = await run_commands(world, api, f"/release {pseudonym}", f"/release {handoff_id} 观众",
+                                                    "/release v_0000")
+    assert released.startswith("已交还该观众") and "没有被接管" in again and "no viewer 'v_0000'" in unknown
+    assert await asyncio.to_thread(store.taken_over_viewers) == []
+
+
 async def test_handoffs_and_reply_to_an_unknown_handoff(telegram, world, api):
     listing, missing = await run_commands(world, api, "/handoffs", "/reply 12 周末有直播答疑")
 

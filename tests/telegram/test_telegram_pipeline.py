@@ -146,3 +146,24 @@ def _event_raw(store: Store, event_id: str) -> dict:
     with store.engine.connect() as conn:
         raw = conn.execute(sa.text("select raw from events where event_id = :id"), {"id": event_id}).scalar_one()
     return json.loads(raw) if isinstance(raw, str) else raw
+
+
+async def test_a_taken_over_viewer_gets_no_welcome_and_no_answer_in_dms_and_is_handed_off(bot, world, api):
+    from bot.actions import CreatorActions
+
+    store = bot
+    post = world.channel_post(POST)
+    viewer = world.user(VIEWER_ID, "小明")
+    question = world.comment(viewer, post, "这个课多少钱？")
+    await api.wait_for(lambda a: replies_to(a, question), timeout=60)
+    await asyncio.to_thread(CreatorActions(store).take_over_viewer, store.pseudonym("telegram", str(VIEWER_ID)), "cli")
+
+    world.start(viewer)
+    world.dm(viewer, "Python零基础入门到实战多少钱")
+    again = world.comment(viewer, post, "这个课多少钱？")
+    sentinel = world.comment(world.user(VIEWER_ID + 2), post, "课程链接在哪里")
+    await api.wait_for(lambda a: replies_to(a, sentinel), timeout=60)
+    await api.wait_for(lambda a: len(store.list_handoffs()) == 2, timeout=30)  # not the empty /start
+    assert [h.text for h in await asyncio.to_thread(store.list_handoffs)] == ["Python零基础入门到实战多少钱", "这个课多少钱？"]
+    assert [s for s in api.sent if s["chat_id"] == VIEWER_ID] == []  # no welcome, no DM answer
+    assert replies_to(api, again) == []

@@ -1,6 +1,7 @@
 """The creator's commands, accepted only from configured admin user ids.
 
 `/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
+`/takeover <handoff id> viewer` (the viewer who wrote it, on every thread), `/release <v_…|handoff id viewer>`,
 `/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply), `/recent`, `/relabel <comment id> [intent] [sentiment=<negative|neutral|positive>]`,
 `/wrong <comment id>`, `/right <comment id>`, `/savefaq <handoff id>`. The same commands from anyone else are ignored (no answer, so the bot does not
 advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
@@ -26,9 +27,11 @@ log = logging.getLogger("coursebot.telegram.admin")
 ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply", "resend", "recent", "relabel", "wrong",
                   "right", "savefaq")
 _THREAD = re.compile(r"-?\d+:\d+")
+_PSEUDONYM = re.compile(r"v_[0-9a-f]{1,64}")
+VIEWER_WORDS = ("viewer", "观众")
 USAGE = {
-    "takeover": "用法：/takeover <帖子编号>（在帖子评论里发送可省略编号）",
-    "release": "用法：/release <帖子编号>（在帖子评论里发送可省略编号）",
+    "takeover": "用法：/takeover <帖子编号>（在帖子评论里发送可省略编号）；接管观众：/takeover <转人工编号> viewer",
+    "release": "用法：/release <帖子编号>（在帖子评论里发送可省略编号）；交还观众：/release <v_…> 或 /release <转人工编号> viewer",
     "reply": "用法：/reply <转人工编号> <回复内容>",
     "resend": "用法：/resend <转人工编号>（重发被扣下的回复）",
     "summary": "用法：/summary [YYYY-MM-DD | today | yesterday]",
@@ -48,6 +51,8 @@ class CreatorConsole(Protocol):
     async def handoffs(self) -> str: ...
     async def takeover(self, thread_id: str, by: str) -> str: ...
     async def release(self, thread_id: str, by: str) -> str: ...
+    async def takeover_viewer(self, viewer: int | str, by: str) -> str: ...
+    async def release_viewer(self, viewer: int | str, by: str) -> str: ...
     async def reply(self, handoff_id: int, text: str, by: str) -> str: ...
     async def resend(self, handoff_id: int, by: str) -> str: ...
     async def relabel(self, event_pk: int, intent: str | None, by: str, sentiment: str | None = None) -> str: ...
@@ -98,6 +103,8 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
         return await console.resume(by)
     if name == "handoffs":
         return await console.handoffs()
+    if name in ("takeover", "release") and (viewer := viewer_ref(args)) is not None:
+        return await (console.takeover_viewer if name == "takeover" else console.release_viewer)(viewer, by)
     if name in ("takeover", "release"):
         thread_id = resolve_thread(args, message, group_id)
         if thread_id is None:
@@ -130,6 +137,19 @@ def relabel_args(rest: str) -> tuple[str | None, str | None] | None:
         else:
             return None
     return intent, sentiment
+
+
+def viewer_ref(args: str) -> int | str | None:
+    """`<handoff id> viewer` (or 观众) → that handoff's id; a pseudonym `v_…` → itself; anything else (a thread) → None."""
+    words = args.split()
+    if len(words) == 2 and words[1].lower() in VIEWER_WORDS:
+        row = row_id(words[0])
+        if row is None:
+            raise InputError(USAGE["takeover"])
+        return row
+    if len(words) == 1 and _PSEUDONYM.fullmatch(words[0]):
+        return words[0]
+    return None
 
 
 def row_id(text: str) -> int | None:

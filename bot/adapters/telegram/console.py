@@ -53,6 +53,20 @@ class StoreConsole:
         released = await asyncio.to_thread(self.actions.release, PLATFORM, thread_id, by)
         return f"已交还帖子 {thread_id}，机器人恢复回复" if released else f"帖子 {thread_id} 没有被接管"
 
+    async def takeover_viewer(self, viewer: int | str, by: str) -> str:
+        try:
+            taken = await asyncio.to_thread(self.actions.take_over_viewer, viewer, by)
+        except (NotFound, ValueError) as exc:
+            return str(exc)
+        return f"已接管观众 {taken.pseudonym}：机器人在所有帖子和私信里都不再回复此人，/release {taken.pseudonym} 交还"
+
+    async def release_viewer(self, viewer: int | str, by: str) -> str:
+        try:
+            released = await asyncio.to_thread(self.actions.release_viewer, viewer, by)
+        except (NotFound, ValueError) as exc:
+            return str(exc)
+        return "已交还该观众，机器人恢复回复" if released else "该观众没有被接管"
+
     async def reply(self, handoff_id: int, text: str, by: str) -> str:
         try:
             view = (await asyncio.to_thread(self.actions.reply, handoff_id, text, by)).handoff

@@ -65,6 +65,9 @@ class Reception:
             await asyncio.to_thread(self.store.set_attribution, PLATFORM, event.author_id, attribution)
         if self.dry_run or await asyncio.to_thread(self.store.is_paused):
             return
+        viewer = await asyncio.to_thread(self.store.viewer, PLATFORM, event.author_id)
+        if viewer is not None and viewer.taken_over_at is not None:  # a human answers them: not even a welcome
+            return
         thread_id = came_from[0] if came_from else None
         pseudonym = self.store.pseudonym(PLATFORM, event.author_id)
         text = welcome_text(self.runner.pipeline.composer.templates, event.author_name, self._course_of(thread_id),
