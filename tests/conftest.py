@@ -140,6 +140,19 @@ def analyzer(knowledge: Knowledge) -> Analyzer:
     return Analyzer(knowledge)
 
 
+@pytest.fixture
+def fresh_analyzer(knowledge: Knowledge, encoder: CachedEncoder, settings_factory: Callable[..., Settings]) -> Callable[[], Analyzer]:
+    """`fresh_analyzer()`: a new analyzer of the bundled config in its own state dir, as one worker process has; it
+    may be taught (the session's `analyzer` is read-only). The saved index is copied, not re-encoded."""
+
+    def make() -> Analyzer:
+        settings = settings_factory()
+        shutil.copytree(knowledge.settings.index_dir, settings.index_dir, dirs_exist_ok=True)
+        return Analyzer(Knowledge.open(settings, encoder))
+
+    return make
+
+
 # -- the console entry point -----------------------------------------------------------------------------------
 
 

@@ -23,7 +23,6 @@ from typing import Any
 from aiohttp import web
 from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.adapters.recording import RecordingSink
@@ -123,7 +122,22 @@ def log_in(browser, world: ConsoleWorld, name: str, password: str) -> None:
     button = browser.find_element(By.CSS_SELECTOR, "#login button")
     button.click()
     # The answer has replaced the form (argon2 takes its time under load): the next attempt is not sent before it.
-    WebDriverWait(browser, 20.0, poll_frequency=0.05).until(EC.staleness_of(button))
+    wait_replaced(browser, button, timeout=20.0)
+
+
+def wait_replaced(browser, element, timeout: float = 10.0) -> None:
+    """Wait until `element`'s page has been replaced by the next one. Chromium reports a node of a page that is
+    gone either as stale or as "Node with given id does not belong to the document": both mean replaced
+    (selenium's `staleness_of` knows only the first)."""
+
+    def gone(_browser) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(browser, timeout, poll_frequency=0.05).until(gone)
 
 
 def text_of(browser, css: str = "body") -> str:

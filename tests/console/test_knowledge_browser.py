@@ -4,9 +4,6 @@ the worker's Teacher on the same store), phrasings, retire, course facts, roles,
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
-
 import pytest
 from console_helpers import (
     HELPER,
@@ -19,17 +16,16 @@ from console_helpers import (
     log_in,
     shoot,
     text_of,
+    wait_replaced,
     wait_text,
 )
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.analysis import Analyzer
 from bot.answers import answer_text
 from bot.catalog import faq_errors
 from bot.events import Event
-from bot.knowledge import Knowledge
 from bot.learning.knowledge_base import KnowledgeBase
 from bot.learning.teacher import teacher_for
 from bot.runner import Runner
@@ -37,18 +33,6 @@ from bot.runner import Runner
 pytestmark = pytest.mark.browser
 NOT_IN_FAQ = "课程里的代码能商用吗"  # no entry answers it (tests/pipeline/test_knowledge_live.py)
 ANSWER = "可以商用，注明出处即可"
-
-
-@pytest.fixture
-def make_worker(knowledge: Knowledge, encoder, settings_factory) -> Callable[[], Analyzer]:
-    """A worker's own analyzer of the bundled config (the session's `analyzer` is read-only: a Teacher mutates)."""
-
-    def make() -> Analyzer:
-        settings = settings_factory()
-        shutil.copytree(knowledge.settings.index_dir, settings.index_dir, dirs_exist_ok=True)  # no re-encoding
-        return Analyzer(Knowledge.open(settings, encoder))
-
-    return make
 
 
 def ask(worker: Analyzer, text: str):
@@ -60,7 +44,7 @@ def submit(browser, button_id: str) -> None:
     """Click a form's button and wait for the page it returns (the old page gone)."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, button_id).click()
-    WebDriverWait(browser, 10, poll_frequency=0.05).until(EC.staleness_of(page))
+    wait_replaced(browser, page)
 
 
 def fill(browser, field_id: str, value: str) -> None:
@@ -70,9 +54,9 @@ def fill(browser, field_id: str, value: str) -> None:
 
 
 def test_an_faq_edit_is_refused_next_to_its_field_then_a_valid_one_answers_the_next_comment(web_browser, any_world: ConsoleWorld,
-                                                                                            make_worker) -> None:
+                                                                                            fresh_analyzer) -> None:
     browser, world = web_browser, any_world
-    worker = make_worker()
+    worker = fresh_analyzer()
     teacher_for(worker).refresh(world.store)
     assert not ask(worker, NOT_IN_FAQ)[0].answered
 

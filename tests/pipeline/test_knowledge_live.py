@@ -4,7 +4,6 @@ database (real m3e-small, FAISS, BM25; SQLite and PostgreSQL), and `coursebot as
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,6 @@ NOT_IN_FAQ = "课程里的代码能商用吗"  # no entry answers it (best cosin
 DOWNLOAD = "课程视频可以下载离线看吗？"  # faq-download's question, verbatim
 
 
-@pytest.fixture
-def make_worker(knowledge: Knowledge, encoder, settings_factory) -> Callable[[], Analyzer]:
-    """A fresh analyzer of the bundled config, as one worker process has (the session's `analyzer` is read-only)."""
-
-    def make() -> Analyzer:
-        settings = settings_factory()
-        shutil.copytree(knowledge.settings.index_dir, settings.index_dir, dirs_exist_ok=True)  # no re-encoding
-        return Analyzer(Knowledge.open(settings, encoder))
-
-    return make
-
-
 def ask(analyzer: Analyzer, text: str) -> tuple[Match, str | None]:
     match = analyzer.analyze([Event("bilibili", "c1", text)])[0].match
     return match, answer_text(match, analyzer.knowledge.catalog)
@@ -45,8 +32,8 @@ def dense_of(match: Match, document: str) -> float:
     return next((h.dense for h in match.hits if h.id == document), 0.0)
 
 
-def test_an_edited_question_answers_in_another_worker_before_its_next_comment(db_url: str, store: Store, make_worker) -> None:
-    worker = make_worker()
+def test_an_edited_question_answers_in_another_worker_before_its_next_comment(db_url: str, store: Store, fresh_analyzer) -> None:
+    worker = fresh_analyzer()
     worker_store = Store.from_url(db_url, store.pseudonymizer)  # the worker's own connection; `store` is the editor's (console, CLI)
     try:
         teacher_for(worker).refresh(worker_store)
@@ -66,8 +53,8 @@ def test_an_edited_question_answers_in_another_worker_before_its_next_comment(db
         worker_store.close()
 
 
-def test_a_removed_phrasing_a_retired_entry_and_a_new_price_are_live_at_once(store: Store, make_worker) -> None:
-    worker = make_worker()
+def test_a_removed_phrasing_a_retired_entry_and_a_new_price_are_live_at_once(store: Store, fresh_analyzer) -> None:
+    worker = fresh_analyzer()
     teacher = teacher_for(worker)
     teacher.refresh(store)
     assert ask(worker, "能缓存吗")[0].answer_id == "faq-download"

@@ -4,16 +4,12 @@ applied to the live analyzer (real m3e-small, FAISS, BM25) before the next batch
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from bot.analysis import Analyzer
 from bot.events import Event
-from bot.knowledge import Knowledge
 from bot.learning.suggest import closest_faq
 from bot.learning.teacher import teacher_for
 from bot.runner import Runner
@@ -28,20 +24,8 @@ MISREAD = "这老师讲得太烂了吧"  # read as praise
 
 
 @pytest.fixture
-def make_learner(knowledge: Knowledge, encoder, settings_factory) -> Callable[[], Analyzer]:
-    """A fresh analyzer of the bundled config that may be taught (the session's `analyzer` is read-only)."""
-
-    def make() -> Analyzer:
-        settings = settings_factory()
-        shutil.copytree(knowledge.settings.index_dir, settings.index_dir, dirs_exist_ok=True)  # no re-encoding
-        return Analyzer(Knowledge.open(settings, encoder))
-
-    return make
-
-
-@pytest.fixture
-def runner(make_learner, store: Store) -> Runner:
-    analyzer = make_learner()
+def runner(fresh_analyzer, store: Store) -> Runner:
+    analyzer = fresh_analyzer()
     return Runner.open(analyzer.knowledge.settings, analyzer=analyzer, store=store)
 
 
@@ -143,8 +127,8 @@ async def test_a_relabelled_comment_trains_the_intent_head(store: Store, runner:
     assert runner.analyzer.knowledge.detector.intents is not teacher_for(runner.analyzer)._base_detector.intents  # retrained
 
 
-def test_every_worker_sees_what_another_taught_and_checks_cheaply_when_nothing_changed(store: Store, make_learner, comment) -> None:
-    mine, theirs = make_learner(), make_learner()
+def test_every_worker_sees_what_another_taught_and_checks_cheaply_when_nothing_changed(store: Store, fresh_analyzer, comment) -> None:
+    mine, theirs = fresh_analyzer(), fresh_analyzer()
     accepted = store.record_event(comment(MISREAD))
     assert teacher_for(mine).refresh(store) and teacher_for(theirs).refresh(store)  # first look: version 0
 

@@ -4,17 +4,13 @@ the next batch, and, since negative sentiment goes to a human, the routing of ne
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.actions import ActionRefused, CreatorActions
-from bot.analysis import Analyzer
 from bot.events import Event
-from bot.knowledge import Knowledge
 from bot.learning.teacher import teacher_for
 from bot.runner import Runner
 from bot.store import NotFound, Store
@@ -25,18 +21,8 @@ NEAR = CONFUSED + "啊"  # the same comment with a particle (cosine ≥ 0.98)
 
 
 @pytest.fixture
-def make_learner(knowledge: Knowledge, encoder, settings_factory) -> Callable[[], Analyzer]:
-    def make() -> Analyzer:
-        settings = settings_factory()
-        shutil.copytree(knowledge.settings.index_dir, settings.index_dir, dirs_exist_ok=True)  # no re-encoding
-        return Analyzer(Knowledge.open(settings, encoder))
-
-    return make
-
-
-@pytest.fixture
-def runner(make_learner, store: Store) -> Runner:
-    analyzer = make_learner()
+def runner(fresh_analyzer, store: Store) -> Runner:
+    analyzer = fresh_analyzer()
     return Runner.open(analyzer.knowledge.settings, analyzer=analyzer, store=store)
 
 
@@ -62,11 +48,11 @@ async def test_a_comment_relabelled_negative_hands_off_near_identical_comments_f
     assert (audit.action, audit.detail) == ("learn.relabel_sentiment", {"sentiment": "negative"})
 
 
-def test_the_retrained_head_moves_toward_the_label_and_a_later_label_overrides(store: Store, make_learner, comment, encoder) -> None:
+def test_the_retrained_head_moves_toward_the_label_and_a_later_label_overrides(store: Store, fresh_analyzer, comment, encoder) -> None:
     from retrieval.text import normalize
     from retrieval.vetoes import NEAR_IDENTICAL
 
-    learner = make_learner()
+    learner = fresh_analyzer()
     reworded = "看了半天更懵了"  # neutral (0.40) untaught; negative (0.53) from the retrained head alone
     vectors = encoder.encode([normalize(t).plain for t in (CONFUSED, reworded)])
     assert float(vectors[0] @ vectors[1]) < NEAR_IDENTICAL  # 0.855: the near-identical rule does not reach it
@@ -84,8 +70,8 @@ def test_the_retrained_head_moves_toward_the_label_and_a_later_label_overrides(s
     assert learner.analyze([Event(platform="cli", event_id="z", text=NEAR)])[0].understanding.sentiment != "negative"
 
 
-def test_every_worker_sees_a_sentiment_label_another_taught(store: Store, make_learner, comment) -> None:
-    mine, theirs = make_learner(), make_learner()
+def test_every_worker_sees_a_sentiment_label_another_taught(store: Store, fresh_analyzer, comment) -> None:
+    mine, theirs = fresh_analyzer(), fresh_analyzer()
     accepted = store.record_event(comment(CONFUSED))
     assert teacher_for(mine).refresh(store) and teacher_for(theirs).refresh(store)
     store.relabel_sentiment(accepted.event_pk, "negative", "worker-1's creator")
