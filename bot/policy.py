@@ -329,7 +329,6 @@ def _bind(layer: Any, handler: Handler) -> Handler:
 def build_policy(config: Settings, catalog: Catalog | None = None) -> Policy:
     from bot.live.policy import LiveRoom  # it builds on this module's Handler
 
-
     settings, quiet = config.policy, config.policy.quiet_hours
     return Policy(
         [
