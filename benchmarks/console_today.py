@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jinja2 import DictLoader
 
 from benchmarks._common import REPO, Row, print_table, verdict
-from benchmarks.summary import DAY, POSTGRES_URL, TZ, load, synthetic_day
+from benchmarks.summary import DAY, TZ, load, scratch_schema, synthetic_day
 from bot.config import load_settings
 from bot.console.today import STYLESHEET, environment, render_fragment, today_page, today_view
 from bot.store.engine import make_engine
@@ -109,18 +108,8 @@ def main() -> None:
         finally:
             sqlite.dispose()
         if not args.skip_postgres:
-            schema = f"bench_today_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(POSTGRES_URL)
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            postgres = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-            try:
+            with scratch_schema("bench_today") as postgres:
                 bench_backend("PostgreSQL", postgres, rows, settings, results)
-            finally:
-                postgres.dispose()
-                with admin.begin() as conn:
-                    conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-                admin.dispose()
     load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print_table(f"Console Today page of one {TZ.key} day ({DAY}); {os.cpu_count()} CPUs, load average {load_avg}", results)
 

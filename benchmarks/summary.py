@@ -12,11 +12,13 @@ loaded beforehand, because it depends on the machine's CPU more than on the data
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -45,6 +47,23 @@ QUESTION_STEMS = ["可以开{t}吗", "{t}怎么弄", "请问{t}在哪里", "{t}�
 
 def _day_start() -> datetime:
     return datetime.combine(DAY, datetime.min.time(), tzinfo=TZ).astimezone(UTC)
+
+
+@contextlib.contextmanager
+def scratch_schema(prefix: str) -> Iterator[sa.Engine]:
+    """An engine on a new PostgreSQL schema named `<prefix>_<random>`, dropped with everything in it afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 def synthetic_day(events: int, seed: int = 7) -> dict[str, list[dict]]:
@@ -184,18 +203,8 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{with_tmp}{suffix}").unlink(missing_ok=True)
     if not args.skip_postgres:
-        schema = f"bench_summary_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(POSTGRES_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        postgres = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-        try:
+        with scratch_schema("bench_summary") as postgres:
             bench_backend("PostgreSQL", postgres, rows, encoder, results)
-        finally:
-            postgres.dispose()
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print_table(f"Daily summary of one Asia/Shanghai day ({DAY}); {os.cpu_count()} CPUs, load average {load}", results)
 
