@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.adapters import cancel_and_wait
 from bot.adapters.bilibili.errors import BilibiliError, RiskControl
 from bot.adapters.bilibili.pacing import Backoff, Sleep
 from bot.adapters.bilibili_live import protocol
@@ -95,11 +96,7 @@ class LiveSource:
                 while True:
                     yield await queue.get()
             finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await cancel_and_wait(tasks)
 
     # -- one room ------------------------------------------------------------------------------------------
     async def _room(self, room: int, http: aiohttp.ClientSession, queue: asyncio.Queue[Event]) -> None:

@@ -9,10 +9,10 @@ A `/start` additionally records the deep-link attribution and queues a welcome D
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
+from bot.adapters import cancel_and_wait
 from bot.adapters.telegram.connection import TelegramBot
 from bot.adapters.telegram.console import StoreConsole
 from bot.adapters.telegram.contacts import StoreDmContacts
@@ -129,8 +129,4 @@ async def _until_first_done(jobs: list[Any]) -> None:
         for task in done:
             task.result()  # a receiver or runner that died raises here
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
