@@ -29,7 +29,10 @@ A *session* (a viewer active on a day, with probability `active`) is:
    frontier moves the frontier along the path.
 
 Scoring: a request's *next click* is the course of the viewer's first click after it (in the same session or a
-later one); its *next purchase* likewise. Requests with no later click (purchase) are left out of that score.
+later one) on a course other than the one of the video it was written under; its *next purchase* likewise.
+Requests with no such later click (purchase) are left out of that score. A click on the video's own course is the
+viewer acting on the video, not on a recommendation: they were watching it already, and the bot is told not to
+offer it again unless asked by name (`thread_course_penalty`).
 
 **What would make it too easy** (and is avoided): a request naming its target (requests only name courses the
 viewer already finished, and domain words shared by several courses); a deterministic path (20 % noise clicks,
@@ -274,19 +277,26 @@ def _with_id(step: Step, n: int) -> Step:
 
 
 def _label_next(script: Script) -> None:
-    """Each request's next click and next purchase by the same viewer, strictly after it."""
-    pending: dict[str, list[str]] = {}
-    pending_buy: dict[str, list[str]] = {}
+    """Each request's next click and next purchase by the same viewer, strictly after it, on a course other than the
+    one of the video the request was written under: the viewer was watching that course's video already, so a
+    recommendation of it answers nothing (issue 18: the thread's own course "is usually *not* what someone asking
+    还有别的课推荐吗 wants again"; the real-style set is labelled by the same rule)."""
+    pending: dict[str, list[Step]] = {}
+    pending_buy: dict[str, list[Step]] = {}
     for step in script.steps:
         if step.kind == "request":
-            pending.setdefault(step.viewer, []).append(step.id)
-            pending_buy.setdefault(step.viewer, []).append(step.id)
-        elif step.kind == "link" and step.course:
-            for request in pending.pop(step.viewer, []):
-                script.next_click[request] = step.course
-        elif step.kind == "purchase" and step.course:
-            for request in pending_buy.pop(step.viewer, []):
-                script.next_purchase[request] = step.course
+            pending.setdefault(step.viewer, []).append(step)
+            pending_buy.setdefault(step.viewer, []).append(step)
+        elif step.kind in ("link", "purchase") and step.course:
+            waiting, labels = (pending, script.next_click) if step.kind == "link" else (pending_buy, script.next_purchase)
+            still = []
+            for request in waiting.pop(step.viewer, []):
+                if step.course == request.thread_course:
+                    still.append(request)
+                else:
+                    labels[request.id] = step.course
+            if still:
+                waiting[step.viewer] = still
 
 
 def catalog_infos(path: Path) -> list[CourseInfo]:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,13 +106,14 @@ def has_engine() -> bool:
     return "recommend" in Settings.model_fields
 
 
-def settings_for(state_dir: Path, keys: dict[str, bool] | None):  # type: ignore[no-untyped-def]
-    """The bundled config with generous rate limits, no quiet hours, a big embedding cache, and the ablation keys."""
+def settings_for(state_dir: Path, keys: dict[str, bool] | None, weights: dict[str, float] | None = None):  # type: ignore[no-untyped-def]
+    """The bundled config with generous rate limits, no quiet hours, a big embedding cache, the ablation keys and
+    any `--set` [recommend] weights."""
     from bot.config import load_settings
 
     overrides: dict[str, Any] = {"state_dir": str(state_dir), "model": {"cache_size": 200_000}}
-    if keys is not None and has_engine():
-        overrides["recommend"] = dict(keys)
+    if (keys is not None or weights) and has_engine():
+        overrides["recommend"] = {**(weights or {}), **(keys or {})}
     settings = load_settings(REPO / "config" / "coursebot.toml", **overrides)
     settings.policy.rate_limits = settings.policy.rate_limits.model_copy(update=LIMITS)
     settings.policy.platform_rate_limits = {}
@@ -262,7 +263,7 @@ async def replay_rows(args: argparse.Namespace, encoder, workdir: Path) -> tuple
             results[name] = results["+ thread context"]
             label = f"{name} (no engine)"
         else:
-            settings = settings_for(workdir / "state", keys)
+            settings = settings_for(workdir / "state", keys, args.set)
             results[name] = await replay(script, settings, encoder, workdir, strip_thread=not engine and name == "comment only")
             label = name
             r = results[name]
@@ -334,18 +335,28 @@ def _request(n: int, data: object, course_ids: set[str]) -> tuple[LabelledReques
     return LabelledRequest(n, text.strip(), (title or "").strip(), course, frozenset(relevant)), ""
 
 
-def request_rows(path: Path, encoder, workdir: Path) -> list[Row]:  # type: ignore[no-untyped-def]
+def request_rows(path: Path, encoder, workdir: Path, weights: dict[str, float] | None = None) -> list[Row]:  # type: ignore[no-untyped-def]
     from bot.analysis import Analyzer
     from bot.events import Event, Thread
     from bot.knowledge import Knowledge
+    from retrieval.intents import IntentDetector
+    from retrieval.text import normalize
 
-    settings = settings_for(workdir / "state", None)
-    analyzer = Analyzer(Knowledge.open(settings, encoder))
+    settings = settings_for(workdir / "state", None, weights)
+    knowledge = Knowledge.open(settings, encoder)
+    analyzer = Analyzer(knowledge)
     items, errors = read_requests(path, set(analyzer.knowledge.catalog.courses))
     for error in errors:
         print(error, file=sys.stderr)
     if not items:
         return [Row("real-style requests", "0", "no usable line", "≥ 60 labelled", "FAIL")]
+    # The ranking alone, intent errors aside: every text taken as a request, as if the creator had labelled each
+    # one ask_recommendation (the creator's own path: a label beats the model). What the issue's first measurement
+    # scored (requests known to be requests); the rows above include the intent detector's misses.
+    d = knowledge.detector
+    forced = Analyzer(replace(knowledge, detector=IntentDetector(
+        d.intents, d.sentiment, known={normalize(i.text).plain: "ask_recommendation" for i in items},
+        known_sentiment=d.known_sentiment, negative_examples=d.negative_examples, near_identical=d.near_identical)))
 
     def events(mode: str) -> list:  # type: ignore[type-arg]
         out = []
@@ -359,11 +370,13 @@ def request_rows(path: Path, encoder, workdir: Path) -> list[Row]:  # type: igno
     scores: dict[str, Score] = {}
     own: dict[str, int] = {}  # requests with the video's own course in the top 3 (in this set it is never wanted)
     recognised: dict[str, Score] = {}  # the same, over the requests the intent detector calls ask_recommendation
+    alone: dict[str, Score] = {}  # every request ranked (intent errors aside)
     for mode in ("none", "title", "mapped"):
-        score, own[mode], recognised[mode] = Score(), 0, Score()
-        for item, analysis in zip(items, analyzer.analyze(events(mode))):
+        score, own[mode], recognised[mode], alone[mode] = Score(), 0, Score(), Score()
+        for item, analysis, taken in zip(items, analyzer.analyze(events(mode)), forced.analyze(events(mode))):
             ranked = recommended(analysis)
             score.add(ranked, set(item.relevant))
+            alone[mode].add(recommended(taken), set(item.relevant))
             if analysis.understanding.intent == "ask_recommendation":
                 recognised[mode].add(ranked, set(item.relevant))
             own[mode] += item.thread_course is not None and item.thread_course in ranked[:3]
@@ -376,9 +389,14 @@ def request_rows(path: Path, encoder, workdir: Path) -> list[Row]:  # type: igno
     for mode, s in recognised.items():
         rows.append(Row(f"{names[mode]}, recognised as ask_recommendation", f"{s.n} of {len(items)}",
                         f"hit@1 {s.at(1):.3f}  hit@3 {s.at(3):.3f}  MRR {s.mrr:.3f}", "", "the ranking alone, intent errors aside"))
+    for mode, s in alone.items():
+        rows.append(Row(f"{names[mode]}, every request ranked", size, f"hit@1 {s.at(1):.3f}  hit@3 {s.at(3):.3f}  MRR {s.mrr:.3f}",
+                        "", "each text labelled ask_recommendation"))
     for mode in ("title", "mapped"):
-        gain = scores[mode].at(3) - scores["none"].at(3)
-        rows.append(Row(f"{names[mode]} − comment only (hit@3)", size, f"{gain:+.3f}", "≥ +0.10", "PASS" if gain >= 0.10 else "FAIL"))
+        for what, table in (("", scores), (", every request ranked", alone)):
+            gain = table[mode].at(3) - table["none"].at(3)
+            rows.append(Row(f"{names[mode]} − comment only (hit@3{what})", size, f"{gain:+.3f}", "≥ +0.10",
+                            "PASS" if gain >= 0.10 else "FAIL"))
     rows.append(Row("labelled requests", size, str(len(items)), "≥ 60", "PASS" if len(items) >= 60 else "FAIL"))
     return rows
 
@@ -391,7 +409,7 @@ async def main(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="coursebot-recommend-"))
     encoder = load_encoder(settings_for(workdir / "state", None))
     if "requests" in args.only:
-        print_table("Real-style recommendation requests (benchmarks/recommend.py)", request_rows(args.requests, encoder, workdir))
+        print_table("Real-style recommendation requests (benchmarks/recommend.py)", request_rows(args.requests, encoder, workdir, args.set))
     if "replay" in args.only:
         rows, by_kind = await replay_rows(args, encoder, workdir)
         print_table("Simulated audience replay (benchmarks/recommend.py)", rows)
@@ -406,8 +424,14 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--requests", type=Path, default=REQUESTS, help="labelled real-style requests (JSONL)")
     parser.add_argument("--only", action="append", choices=("replay", "requests"), help="one part (repeatable); default both")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [recommend] weight for every configuration, e.g. thread_course_penalty=1.0 (repeatable)")
     args = parser.parse_args(argv)
     args.only = args.only or ["requests", "replay"]
+    try:
+        args.set = {key.strip(): float(value) for key, value in (item.split("=", 1) for item in args.set)}
+    except ValueError:
+        parser.error("--set takes KEY=VALUE with a number, e.g. --set thread_course_penalty=1.0")
     return args
 
 

@@ -19,7 +19,7 @@ from bot.knowledge import Knowledge
 from bot.recommend import Recommendation, Recommender, StoredSignals
 from retrieval.encoder import AsyncBatchEncoder
 from retrieval.intents import QUESTION_INTENTS, IntentPrediction, SentimentPrediction, looks_like_question
-from retrieval.recommend import ItemSimilarity, RecommendationQuery
+from retrieval.recommend import ItemSimilarity, RecommendationQuery, done_with
 from retrieval.search import AbstainThreshold, Candidates, Hit
 from retrieval.text import NormalizedText, normalize
 from retrieval.vetoes import answer_key
@@ -271,9 +271,17 @@ class Analyzer:
         topic = bool(courses) and self.threshold.accepts(courses[0])
         # Only a title or alias the comment spells out asks for that very course (even one bought or just shown);
         # a course the rankings agree on is a strong topic.
-        by_name = next((course_id for pattern, _, course_id in self._names if pattern.search(understanding.text)), None)
-        request = self.recommender.query(understanding.text, found, self._thread_cosines_of(event.thread), by_name, thread_course,
-                                         specific=bool(named) or topic)
+        # A course named as finished ("学完pandas了") is where the viewer comes from, and the video's own course is
+        # what they are watching: neither is asked for.
+        text = understanding.text
+        mentioned = [(course_id, done_with(text, *m.span())) for pattern, _, course_id in self._names
+                     for m in pattern.finditer(text)]
+        done = {course_id for course_id, finished in mentioned if finished}
+        by_name = next((c for c, finished in mentioned if not finished and c not in done and c != thread_course), None)
+        if named in done or (named == thread_course and by_name is None):
+            named = None
+        request = self.recommender.query(text, found, self._thread_cosines_of(event.thread), by_name, thread_course,
+                                         specific=bool(named) or topic, done=done)
         ranked = self.recommender.rank(request)
         top = ranked[0].course_id if ranked else None
 

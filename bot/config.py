@@ -356,7 +356,8 @@ class RecommendSettings(_Section):
     weight_comment_generic: float = Field(0.3, ge=0)  # a request naming no topic ("有什么课推荐吗")
     weight_thread: float = Field(0.6, ge=0)
     weight_related: float = Field(0.6, ge=0)  # courses sharing rare tags with the thread's own course
-    thread_course_penalty: float = Field(0.5, ge=0)  # the video's own course, asked for "a course"…
+    weight_thread_specific: float = Field(0.5, ge=0, le=1)  # share of the two above when the comment names its topic
+    thread_course_penalty: float = Field(2.0, ge=0)  # the video's own course, asked for "a course"…
     thread_course_penalty_other: float = Field(2.0, ge=0)  # …and asked for "别的/其他课"
     weight_level_match: float = Field(0.3, ge=0)
     weight_level_mismatch: float = Field(0.6, ge=0)

@@ -88,6 +88,7 @@ class Recommender:
         self.weights = RecommendationWeights(
             cosine_scale=s.cosine_scale, comment=s.weight_comment, comment_generic=s.weight_comment_generic,
             thread=s.weight_thread if s.use_thread_context else 0.0, related=s.weight_related if s.use_thread_context else 0.0,
+            thread_specific=s.weight_thread_specific,
             thread_course=s.thread_course_penalty, thread_course_other=s.thread_course_penalty_other,
             level_match=s.weight_level_match, level_mismatch=s.weight_level_mismatch, free=s.weight_free, cheap=s.weight_cheap,
             history=s.weight_history, clicked=s.weight_clicked, collaborative=s.weight_collaborative)
@@ -138,7 +139,7 @@ class Recommender:
             return None
 
     def query(self, text: str, found: Candidates, thread_cosines: np.ndarray | None, named: str | None,
-              thread_course: str | None, *, specific: bool = True) -> RecommendationQuery:
+              thread_course: str | None, *, specific: bool = True, done: Iterable[str] = ()) -> RecommendationQuery:
         use_thread = self.settings.use_thread_context
         own = self.positions.get(thread_course or "") if use_thread else None
         return RecommendationQuery(
@@ -146,6 +147,7 @@ class Recommender:
             thread=thread_cosines if use_thread else None,
             thread_course=own,
             named=self.positions.get(named or ""),
+            done=frozenset(self._known(done)),
             level=wanted_level(text), budget=wanted_budget(text), other=wants_other(text), specific=specific,
             related=self._related[own] if own is not None else None,
         )

@@ -23,6 +23,9 @@ _ADVANCED = re.compile(r"进阶|提高|提升|深入|高级|高阶|有基础|有
 _FREE = re.compile(r"免费|不要钱|不花钱|白嫖|0元|零元")
 _CHEAP = re.compile(r"便宜|实惠|性价比|预算|学生党|没钱|穷|划算|低价|价格低|不贵")
 _OTHER = re.compile(r"别的|其他|其它|另外|还有.{0,4}(课|推荐)|换一")
+# A course the viewer says they are done with: "学完X", "买过X", "X学完了", "X学得差不多了", "雅思出分了".
+_DONE_BEFORE = re.compile(r"(学完|学过|买过|报过|上过|看完|刷完|结课|考完|考过)了?(这个|那个)?\s*$")
+_DONE_AFTER = re.compile(r"^\s*(已经|都|也|基本|差不多)?(学完|学过|学得差不多|学的差不多|看完|刷完|过完|会了|结课|考完|考过|出分|买过|报过|上过)")
 
 
 def wanted_level(text: str) -> int | None:
@@ -45,6 +48,12 @@ def wanted_budget(text: str) -> Budget | None:
 def wants_other(text: str) -> bool:
     """"还有别的课推荐吗": something other than the course of the video it is written under."""
     return bool(_OTHER.search(text))
+
+
+def done_with(text: str, start: int, end: int) -> bool:
+    """Whether the course named at text[start:end] is one the viewer says they finished ("学完pandas了 下一步学啥"):
+    in a request that is where they come from, not what they ask for."""
+    return bool(_DONE_BEFORE.search(text[max(0, start - 6):start]) or _DONE_AFTER.search(text[end:end + 8]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,7 @@ class RecommendationWeights:
     comment_generic: float = 0.3  # …for a request that names no topic: its cosines are mostly noise
     thread: float = 0.6
     related: float = 0.6  # courses sharing (rare) tags with the thread's own course
+    thread_specific: float = 0.5  # the thread signals' share when the comment names its own topic
     thread_course: float = 0.5  # taken from the thread's own course…
     thread_course_other: float = 2.0  # …or this when the comment asks for another one (别的/其他)
     level_match: float = 0.3
@@ -98,6 +108,7 @@ class RecommendationQuery:
     other: bool = False  # "别的/其他": not the thread's own course
     specific: bool = True  # the comment names a topic (a course fits it); False: "有什么课推荐吗"
     related: np.ndarray | None = None  # each course's tag affinity to the thread's course, 0..1
+    done: frozenset[int] = frozenset()  # courses the comment says the viewer finished ("学完X"): never recommended
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +191,8 @@ class ItemSimilarity:
 
 def tag_affinity(tags: list[list[str]]) -> np.ndarray:
     """Course × course affinity from shared tags, each weighted by its rarity (log n/df: "零基础" or "职场", on many
-    courses, says little); each row scaled to a best of 1, the diagonal 0."""
+    courses, says little): the share of a course's own tag weight another course shares, 0..1, the diagonal 0. A
+    course sharing only "零基础" with the guitar course is barely related to it."""
     n = len(tags)
     vocabulary = sorted({t for course in tags for t in course})
     if n == 0 or not vocabulary:
@@ -192,9 +204,9 @@ def tag_affinity(tags: list[list[str]]) -> np.ndarray:
             m[i, column[t]] = 1.0
     idf = np.log((n + 1) / (m.sum(axis=0) + 1))
     affinity = (m * idf) @ m.T
+    own = np.diag(affinity).copy()[:, None]
     np.fill_diagonal(affinity, 0.0)
-    best = affinity.max(axis=1, keepdims=True)
-    return np.divide(affinity, best, out=np.zeros_like(affinity), where=best > 0)
+    return np.divide(affinity, own, out=np.zeros_like(affinity), where=own > 0)
 
 
 def recommend(query: RecommendationQuery, courses: CourseFacts, *, weights: RecommendationWeights = RecommendationWeights(),
@@ -212,12 +224,15 @@ def recommend(query: RecommendationQuery, courses: CourseFacts, *, weights: Reco
     parts: dict[ReasonCode, np.ndarray] = {}
     comment = _relative(query.comment, w.cosine_scale)
     score = (w.comment if query.specific else w.comment_generic) * comment
+    # The video speaks for a comment that does not say what it wants ("还有类似的吗", "下一步学啥"); one that names
+    # its own topic ("想学理财" under a photography video) is heard first.
+    share = 1.0 if not query.specific else w.thread_specific
     if query.thread is not None and w.thread:
         thread = _relative(query.thread, w.cosine_scale)
-        score = score + w.thread * thread
+        score = score + share * w.thread * thread
         parts["thread"] = thread
     if query.related is not None and w.related:
-        score = score + w.related * query.related
+        score = score + share * w.related * query.related
         parts["thread"] = np.maximum(parts.get("thread", np.full(n, -np.inf)), (query.related - 1.0) * 0.5)
     if query.thread_course is not None and query.thread_course != query.named:
         score[query.thread_course] -= w.thread_course_other if query.other else w.thread_course
@@ -255,6 +270,7 @@ def recommend(query: RecommendationQuery, courses: CourseFacts, *, weights: Reco
             if top > 0:
                 score = score + w.collaborative * collaborative / top
         excluded = set(history.bought) | set(history.shown)
+    excluded |= query.done
     if query.named is not None:
         score[query.named] += w.named
         excluded.discard(query.named)

@@ -31,7 +31,11 @@ def test_blended_probabilities_equal_scikit_learns_predict_proba() -> None:
 
 
 @pytest.mark.parametrize("text", ["有没有讲修图的", "有没有专门讲吉他的课", "免费的课有吗", "有免费的吗", "有没有便宜点的",
-                                  "求推荐个入门的", "蹲一个高阶的课", "学完这个接下来学什么", "有什么课推荐吗", "有没有Java的课"])
+                                  "求推荐个入门的", "蹲一个高阶的课", "学完这个接下来学什么", "有什么课推荐吗", "有没有Java的课",
+                                  # another course than the video's: easier, harder, cheaper, similar
+                                  "太难了 有简单点的吗", "有没有基础点的英语课", "有进阶点的吗", "有无更便宜的😭",
+                                  "这个有点贵 有便宜点能学调色的吗", "还有类似的吗", "做起来了 想做抖音 有相关的吗",
+                                  "有没有从头讲的", "账号怎么做 有课吗"])
 def test_asking_whether_a_course_exists_is_a_recommendation_request(text: str) -> None:
     assert pattern_intent(normalize(text)) == "ask_recommendation"
 
@@ -41,6 +45,8 @@ def test_asking_whether_a_course_exists_is_a_recommendation_request(text: str) -
     ("是免费的吗", "ask_price"), ("免费吗", "ask_price"), ("有没有优惠", "ask_price"),
     ("蹲一个链接", None), ("求课件", "ask_link"), ("强烈推荐", None), ("已经推荐给室友了", None), ("讲的太好了吧", None),
     ("有没有讲到的地方没听懂", None), ("这课有配套的练习吗", None),
+    ("今天有课吗", None), ("有基础的同学可以直接学吗", None), ("有类似的问题吗", None), ("有免费的试听吗", None),
+    ("这课有优惠吗", "ask_price"),
 ])
 def test_the_recommendation_rule_leaves_other_comments_alone(text: str, intent: str | None) -> None:
     assert pattern_intent(normalize(text)) == intent

@@ -14,7 +14,9 @@ from retrieval.recommend import (
     CourseFacts,
     ItemSimilarity,
     RecommendationQuery,
+    RecommendationWeights,
     ViewerHistory,
+    done_with,
     recommend,
     tag_affinity,
     wanted_budget,
@@ -84,6 +86,33 @@ def test_the_threads_own_course_gives_way_when_another_is_asked_for():
     assert _ids(recommend(query, FACTS))[0] != "a"
 
 
+def test_a_course_the_viewer_says_they_finished_is_not_recommended():
+    finished = recommend(RecommendationQuery(COMMENT, done=frozenset({0})), FACTS, k=5)
+    assert "a" not in _ids(finished) and _ids(finished)[0] == "b"
+
+
+@pytest.mark.parametrize(("text", "name", "done"), [
+    ("学完pandas了 下一步学啥", "pandas", True), ("pandas学完啦 想往机器学习方向走", "pandas", True),
+    ("雅思出分了！还有啥推荐", "雅思", True), ("买过python入门 还有进阶的吗", "python入门", True),
+    ("修图学的差不多了 想学画画", "修图", True), ("想学pandas 有推荐的课吗", "pandas", False),
+    ("pandas课多少钱", "pandas", False), ("学完这个想学pandas", "pandas", False),
+])
+def test_done_with_reads_whether_a_named_course_is_finished(text: str, name: str, done: bool):
+    start = text.index(name)
+    assert done_with(text, start, start + len(name)) is done
+
+
+def test_the_video_speaks_less_for_a_comment_that_names_its_own_topic():
+    """A comment about course e (far from the video's) under course a's video: the thread pulls toward a's
+    neighbours in full for a generic comment, at `thread_specific` of its weight for a specific one."""
+    comment = np.array([0.80, 0.80, 0.80, 0.80, 0.87], dtype=np.float32)
+    thread = np.array([0.95, 0.94, 0.80, 0.80, 0.80], dtype=np.float32)
+    base = dict(thread=thread, thread_course=0)
+    assert _ids(recommend(RecommendationQuery(comment, **base, specific=True), FACTS))[0] == "e"
+    assert _ids(recommend(RecommendationQuery(comment, **base, specific=True), FACTS,
+                          weights=RecommendationWeights(thread_specific=1.0)))[0] == "b"
+
+
 def test_viewer_history_profile_pulls_towards_past_interests():
     profile = np.array([0.70, 0.70, 0.70, 0.70, 0.95], dtype=np.float32)  # the viewer always wrote about e
     flat = np.full(5, 0.8, dtype=np.float32)
@@ -93,7 +122,17 @@ def test_viewer_history_profile_pulls_towards_past_interests():
 
 def test_tag_affinity_weighs_rare_tags_over_common_ones():
     affinity = tag_affinity([["python", "零基础"], ["python", "数据分析"], ["剪映", "零基础"], ["吉他", "零基础"]])
-    assert affinity[0, 1] == 1.0 and affinity[0, 2] < affinity[0, 1] and affinity[0, 0] == 0.0
+    assert affinity[0, 2] < affinity[0, 1] < 1.0 and affinity[0, 0] == 0.0
+
+
+def test_a_course_sharing_only_a_common_tag_is_barely_related():
+    """Relative to the course's own tag weight, not to its best neighbour: the guitar course's best neighbour shares
+    only 零基础, and that must not make it "closely related" (which once pulled every beginner course up)."""
+    tags = [["吉他", "音乐", "零基础"], ["python", "零基础"], ["剪映", "零基础"], ["摄影", "零基础"], ["理财", "零基础"],
+            ["python", "数据分析"], ["音乐", "乐理"]]
+    affinity = tag_affinity(tags)
+    assert affinity[0, 1] < 0.15 and affinity[0, 6] > 3 * affinity[0, 1]
+    assert np.isclose(tag_affinity([["a", "b"], ["a", "b"], ["c"]])[0, 1], 1.0)  # same tags: fully related
 
 
 # -- on the real model: the analyzer's recommendations ------------------------------------------------------------
@@ -150,3 +189,16 @@ def test_requests_in_the_forms_viewers_use_get_a_recommendation(analyzer: Analyz
     advanced = _recommend(analyzer, "蹲一个高阶的课", video)
     assert (advanced.understanding.intent, advanced.match.answer_kind) == ("ask_recommendation", "recommendation")
     assert advanced.match.course_id != "jianying-101"  # not the beginner course the video is about
+
+
+def test_a_course_named_as_finished_or_the_videos_own_course_is_not_what_a_request_gets(analyzer: Analyzer):
+    """"学完pandas了 下一步学啥": the named course is where the viewer comes from (it used to come first, named);
+    naming the video's own course ("雅思出分了") under its video is the same."""
+    finished = _recommend(analyzer, "pandas学完了 下一步学啥好", None).match
+    assert finished.answer_kind == "recommendation" and finished.recommendations
+    assert "py-data" not in [r.course_id for r in finished.recommendations]
+    asked = _recommend(analyzer, "想学pandas 有推荐的课吗", None).match
+    assert asked.recommendations[0].course_id == "py-data"  # named, not finished: it comes first
+    under = analyzer.analyze([Event(platform="cli", event_id="r", text="雅思终于考完了 还有啥课推荐",
+                                    thread=Thread(id="v-ielts", title="雅思7分备考经验", course_id="ielts-7"))])[0].match
+    assert under.recommendations and "ielts-7" not in [r.course_id for r in under.recommendations]

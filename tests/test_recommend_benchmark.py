@@ -30,12 +30,16 @@ def test_the_same_seed_gives_the_same_audience_and_another_seed_another(catalog)
     assert first.steps != other.steps
 
 
-def test_a_requests_next_click_is_the_same_viewers_first_click_after_it(catalog) -> None:
+def test_a_requests_next_click_and_purchase_are_the_viewers_first_after_it_on_another_course_than_the_videos(catalog) -> None:
     script = generate(catalog, viewers=20, days=5, seed=7)
+    on_the_videos_course = 0
     for request in script.requests:
-        later = [s for s in script.steps if s.viewer == request.viewer and s.kind == "link" and s.at > request.at]
-        assert script.next_click.get(request.id) == (later[0].course if later else None)
-        assert (request.at, request.viewer) <= (later[0].at, later[0].viewer) if later else True
+        for kind, labels in (("link", script.next_click), ("purchase", script.next_purchase)):
+            later = [s for s in script.steps if s.viewer == request.viewer and s.kind == kind and s.at > request.at]
+            on_the_videos_course += bool(later) and later[0].course == request.thread_course
+            later = [s for s in later if s.course != request.thread_course]
+            assert labels.get(request.id) == (later[0].course if later else None)
+    assert on_the_videos_course  # the rule is exercised: some first clicks are on the video's own course
 
 
 def test_requests_name_no_course_but_one_the_viewer_already_bought(catalog) -> None:
