@@ -9,11 +9,11 @@ audit row needs) or the refused fields, never both. See docs/knowledge.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -27,6 +27,7 @@ from retrieval.text import normalize
 
 # Saved with every revision: longer texts are cut by the store (bot/store/rows.py clean_text) — refuse instead.
 MAX_CHARS = 4000
+M = TypeVar("M", FaqEntry, Course)  # what an edit revises
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,22 +174,15 @@ class KnowledgeBase:
         entry = known.faq.get(faq_id)
         if entry is None:
             return refused(id=_no_entry(faq_id))
-        not_editable = sorted(set(fields) - set(FAQ_FIELDS))
-        if not_editable:
-            return refused(**{name: f"field '{name}': not editable here (editable: {', '.join(FAQ_FIELDS)})" for name in not_editable})
-        row = entry.model_dump()
-        row.update({name: (_text(value) if value is not None else None) for name, value in fields.items()})
-        errors = {**_too_long(row), **faq_errors(row, known.courses), **(self._live_errors(row) if ((row.get("live_answer") or "").strip() or None) != entry.live_answer else {})}
-        if errors:
-            return EditResult(errors=errors)
-        edited = FaqEntry.model_validate(row)
-        before = {name: getattr(entry, name) for name in fields if getattr(entry, name) != getattr(edited, name)}
-        if not before:
-            return refused(entry=f"faq entry '{faq_id}': nothing to change")
-        after = {name: getattr(edited, name) for name in before}
-        saved = self.store.record_correction("faq_edit", by, text=edited.question,
-                                             payload={"faq_id": faq_id, "before": before, "after": after})
-        return EditResult(_revision(saved))
+
+        def errors(row: dict[str, Any]) -> dict[str, str]:
+            live_changed = ((row.get("live_answer") or "").strip() or None) != entry.live_answer
+            return {**_too_long(row), **faq_errors(row, known.courses), **(self._live_errors(row) if live_changed else {})}
+
+        # None clears a field (no course, no live answer); anything else is text.
+        cleaned = {name: (_text(value) if value is not None else None) for name, value in fields.items()}
+        return self._edit("faq_edit", by, entry, cleaned, FAQ_FIELDS, errors, key=("faq_id", faq_id),
+                          label=f"faq entry '{faq_id}'", text=lambda edited: edited.question)
 
     def add_phrasing(self, faq_id: str, phrasing: Any, by: str) -> EditResult:
         """Another way viewers ask the entry's question: it matches from the next comment on."""
@@ -229,25 +223,31 @@ class KnowledgeBase:
 
     def edit_course(self, course_id: str, by: str, **fields: Any) -> EditResult:
         """Change a course's price, link and/or description (why only these: bot/learning/revisions.py)."""
-        known = self.current()
-        course = known.courses.get(course_id)
+        course = self.current().courses.get(course_id)
         if course is None:
             return refused(id=f"field 'id': no course '{course_id}' in the catalog")
-        not_editable = sorted(set(fields) - set(COURSE_FIELDS))
+        cleaned = {name: (_text(value) if isinstance(value, str) else value) for name, value in fields.items()}  # a price stays a number
+        return self._edit("course_edit", by, course, cleaned, COURSE_FIELDS, lambda row: {**_too_long(row), **field_errors(Course, row)},
+                          key=("course_id", course_id), label=f"course '{course_id}'", text=lambda _: course.title)
+
+    def _edit(self, kind: str, by: str, current: M, fields: dict[str, Any], editable: Sequence[str],
+              errors: Callable[[dict[str, Any]], dict[str, str]], *, key: tuple[str, str], label: str,
+              text: Callable[[M], str]) -> EditResult:
+        """One revision of an entry or a course: the fields that really change, before and after, or the errors by
+        field in the file loaders' words."""
+        not_editable = sorted(set(fields) - set(editable))
         if not_editable:
-            return refused(**{name: f"field '{name}': not editable here (editable: {', '.join(COURSE_FIELDS)})" for name in not_editable})
-        row = course.model_dump()
-        row.update({name: (_text(value) if isinstance(value, str) else value) for name, value in fields.items()})
-        errors = {**_too_long(row), **field_errors(Course, row)}
-        if errors:
-            return EditResult(errors=errors)
-        edited = Course.model_validate(row)
-        before = {name: getattr(course, name) for name in fields if getattr(course, name) != getattr(edited, name)}
+            return refused(**{name: f"field '{name}': not editable here (editable: {', '.join(editable)})" for name in not_editable})
+        row = {**current.model_dump(), **fields}
+        problems = errors(row)
+        if problems:
+            return EditResult(errors=problems)
+        edited = type(current).model_validate(row)
+        before = {name: getattr(current, name) for name in fields if getattr(current, name) != getattr(edited, name)}
         if not before:
-            return refused(entry=f"course '{course_id}': nothing to change")
+            return refused(entry=f"{label}: nothing to change")
         after = {name: getattr(edited, name) for name in before}
-        saved = self.store.record_correction("course_edit", by, text=course.title,
-                                             payload={"course_id": course_id, "before": before, "after": after})
+        saved = self.store.record_correction(kind, by, text=text(edited), payload={key[0]: key[1], "before": before, "after": after})
         return EditResult(_revision(saved))
 
     # -- files ------------------------------------------------------------------------------------------------
