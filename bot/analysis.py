@@ -270,14 +270,14 @@ class Analyzer:
         courses = self.knowledge.searcher.rank(found, k=1, kinds={"course"})
         topic = bool(courses) and self.threshold.accepts(courses[0])
         # Only a title or alias the comment spells out asks for that very course (even one bought or just shown);
-        # a course the rankings agree on is a strong topic.
-        # A course named as finished ("学完pandas了") is where the viewer comes from, and the video's own course is
-        # what they are watching: neither is asked for.
+        # a course the rankings agree on is a strong topic. One named as finished ("学完pandas了", "除了ppt") is
+        # where the viewer comes from, and a request naming the video's own course under it ("剪映里那点调色太简单了
+        # 想学专业点的") uses it as context: they are watching it (docs/recommendations.md, "The video's context").
         text = understanding.text
         mentioned = [(course_id, done_with(text, *m.span())) for pattern, _, course_id in self._names
                      for m in pattern.finditer(text)]
         done = {course_id for course_id, finished in mentioned if finished}
-        by_name = next((c for c, finished in mentioned if not finished and c not in done and c != thread_course), None)
+        by_name = next((c for c, finished in mentioned if c not in done and c != thread_course), None)
         if named in done or (named == thread_course and by_name is None):
             named = None
         request = self.recommender.query(text, found, self._thread_cosines_of(event.thread), by_name, thread_course,

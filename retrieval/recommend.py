@@ -23,9 +23,13 @@ _ADVANCED = re.compile(r"进阶|提高|提升|深入|高级|高阶|有基础|有
 _FREE = re.compile(r"免费|不要钱|不花钱|白嫖|0元|零元")
 _CHEAP = re.compile(r"便宜|实惠|性价比|预算|学生党|没钱|穷|划算|低价|价格低|不贵")
 _OTHER = re.compile(r"别的|其他|其它|另外|还有.{0,4}(课|推荐)|换一")
-# A course the viewer says they are done with: "学完X", "买过X", "X学完了", "X学得差不多了", "雅思出分了".
-_DONE_BEFORE = re.compile(r"(学完|学过|买过|报过|上过|看完|刷完|结课|考完|考过)了?(这个|那个)?\s*$")
-_DONE_AFTER = re.compile(r"^\s*(已经|都|也|基本|差不多)?(学完|学过|学得差不多|学的差不多|看完|刷完|过完|会了|结课|考完|考过|出分|买过|报过|上过)")
+# A course the viewer says they are done with or asks for something besides: "学完X", "买过X", "X学完了",
+# "X学得差不多了", "雅思出分了", "四级过了", "除了ppt还有…", "普通话之外…".
+_DONE_BEFORE = re.compile(r"(学完|学过|买过|报过|上过|看完|听完|刷完|结课|考完|考过|除了|除开)了?(这个|那个)?\s*$")
+_DONE_AFTER = re.compile(r"^\s*(已经|都|也|基本|差不多|终于|总算|刚刚?)?"
+                         r"(学完|学过|学得差不多|学的差不多|看完|听完|刷完|过完|会了|结课|考完|考过|出分|买过|报过|上过|"
+                         r"过了|搞完|搞定|弄完|练完|之外|以外)")
+_TO_DO_BEFORE = re.compile(r"把\s*$")  # "想先把六级过了": passing it is the goal
 
 
 def wanted_level(text: str) -> int | None:
@@ -51,9 +55,12 @@ def wants_other(text: str) -> bool:
 
 
 def done_with(text: str, start: int, end: int) -> bool:
-    """Whether the course named at text[start:end] is one the viewer says they finished ("学完pandas了 下一步学啥"):
-    in a request that is where they come from, not what they ask for."""
-    return bool(_DONE_BEFORE.search(text[max(0, start - 6):start]) or _DONE_AFTER.search(text[end:end + 8]))
+    """Whether the course named at text[start:end] is one the viewer says they finished ("学完pandas了 下一步学啥")
+    or asks for something besides ("除了ppt还有…"): in a request that is where they come from, not what they ask for."""
+    before = text[max(0, start - 6):start]
+    if _TO_DO_BEFORE.search(before):
+        return False
+    return bool(_DONE_BEFORE.search(before) or _DONE_AFTER.search(text[end:end + 8]))
 
 
 @dataclass(frozen=True, slots=True)

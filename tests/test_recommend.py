@@ -96,6 +96,9 @@ def test_a_course_the_viewer_says_they_finished_is_not_recommended():
     ("雅思出分了！还有啥推荐", "雅思", True), ("买过python入门 还有进阶的吗", "python入门", True),
     ("修图学的差不多了 想学画画", "修图", True), ("想学pandas 有推荐的课吗", "pandas", False),
     ("pandas课多少钱", "pandas", False), ("学完这个想学pandas", "pandas", False),
+    ("雅思终于考完了 还有啥推荐", "雅思", True), ("听完理财入门 基金定投那个适合我吗", "理财入门", True),
+    ("四级过了想冲雅思", "四级", True), ("学生党 除了ppt还有便宜点的办公课吗", "ppt", True),
+    ("要考编 普通话之外还要准备啥", "普通话", True), ("大二想先把六级过了 有对应的课吗", "六级", False),
 ])
 def test_done_with_reads_whether_a_named_course_is_finished(text: str, name: str, done: bool):
     start = text.index(name)
@@ -191,14 +194,16 @@ def test_requests_in_the_forms_viewers_use_get_a_recommendation(analyzer: Analyz
     assert advanced.match.course_id != "jianying-101"  # not the beginner course the video is about
 
 
-def test_a_course_named_as_finished_or_the_videos_own_course_is_not_what_a_request_gets(analyzer: Analyzer):
+def test_a_course_named_as_finished_or_as_the_videos_own_is_not_what_a_request_gets(analyzer: Analyzer):
     """"学完pandas了 下一步学啥": the named course is where the viewer comes from (it used to come first, named);
-    naming the video's own course ("雅思出分了") under its video is the same."""
+    a request naming the video's own course under it is asking for another one."""
     finished = _recommend(analyzer, "pandas学完了 下一步学啥好", None).match
     assert finished.answer_kind == "recommendation" and finished.recommendations
     assert "py-data" not in [r.course_id for r in finished.recommendations]
     asked = _recommend(analyzer, "想学pandas 有推荐的课吗", None).match
     assert asked.recommendations[0].course_id == "py-data"  # named, not finished: it comes first
-    under = analyzer.analyze([Event(platform="cli", event_id="r", text="雅思终于考完了 还有啥课推荐",
-                                    thread=Thread(id="v-ielts", title="雅思7分备考经验", course_id="ielts-7"))])[0].match
+    ielts = Thread(id="v-ielts", title="雅思7分备考经验", course_id="ielts-7")
+    under = analyzer.analyze([Event(platform="cli", event_id="r", text="雅思终于考完了 还有啥课推荐", thread=ielts)])[0].match
     assert under.recommendations and "ielts-7" not in [r.course_id for r in under.recommendations]
+    context = analyzer.analyze([Event(platform="cli", event_id="r", text="雅思要考口语 有推荐的课吗", thread=ielts)])[0].match
+    assert context.recommendations and context.recommendations[0].course_id != "ielts-7"
