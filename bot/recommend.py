@@ -31,6 +31,7 @@ from retrieval.search import Candidates, HybridSearcher
 from retrieval.text import normalize
 
 PURCHASE_WEIGHT = 2.0  # a purchase says more about a viewer's interests than a click
+_LN2 = float(np.log(2))
 _LEVEL_REASONS = {0: "适合零基础", 1: "适合有基础的同学进阶"}
 _BUDGET_REASONS = {"free": "免费", "cheap": "价格实惠"}
 _REASONS = {
@@ -94,10 +95,13 @@ class Recommender:
             history=s.weight_history, clicked=s.weight_clicked, collaborative=s.weight_collaborative)
         # Each course's words (tags, title terms): what a viewer's topics are matched against.
         self._related = tag_affinity([[normalize(t).plain for t in c.tags] for c in courses])
-        self._course_terms = [
+        course_terms = [
             {normalize(w).plain for w in (*c.tags, *segmenter.terms(normalize(c.title).plain)) if normalize(w).plain}
             for c in courses
         ]
+        # …as term → which courses carry it (1.0 / 0.0): a profile's topics are summed with one add per topic.
+        self._term_courses = {t: np.array([t in terms for terms in course_terms], dtype=np.float64)
+                              for t in set().union(*course_terms)}
         self._doc_courses: np.ndarray | None = None
         self._phrasings = self._course_phrasings(courses)
 
@@ -175,15 +179,14 @@ class Recommender:
             # A faded profile pulls less: its cosines move toward the best one, i.e. toward no preference.
             profile = profile.max() - (profile.max() - profile) * strength
             if signals.topics:
-                total = sum(signals.topics.values()) or 1.0
-                topics = np.array([sum(w for t, w in signals.topics.items() if t in terms) / total
-                                   for terms in self._course_terms], dtype=np.float32) * strength
+                topics = self._topic_shares(signals.topics) * strength
         interactions: dict[int, float] = {}
-        for items, weight in ((signals.clicks, 1.0), (signals.purchases, PURCHASE_WEIGHT)):
-            for course_id, at, count in items:
-                if course_id in self.positions:  # repeated clicks on one course saturate (log), the last one decays
-                    i = self.positions[course_id]
-                    interactions[i] = interactions.get(i, 0.0) + weight * np.log1p(count) / np.log(2) * decay(half_life, at, now)
+        rows = [(self.positions[c], at, count, weight) for kind, weight in ((signals.clicks, 1.0), (signals.purchases, PURCHASE_WEIGHT))
+                for c, at, count in kind if c in self.positions]
+        # Repeated clicks on one course saturate (log), the last one decays; one log1p call for all the viewer's rows.
+        saturated = np.log1p(np.array([count for _, _, count, _ in rows], dtype=np.float64)).tolist()
+        for (i, at, _, weight), log_count in zip(rows, saturated):
+            interactions[i] = interactions.get(i, 0.0) + weight * log_count / _LN2 * decay(half_life, at, now)
         bought = frozenset(self._known(c for c, *_ in signals.purchases))
         return ViewerHistory(
             profile=profile, topics=topics, interactions=interactions if s.use_collaborative else {},
@@ -192,6 +195,15 @@ class Recommender:
         )
 
     # -- helpers ---------------------------------------------------------------------------------------------
+    def _topic_shares(self, topics: dict[str, float]) -> np.ndarray:
+        """Per course, the share of the viewer's topic weight on the course's words (tags, title terms)."""
+        total = sum(topics.values()) or 1.0
+        shares = np.zeros(len(self.facts.ids), dtype=np.float64)
+        for topic, weight in topics.items():
+            if (courses := self._term_courses.get(topic)) is not None:
+                shares += weight * courses
+        return (shares / total).astype(np.float32)
+
     def _known(self, course_ids: Iterable[str]) -> list[int]:
         return [self.positions[c] for c in course_ids if c in self.positions]
 

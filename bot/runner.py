@@ -33,6 +33,11 @@ from bot.store.store import Store, StoreUnavailable, first_line
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[Event], datetime]
+# Recommendation requests of a batch re-ranked on the event loop once their history is read: each is 0.1–0.3 ms of
+# NumPy (0.7 ms p99 of CPU on a loaded 2-core machine), while handing them to a worker thread and back took 6.7 ms at p99
+# there, waiting for the worker to get a core (benchmarks/recommend_speed.py). More requests than this go to a thread,
+# so the loop is never held for more than a few milliseconds.
+RERANK_ON_LOOP = 8
 
 
 def wall_clock(_event: Event) -> datetime:
@@ -241,15 +246,22 @@ class Runner:
             if self.clock is not wall_clock or self.collaborative.built_at is None:
                 await asyncio.shield(self._rebuilding)
 
-        def personalise() -> dict[int, Analysis]:
-            keys = {a.event_pk: self._history_key(a) for a in wanted}
-            signals = read if read is not None else self.store.viewers_signals(list(keys.values()),
-                                                                               shown_within_days=settings.shown_within_days)
+        keys = {a.event_pk: self._history_key(a) for a in wanted}
+
+        def personalise(signals: Mapping[SignalsKey, StoredSignals]) -> dict[int, Analysis]:
             return {a.event_pk: self.analyzer.personalise(analyses[a.event_pk], signals[keys[a.event_pk]], keys[a.event_pk].at,
                                                           self.collaborative.similarity) for a in wanted}
 
+        def read_and_personalise() -> dict[int, Analysis]:
+            return personalise(self.store.viewers_signals(list(keys.values()), shown_within_days=settings.shown_within_days))
+
         try:
-            analyses.update(await asyncio.to_thread(personalise))
+            if read is not None and len(wanted) <= RERANK_ON_LOOP:
+                analyses.update(personalise(read))
+            elif read is not None:  # many requests: in a thread, so the loop is never held for long
+                analyses.update(await asyncio.to_thread(personalise, read))
+            else:  # the read ahead of the analysis failed: again for the requests alone, never on the loop
+                analyses.update(await asyncio.to_thread(read_and_personalise))
         except Exception:  # the content-only recommendation stands
             log.exception("could not read viewers' history for %d recommendation request(s); content only", len(wanted))
         return analyses

@@ -10,6 +10,7 @@ import pytest
 from bot.analysis import Analyzer
 from bot.comments_io import decision_record
 from bot.events import Event, Thread
+from retrieval import recommend as recommend_module
 from retrieval.recommend import (
     CourseFacts,
     ItemSimilarity,
@@ -57,6 +58,21 @@ def test_pairs_fewer_viewers_share_than_min_support_are_no_evidence():
     similarity = _co_viewers([(0, 1)], copies=2)
     assert similarity.similarity.nnz == 0
     assert _co_viewers([(0, 1)], copies=3).similarity[0, 1] > 0
+
+
+def test_a_large_catalogs_sparse_table_scores_as_a_small_catalogs_dense_one(monkeypatch):
+    """Catalogs up to DENSE_COURSES courses keep the item-to-item table dense for speed; larger ones slice the sparse
+    table. Both must give a viewer the same scores and the same "took X" course."""
+    rng = np.random.default_rng(5)
+    viewers, courses = rng.integers(0, 400, 4000), rng.integers(0, 12, 4000)
+    dense = ItemSimilarity.from_pairs(viewers, courses, 12, min_support=3)
+    monkeypatch.setattr(recommend_module, "DENSE_COURSES", 11)
+    sparse_only = ItemSimilarity.from_pairs(viewers, courses, 12, min_support=3)
+    seeds = {3: 1.0, 7: 2.0, 0: 0.5}
+    (dense_scores, dense_best), (sparse_scores, sparse_best) = dense.scores(seeds), sparse_only.scores(seeds)
+    assert dense_scores.any() and (dense_best >= 0).any()
+    np.testing.assert_array_equal(dense_scores, sparse_scores)
+    np.testing.assert_array_equal(dense_best, sparse_best)
 
 
 def test_a_bought_course_is_never_recommended_unless_named():

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pipeline_helpers import T0, Comments
 from sqlmodel import select
 
+from bot import runner as runner_module
 from bot.analysis import Analyzer
 from bot.events import Thread
 from bot.runner import Runner, event_clock
@@ -123,15 +124,24 @@ def _history_statements(store: Store) -> list[str]:
     return seen
 
 
-def test_a_batch_reads_its_viewers_history_in_one_statement_each_their_own(runner_for, comment: Comments, store: Store):
-    """The runner reads the batch's commenters' history in one statement while the batch is analysed (not one round
-    trip per request after it), and each request is still ranked with its own viewer's purchases only."""
-    runner = runner_for()
-    first = _one(runner, comment("有没有适合零基础的编程课推荐", thread=None, author="buyer"))
-    bought = first.decision.course_id
+def _bought_first_recommendation(runner: Runner, comment: Comments, store: Store, author: str) -> str:
+    """`author` asks for a beginner's course, gets one and buys it; returns its id."""
+    bought = _one(runner, comment("有没有适合零基础的编程课推荐", thread=None, author=author)).decision.course_id
     with store.session(write=False) as session:
         [link] = session.exec(select(TrackedLink.id).where(TrackedLink.decision_id.is_not(None))).all()
     assert store.record_conversion("shop", "order-1", link_id=link, at=T0 + timedelta(minutes=30))
+    return bought
+
+
+@pytest.mark.parametrize("rerank_on_loop", [runner_module.RERANK_ON_LOOP, 0], ids=["on the event loop", "in a worker thread"])
+def test_a_batch_reads_its_viewers_history_in_one_statement_each_their_own(runner_for, comment: Comments, store: Store,
+                                                                           monkeypatch, rerank_on_loop: int):
+    """The runner reads the batch's commenters' history in one statement while the batch is analysed (not one round
+    trip per request after it), and each request is still ranked with its own viewer's purchases only — whether the
+    batch's requests are re-ranked on the event loop (a few) or in a thread (many)."""
+    monkeypatch.setattr(runner_module, "RERANK_ON_LOOP", rerank_on_loop)
+    runner = runner_for()
+    bought = _bought_first_recommendation(runner, comment, store, "buyer")
 
     statements = _history_statements(store)
     later = T0 + timedelta(hours=2)
@@ -144,3 +154,21 @@ def test_a_batch_reads_its_viewers_history_in_one_statement_each_their_own(runne
     assert bought not in ranked["buyer"]
     assert ranked["newcomer"][0] == bought  # bought by someone else: still this viewer's best course
     assert len(statements) == 1
+
+
+def test_a_history_read_failing_beside_the_analysis_is_read_again_for_the_requests(runner_for, comment: Comments, store: Store):
+    """The connection drops under the read started beside the analysis: the requests' history is read again after
+    it, so a course the viewer bought is still not recommended."""
+    runner = runner_for()
+    bought = _bought_first_recommendation(runner, comment, store, "buyer")
+    statements = _history_statements(store)
+    failures = iter([sa.exc.OperationalError("reading viewers' history", {}, ConnectionError("server closed the connection"))])
+
+    def drop_once(conn, cursor, statement, *args) -> None:
+        if "viewer_profiles" in statement and "link_clicks" in statement and (failure := next(failures, None)):
+            raise failure
+
+    sa.event.listen(store.history_engine, "before_cursor_execute", drop_once)
+    outcome = _one(runner, comment("有没有适合零基础的编程课推荐", thread=None, author="buyer", at=T0 + timedelta(hours=2)))
+    assert len(statements) == 2  # the read beside the analysis (dropped), and again for the request
+    assert bought not in [r.course_id for r in outcome.analysis.match.recommendations]
