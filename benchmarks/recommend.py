@@ -371,12 +371,19 @@ def request_rows(path: Path, encoder, workdir: Path, weights: dict[str, float] |
     own: dict[str, int] = {}  # requests with the video's own course in the top 3 (in this set it is never wanted)
     recognised: dict[str, Score] = {}  # the same, over the requests the intent detector calls ask_recommendation
     alone: dict[str, Score] = {}  # every request ranked (intent errors aside)
+    # Split by whether the comment alone names a topic (some course fits it, as the recommender judges without a
+    # thread): the thread has most to say for the requests that do not ("还有类似的吗", "下一步学啥").
+    says_topic: dict[int, bool] = {}
+    by_topic: dict[tuple[str, bool], Score] = {}
     for mode in ("none", "title", "mapped"):
         score, own[mode], recognised[mode], alone[mode] = Score(), 0, Score(), Score()
         for item, analysis, taken in zip(items, analyzer.analyze(events(mode)), forced.analyze(events(mode))):
             ranked = recommended(analysis)
             score.add(ranked, set(item.relevant))
             alone[mode].add(recommended(taken), set(item.relevant))
+            if mode == "none":
+                says_topic[item.line] = taken.match.request is None or taken.match.request.specific
+            by_topic.setdefault((mode, says_topic[item.line]), Score()).add(recommended(taken), set(item.relevant))
             if analysis.understanding.intent == "ask_recommendation":
                 recognised[mode].add(ranked, set(item.relevant))
             own[mode] += item.thread_course is not None and item.thread_course in ranked[:3]
@@ -392,6 +399,10 @@ def request_rows(path: Path, encoder, workdir: Path, weights: dict[str, float] |
     for mode, s in alone.items():
         rows.append(Row(f"{names[mode]}, every request ranked", size, f"hit@1 {s.at(1):.3f}  hit@3 {s.at(3):.3f}  MRR {s.mrr:.3f}",
                         "", "each text labelled ask_recommendation"))
+    for topic, what in ((True, "naming a topic"), (False, "naming no topic")):
+        cells = [by_topic.get((mode, topic), Score()) for mode in ("none", "title", "mapped")]
+        rows.append(Row(f"every request ranked, comments {what}: comment only → title → title + course", f"{cells[0].n} requests",
+                        " → ".join(f"{c.at(1):.3f} / {c.at(3):.3f}" for c in cells), "", "hit@1 / hit@3"))
     for mode in ("title", "mapped"):
         for what, table in (("", scores), (", every request ranked", alone)):
             gain = table[mode].at(3) - table["none"].at(3)
