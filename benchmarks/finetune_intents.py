@@ -310,7 +310,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 300, 400])
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--variants", nargs="+", default=["shipped", "top1-ce:4:1e-4", "top1-triplet:4:1e-4"])
+    parser.add_argument("--variants", nargs="+", default=["shipped", "top2-triplet:4:1e-4"])
     parser.add_argument("--select", action="store_true", help="score the variants on an inner split of the first "
                         "--select-size labels only (for choosing), not on the held-back quarter")
     parser.add_argument("--select-size", type=int, default=300)
