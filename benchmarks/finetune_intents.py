@@ -271,7 +271,7 @@ def inference_cost(encoder: SentenceTransformerEncoder, frozen: FrozenStates, te
     table = []
     model = encoder._model
 
-    def timed(run, batches) -> tuple[float, float]:
+    def timed(run, batches) -> tuple[list[float], float]:
         walls, cpu = [], time.process_time()
         for batch in batches:
             start = time.perf_counter()
