@@ -22,6 +22,11 @@ Cheap, function-scoped helpers for tests that need their own files or state:
 
 `COURSEBOT_*` variables from the developer's shell are removed for the session, so a local
 `COURSEBOT_STATE_DIR` or `COURSEBOT_CONFIG` can never leak into (or be overwritten by) the tests.
+
+`./dev test` runs the suite in worker processes (pytest-xdist, `--dist loadgroup`): every session fixture above
+exists once per worker (one model each), tmp dirs are per worker, PostgreSQL tests each get a database or schema
+of their own, servers listen on ephemeral ports. The tests that drive Chromium share one group, so one worker
+starts one browser for all of them.
 """
 
 from __future__ import annotations
@@ -47,6 +52,12 @@ from retrieval.errors import InputError
 REPO = Path(__file__).resolve().parent.parent
 REPO_CONFIG = REPO / "config"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session", autouse=True)

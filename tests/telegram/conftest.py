@@ -1,22 +1,19 @@
 """Fixtures for the Telegram adapter: a fake Bot API on a random local port, a scripted channel + discussion
-group, settings pointing aiogram at the fake, and a consumer that collects the events a bot yields."""
+group, settings pointing aiogram at the fake. Shared constants and the event consumer are in telegram_helpers.py
+(import them from there, never `from conftest import`: which conftest that names depends on the folders run)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from fake_bot_api import TOKEN, FakeBotAPI
+from telegram_helpers import ADMIN_ID
 from telegram_world import TelegramWorld
 
 from bot.config import TelegramSettings
-from bot.events import Event
-
-ADMIN_ID = 5550001
-VIEWER_ID = 7770001
 
 
 @pytest.fixture
@@ -40,40 +37,6 @@ def make_settings(api: FakeBotAPI, world: TelegramWorld) -> Callable[..., Telegr
         return TelegramSettings(**{**values, **overrides})
 
     return make
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class EventFeed:
-    """Consumes a source's events in a background task, like the pipeline would, one at a time."""
-
-    def __init__(self, events: AsyncIterator[Event]) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._events = events
-        self.task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        async for event in self._events:
-            await self.queue.put(event)
-
-    async def next(self, timeout: float = 10.0) -> Event:
-        getter = asyncio.ensure_future(self.queue.get())
-        done, _ = await asyncio.wait({getter, self.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            return getter.result()
-        getter.cancel()
-        if self.task in done:
-            self.task.result()
-            raise AssertionError("the source stopped without an error")
-        raise AssertionError(f"no event within {timeout} s")
-
-    async def close(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ADMIN_ID, VIEWER_ID, EventFeed
+from telegram_helpers import ADMIN_ID, VIEWER_ID, EventFeed
 
 from bot.adapters.telegram import TelegramBot
 from bot.adapters.telegram.console import StoreConsole

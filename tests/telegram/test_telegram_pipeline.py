@@ -9,7 +9,7 @@ import asyncio
 import json
 
 import pytest
-from conftest import ADMIN_ID, VIEWER_ID
+from telegram_helpers import ADMIN_ID, VIEWER_ID
 
 from bot.adapters.telegram.service import serve
 from bot.store.store import Store

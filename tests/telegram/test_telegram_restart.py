@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import ADMIN_ID, VIEWER_ID
 from fake_bot_api import TOKEN
+from telegram_helpers import ADMIN_ID, VIEWER_ID
 
 from bot.outbox import IN_DOUBT
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import VIEWER_ID, free_port
+from telegram_helpers import VIEWER_ID, free_port
 
 from bot.adapters.telegram import SendThrottle, TelegramBot, deep_link, start_payload
 from bot.events import OutgoingMessage, SendError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ADMIN_ID, VIEWER_ID, EventFeed
+from telegram_helpers import ADMIN_ID, VIEWER_ID, EventFeed
 
 from bot.adapters.telegram import TelegramBot
 

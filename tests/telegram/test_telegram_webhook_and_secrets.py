@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import VIEWER_ID, EventFeed, free_port
 from fake_bot_api import TOKEN
+from telegram_helpers import VIEWER_ID, EventFeed, free_port
 
 from bot.adapters.telegram import TelegramBot, bot_token
 from bot.adapters.telegram.receive import webhook_app
