@@ -94,7 +94,7 @@ class RecommendationWeights:
     thread: float = 0.6
     related: float = 0.6  # courses sharing (rare) tags with the thread's own course
     thread_specific: float = 0.5  # the thread signals' share when the comment names its own topic
-    thread_course: float = 0.5  # taken from the thread's own course…
+    thread_course: float = 2.0  # taken from the thread's own course…
     thread_course_other: float = 2.0  # …or this when the comment asks for another one (别的/其他)
     level_match: float = 0.3
     level_mismatch: float = 0.6  # 零基础 asking, an advanced course offered (or 进阶 asking, a beginner one)
