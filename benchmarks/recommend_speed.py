@@ -361,25 +361,24 @@ def main(argv=None) -> None:
         o50, o99 = percentiles(overlapped_total)
         oa50, oa99 = percentiles(overlapped_added)
         r50, r99 = percentiles(runner_stages["Runner._personalise after the analysis"].wall)
-        ms = _ms
         load = f"load average {load_before[0]:.1f} → {load_after[0]:.1f} (1 min), {os.cpu_count()} cores"
         print_table(f"ask: {len(asks)} recommendation requests from viewers with history ({personalised} re-ranked by it); {load}", [
-            Row("ask without the recommender p50 / p99", "", f"{ms(b50)} / {ms(b99)}", verdict="baseline"),
-            Row("history read after the analysis (before): ask p50 / p99", "", f"{ms(w50)} / {ms(w99)}",
+            Row("ask without the recommender p50 / p99", "", f"{_ms(b50)} / {_ms(b99)}", verdict="baseline"),
+            Row("history read after the analysis (before): ask p50 / p99", "", f"{_ms(w50)} / {_ms(w99)}",
                 verdict=f"{w50 / b50:.2f}× / {w99 / b99:.2f}× baseline"),
-            Row("  of which: the viewer's history read p50 / p99", "one statement", f"{ms(percentiles(reads)[0])} / {ms(percentiles(reads)[1])}"),
-            Row("  of which: content + personalised ranking p50 / p99", "", f"{ms(percentiles(ranks)[0])} / {ms(percentiles(ranks)[1])}"),
-            Row("  added by the recommender p50 / p99", f"{args.viewers:,} viewers", f"{ms(a50)} / {ms(a99)}", "p99 < 2 ms",
+            Row("  of which: the viewer's history read p50 / p99", "one statement", _p50_p99(reads)),
+            Row("  of which: content + personalised ranking p50 / p99", "", _p50_p99(ranks)),
+            Row("  added by the recommender p50 / p99", f"{args.viewers:,} viewers", f"{_ms(a50)} / {_ms(a99)}", "p99 < 2 ms",
                 ("PASS" if a99 < 0.002 else "FAIL") + f" ({a99 / b50:.1%} of a baseline ask)"),
-            Row("history read beside the analysis: ask p50 / p99", "", f"{ms(o50)} / {ms(o99)}",
+            Row("history read beside the analysis: ask p50 / p99", "", f"{_ms(o50)} / {_ms(o99)}",
                 verdict=f"{o50 / b50:.2f}× / {o99 / b99:.2f}× baseline"),
             Row("  of which: waiting for the read after the analysis p50 / p99", "",
-                f"{ms(percentiles(waits)[0])} / {ms(percentiles(waits)[1])}"),
+                _p50_p99(waits)),
             Row("  added after the analysis: ranking + wait + re-ranking p50 / p99", f"{args.viewers:,} viewers",
-                f"{ms(oa50)} / {ms(oa99)}", "p99 < 2 ms", ("PASS" if oa99 < 0.002 else "FAIL") + f" ({oa99 / b50:.1%} of a baseline ask)"),
+                f"{_ms(oa50)} / {_ms(oa99)}", "p99 < 2 ms", ("PASS" if oa99 < 0.002 else "FAIL") + f" ({oa99 / b50:.1%} of a baseline ask)"),
             Row("through the runner (read beside, to_thread analysis): ask p50 / p99", "", _p50_p99(runner_total),
                 verdict=f"{percentiles(runner_total)[0] / b50:.2f}× / {percentiles(runner_total)[1] / b99:.2f}× baseline"),
-            Row("  added after the analysis: Runner._personalise p50 / p99", f"{args.viewers:,} viewers", f"{ms(r50)} / {ms(r99)}",
+            Row("  added after the analysis: Runner._personalise p50 / p99", f"{args.viewers:,} viewers", f"{_ms(r50)} / {_ms(r99)}",
                 "p99 < 2 ms", ("PASS" if r99 < 0.002 else "FAIL") + f" ({r99 / b50:.1%} of a baseline ask)"),
         ])
         print_table("where the time added after the analysis goes (wall vs this thread's CPU: the gap is waiting for a core)",
