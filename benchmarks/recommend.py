@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import secrets
 import sys
@@ -339,7 +340,6 @@ def request_rows(path: Path, encoder, workdir: Path, weights: dict[str, float] |
     from bot.analysis import Analyzer
     from bot.events import Event, Thread
     from bot.knowledge import Knowledge
-    from retrieval.intents import IntentDetector
     from retrieval.text import normalize
 
     settings = settings_for(workdir / "state", None, weights)
@@ -353,10 +353,9 @@ def request_rows(path: Path, encoder, workdir: Path, weights: dict[str, float] |
     # The ranking alone, intent errors aside: every text taken as a request, as if the creator had labelled each
     # one ask_recommendation (the creator's own path: a label beats the model). What the first measurement
     # scored (requests known to be requests); the rows above include the intent detector's misses.
-    d = knowledge.detector
-    forced = Analyzer(replace(knowledge, detector=IntentDetector(
-        d.intents, d.sentiment, known={normalize(i.text).plain: "ask_recommendation" for i in items},
-        known_sentiment=d.known_sentiment, negative_examples=d.negative_examples, near_identical=d.near_identical)))
+    labelled = copy.copy(knowledge.detector)  # the same heads and vetoes, every text labelled a request
+    labelled.known = {normalize(i.text).plain: "ask_recommendation" for i in items}
+    forced = Analyzer(replace(knowledge, detector=labelled))
 
     def events(mode: str) -> list:  # type: ignore[type-arg]
         out = []
