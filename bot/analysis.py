@@ -277,7 +277,7 @@ class Analyzer:
         mentioned = [(course_id, done_with(text, *m.span())) for pattern, _, course_id in self._names
                      for m in pattern.finditer(text)]
         done = {course_id for course_id, finished in mentioned if finished}
-        by_name = next((c for c, finished in mentioned if c not in done and c != thread_course), None)
+        by_name = next((c for c, _ in mentioned if c not in done and c != thread_course), None)
         if named in done or (named == thread_course and by_name is None):
             named = None
         request = self.recommender.query(text, found, self._thread_cosines_of(event.thread), by_name, thread_course,
