@@ -92,6 +92,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
+# Shop links and 淘口令 (a code between two currency signs that opens a listing in the shop's app): the label
+# guide counts a comment carrying one as spam whatever its words say ("链接来啦~希望大家年年有好运"), unless it
+# asks something about the link ("这家是正版吗 + link"): a viewer's question must not be ignored as an ad.
+_SHOP_HOSTS = re.compile(r"(^|\.)(tb\.cn|taobao\.com|tmall\.com|jd\.com|3\.cn|yangkeduo\.com|pinduoduo\.com|weidian\.com)$")
+_SHOP_CODE = re.compile(r"([¥€$])[0-9a-z]{8,14}\1")
+
 _QUESTION_MARK = re.compile(
     r"[?？]|吗|呢$|怎么|咋|如何|为什么|为啥|什么|啥|哪|谁|多久|多少|几[号点月天年个节章次]|能不能|可不可以|有没有|是不是|要不要|"
     r"还是.{1,12}[啊呀呢吗]|找谁"
@@ -112,10 +118,17 @@ class SentimentPrediction:
 
 
 def pattern_intent(text: NormalizedText) -> str | None:
+    if _SHOP_CODE.search(text.text) or (any(_SHOP_HOSTS.search(_host(url)) for url in text.urls) and not looks_like_question(text)):
+        return "spam"
     for intent, pattern in PATTERNS:
         if pattern.search(text.text):
             return intent
     return None
+
+
+def _host(url: str) -> str:
+    """The host of a link as comments write them, with or without a scheme: "https://m.tb.cn/h.x" → "m.tb.cn"."""
+    return url.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
 
 
 def looks_like_question(text: NormalizedText) -> bool:

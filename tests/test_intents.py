@@ -50,3 +50,17 @@ def test_asking_whether_a_course_exists_is_a_recommendation_request(text: str) -
 ])
 def test_the_recommendation_rule_leaves_other_comments_alone(text: str, intent: str | None) -> None:
     assert pattern_intent(normalize(text)) == intent
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("67￥xjFH2YgvsT7￥ https://m.tb.cn/h.fQ2p7AL 链接来啦～希望大家年年有好运", "spam"),  # 淘口令 and a shop link
+    ("復制这段€AbCdEf12345€打开淘宝", "spam"),  # a 淘口令 alone, full-width and traditional characters
+    ("同款在这 https://item.jd.com/100012.html", "spam"),
+    ("拼多多帮我砍一刀 mobile.yangkeduo.com/goods", "spam"),  # a shop link without a scheme
+    ("这家是正版吗 https://item.taobao.com/item.htm?id=1", None),  # a question about the link is not an ad
+    ("这本书￥39.8 很便宜", None),  # a price, not a code
+    ("笔记在 https://github.com/x/notes 上", None),
+    ("看这个 notjd.com/a", None),  # the shop's name inside another domain
+])
+def test_shop_links_and_shop_codes_are_spam_unless_the_comment_asks_something(text: str, intent: str | None) -> None:
+    assert pattern_intent(normalize(text)) == intent
