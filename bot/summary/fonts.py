@@ -69,11 +69,22 @@ def _pypi_font() -> Path | None:
 def _known_font() -> Path | None:
     from matplotlib import font_manager
 
-    by_family = {entry.name: Path(entry.fname) for entry in font_manager.fontManager.ttflist}
+    # A family has a file per weight (NotoSansCJK-Regular.ttc, -Bold.ttc) and matplotlib draws `font.family` in
+    # the regular one: that is the file to check and report, whatever order the font cache lists them in.
+    by_family: dict[str, Path] = {}
+    for entry in sorted(font_manager.fontManager.ttflist, key=_regular_first):
+        by_family.setdefault(entry.name, Path(entry.fname))
     for family in CJK_FAMILIES:
         if family in by_family and covers(by_family[family]):
             return by_family[family]
     return None
+
+
+def _regular_first(entry) -> tuple[bool, int]:
+    from matplotlib import font_manager
+
+    weight = entry.weight if isinstance(entry.weight, int) else font_manager.weight_dict.get(entry.weight, 400)
+    return entry.style != "normal", abs(weight - 400)
 
 
 @lru_cache(maxsize=8)
