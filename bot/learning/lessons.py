@@ -63,6 +63,9 @@ class Lessons:
                 sentiments[text] = str(c.payload.get("sentiment"))
             elif c.kind == "wrong_reply" and text and c.payload.get("answer_key"):
                 wrong[(text, str(c.payload["answer_key"]))] = None
+            elif c.kind == "right_reply" and text and c.payload.get("answer_key"):
+                # the creator's latest verdict on a reply wins for the veto as for the feedback
+                wrong.pop((text, str(c.payload["answer_key"])), None)
             elif c.kind == "faq_phrasing" and c.payload.get("phrasing") and c.payload.get("faq_id"):
                 known = phrasings.setdefault(str(c.payload["faq_id"]), [])
                 if c.payload["phrasing"] not in known:

@@ -116,6 +116,21 @@ async def test_a_reply_marked_wrong_is_not_given_again_to_near_identical_comment
     assert other.analysis is not None and other.analysis.match.answer_id == "faq-certificate"  # the entry itself still answers
 
 
+async def test_a_reply_marked_right_after_it_was_marked_wrong_is_given_again(store: Store, runner: Runner, comment) -> None:
+    """The creator's latest verdict on a comment wins for the veto as it does for the threshold feedback."""
+    [replied] = await runner.process([comment(WRONGLY_ANSWERED, author="a1", thread=None)])
+    store.mark_wrong(replied.accepted.event_pk, "老师")
+    [vetoed] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a2", thread=None)])
+    assert vetoed.analysis is not None and not vetoed.analysis.match.answered
+
+    store.confirm_reply(replied.accepted.event_pk, "老师")  # on second thought, the certificate answer was right
+    [again] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a3", thread=None)])
+    assert again.analysis is not None and again.analysis.match.answer_id == "faq-certificate"
+    assert again.decision.action == "reply_public"
+    calibration = teacher_for(runner.analyzer).calibration
+    assert calibration is not None and (calibration.reviewed, calibration.wrong) == (1, 0)
+
+
 async def test_a_relabelled_comment_trains_the_intent_head(store: Store, runner: Runner, comment) -> None:
     [first] = await runner.process([comment(MISREAD, author="a1")])
     assert first.analysis is not None and first.analysis.understanding.intent == "praise"
