@@ -187,6 +187,14 @@ class CreatorActions:
         self._audit(by, "learn.right", f"comment:{event_pk}")
         return correction
 
+    def undo(self, correction_id: int, by: str) -> Correction:
+        """Take back a relabel, sentiment label, wrong or right verdict (`labels undo`, Telegram `/undo`): stored as an
+        `undo` correction, so every worker picks it up like any lesson. Refusals: Store.undo_correction."""
+        undo = self.store.undo_correction(correction_id, by)
+        self._audit(by, "learn.undo", f"correction:{correction_id}", kind=undo.payload["kind"], undo=undo.id,
+                    **({"comment": undo.event_pk} if undo.event_pk is not None else {}))
+        return undo
+
     def save_answer_as_faq(self, handoff_id: int, by: str, faq_id: str | None = None) -> Correction:
         """The handoff's comment as another phrasing of `faq_id`, or (None) comment + the creator's answer as a new entry."""
         if faq_id and self._knowledge is not None and faq_id not in self._knowledge.current().faq:

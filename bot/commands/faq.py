@@ -166,14 +166,17 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from bot.cli import out
+        from bot.learning.history import fields_text
+        from bot.local_days import local_time
 
         revisions = _base(config, state_dir).history(target)
         if not revisions:
             out.print(f"no changes to {target} (as in the files)")
             return
-        table = Table("revision", "at (UTC)", "by", "change", "before", "after")
+        where = creator_zone(config, state_dir)
+        table = Table("revision", f"at ({where.key})", "by", "change", "before", "after")
         for r in revisions:
-            table.add_row(str(r.id), r.at.strftime("%Y-%m-%d %H:%M:%S"), r.by, r.kind, _fields(r.before), _fields(r.after))
+            table.add_row(str(r.id), local_time(r.at, where), r.by, r.kind, fields_text(r.before), fields_text(r.after))
         out.print(table)
 
     @faq.command("export")
@@ -282,5 +285,13 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> str:
     return "; ".join(f"{name} {before.get(name)!r} → {after.get(name)!r}" for name in after)
 
 
-def _fields(values: dict[str, Any]) -> str:
-    return "; ".join(f"{k}={str(v)[:60]}" for k, v in values.items()) or "-"
+def creator_zone(config: Path | None, state_dir: Path | None):
+    """The creator's time zone ([policy] timezone, as the console shows times), or a one-line error (exit 2)."""
+    from bot.cli import _fail, _settings
+    from bot.local_days import zone
+    from retrieval.errors import InputError
+
+    try:
+        return zone(_settings(config, state_dir=state_dir).policy.timezone)
+    except InputError as exc:
+        _fail(exc)

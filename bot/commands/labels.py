@@ -1,4 +1,5 @@
-"""`coursebot labels …`: the creator teaches the bot (relabel a comment, mark a reply wrong, save an answer as FAQ).
+"""`coursebot labels …`: the creator teaches the bot (relabel a comment, mark a reply wrong, save an answer as FAQ),
+lists what was taught (`history`) and takes a lesson back (`undo`).
 
 Each command calls one Store method (bot/store/corrections.py), the same one the Telegram admin commands call.
 """
@@ -19,7 +20,7 @@ ByOption = Annotated[str, typer.Option("--by", help="who taught it (kept with th
 
 
 def register(app: typer.Typer) -> None:
-    labels = typer.Typer(help="Teach the bot: relabel comments, mark wrong replies, save answers as FAQ.", no_args_is_help=True)
+    labels = typer.Typer(help="Teach the bot: relabel comments, mark wrong replies, save answers as FAQ; history, undo.", no_args_is_help=True)
 
     @labels.command("recent")
     def recent(
@@ -96,7 +97,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings(config, state_dir=state_dir)
         m = settings.matching
         shipped = AbstainThreshold(m.min_dense, m.min_dense_with_terms, m.min_bm25, m.min_margin)
-        lessons = Lessons.fold(open_store(config, state_dir).corrections(("wrong_reply", "right_reply")))
+        lessons = Lessons.fold(open_store(config, state_dir).corrections(("wrong_reply", "right_reply", "undo")))
         threshold, r = recalibrated(shipped, lessons.feedback, m.target_precision)
         origin = {"shipped": "the config (shipped calibration)", "tightened": "raised by wrong replies",
                   "recalibrated": "recalibrated from feedback"}[r.source]
@@ -105,6 +106,52 @@ def register(app: typer.Typer) -> None:
         out.print(f"from                  {origin}; target precision {m.target_precision:.2f}")
         out.print(f"feedback              {r.reviewed} reviewed FAQ replies ({r.wrong} wrong), {r.near} near the config's cut; "
                   f"below the config's values only from {MIN_REVIEWED} reviewed, {MIN_NEAR} near the cut")
+
+    @labels.command("history")
+    def history(
+        limit: Annotated[int, typer.Option(help="at most this many, newest first", min=1)] = 20,
+        kind: Annotated[str | None, typer.Option("--kind", help="only this kind, e.g. relabel, wrong_reply, undo (docs/learning.md)")] = None,
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """What you taught, newest first, with the correction ids `labels undo` takes and whether each was undone."""
+        from rich.table import Table
+
+        from bot.cli import _fail, out
+        from bot.commands.faq import creator_zone
+        from bot.learning.history import shorten, taught
+        from bot.local_days import local_time
+
+        where = creator_zone(config, state_dir)
+        store = open_store(config, state_dir)
+        try:
+            rows = store.correction_history(limit, kind)
+        except ValueError as exc:
+            _fail(exc)
+        finally:
+            store.close()
+        if not rows:
+            out.print("nothing taught yet" + (f" of kind {kind}" if kind else ""))
+            return
+        table = Table("id", "kind", f"at ({where.key})", "by", "comment", "text", "taught", "undone")
+        for row in rows:
+            c = row.correction
+            table.add_row(str(c.id), c.kind, local_time(c.at, where), c.by, f"#{c.event_pk}" if c.event_pk else "-", shorten(c.text, 30),
+                          taught(c), f"by #{row.undone_by}" if row.undone_by else "-")
+        out.print(table)
+
+    @labels.command("undo")
+    def undo(
+        correction_id: Annotated[int, typer.Argument(help="the correction's id (coursebot labels history)", min=1, max=MAX_ROW_ID)],
+        by: ByOption = "cli",
+        config: ConfigOption = None,
+        state_dir: StateOption = None,
+    ) -> None:
+        """Take back a relabel, sentiment label, wrong or right verdict; the bot forgets it at once."""
+        from bot.cli import out
+
+        done = _teach(config, state_dir, lambda store: _actions(store).undo(correction_id, by))
+        out.print(f"correction #{correction_id} ({done.payload['kind']}) undone (correction #{done.id})")
 
     @labels.command("save-faq")
     def save_faq(

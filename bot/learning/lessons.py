@@ -10,12 +10,13 @@ from pydantic import ValidationError
 
 from bot.catalog import FaqEntry
 from bot.learning.revisions import KNOWLEDGE_KINDS, Change, additive_changes, change_of
-from bot.store.corrections import Correction
+from bot.store.corrections import UNDOABLE, Correction
 from retrieval.text import normalize
 
 log = logging.getLogger(__name__)
-# The kinds that change what the bot knows (an `answer` only becomes knowledge once saved as FAQ).
-LESSON_KINDS = ("relabel", "sentiment_label", "wrong_reply", "right_reply", *KNOWLEDGE_KINDS)
+# The kinds that change what the bot knows (an `answer` only becomes knowledge once saved as FAQ), and the
+# undos that take one of them back.
+LESSON_KINDS = ("relabel", "sentiment_label", "wrong_reply", "right_reply", *KNOWLEDGE_KINDS, "undo")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Lessons:
 
     @classmethod
     def fold(cls, corrections: Sequence[Correction]) -> Lessons:
+        """The lessons of `corrections` (oldest first). An undone lesson is as if never taught: the text's previous
+        label stands again (else the model's), an undone wrong reply vetoes nothing and counts as no feedback."""
+        undone = _undone(corrections)
         phrasings: dict[str, list[str]] = {}
         entries: dict[str, FaqEntry] = {}
         labels: dict[str, str] = {}
@@ -48,6 +52,8 @@ class Lessons:
         feedback: dict[int, tuple[float, float, bool]] = {}
         knowledge: list[Change] = []
         for c in corrections:
+            if c.id in undone or c.kind == "undo":
+                continue
             change = change_of(c.kind, c.payload, c.id, c.by, c.at)
             if change is not None:
                 knowledge.append(change)
@@ -63,6 +69,9 @@ class Lessons:
                 sentiments[text] = str(c.payload.get("sentiment"))
             elif c.kind == "wrong_reply" and text and c.payload.get("answer_key"):
                 wrong[(text, str(c.payload["answer_key"]))] = None
+            elif c.kind == "right_reply" and text and c.payload.get("answer_key"):
+                # the creator's latest verdict on a reply wins for the veto as for the feedback
+                wrong.pop((text, str(c.payload["answer_key"])), None)
             elif c.kind == "faq_phrasing" and c.payload.get("phrasing") and c.payload.get("faq_id"):
                 known = phrasings.setdefault(str(c.payload["faq_id"]), [])
                 if c.payload["phrasing"] not in known:
@@ -77,3 +86,11 @@ class Lessons:
                 entries[entry.id] = entry
         return cls({k: tuple(v) for k, v in phrasings.items()}, tuple(entries.values()), labels, tuple(wrong),
                    tuple(feedback.values()), tuple(knowledge), sentiments)
+
+
+def _undone(corrections: Sequence[Correction]) -> set[int]:
+    """The ids of the lessons an `undo` took back. Only UNDOABLE kinds: the store refuses the others, and a
+    knowledge edit must fold the same here as in `coursebot faq` (which reads no undos)."""
+    kinds = {c.id: c.kind for c in corrections}
+    targets = {c.payload.get("correction_id") for c in corrections if c.kind == "undo"}
+    return {t for t in targets if isinstance(t, int) and kinds.get(t) in UNDOABLE}

@@ -25,8 +25,21 @@ from retrieval.vetoes import answer_key
 # `sentiment_label` is a relabel of how a comment feels (payload `sentiment`), a kind of its own rather than a
 # payload on `relabel`: an intent relabel and a sentiment one are separate lessons (either may come alone, the
 # latest of each kind wins), and `labels export` keeps offering a comment for its intent after a sentiment label.
+# `undo` takes back one earlier lesson (payload `correction_id`, and its `kind` for the history): a row of its own,
+# so nothing is ever edited or deleted and the knowledge version moves like for any other lesson.
 KINDS = ("answer", "relabel", "sentiment_label", "wrong_reply", "right_reply", "faq_phrasing", "faq_entry", "faq_edit", "faq_unphrase",
-         "faq_retire", "course_edit")
+         "faq_retire", "course_edit", "undo")
+# The lessons an undo can take back; the fold (bot/learning/lessons.py) ignores them once undone. The knowledge
+# edits have their own reversal in `coursebot faq` (UNDO_ELSEWHERE), which keeps the entry's history readable.
+UNDOABLE = ("relabel", "sentiment_label", "wrong_reply", "right_reply")
+UNDO_ELSEWHERE = {
+    "faq_entry": "coursebot faq retire {faq_id}",
+    "faq_phrasing": 'coursebot faq phrasing remove {faq_id} "{phrasing}"',
+    "faq_unphrase": 'coursebot faq phrasing add {faq_id} "{phrasing}"',
+    "faq_edit": "coursebot faq edit {faq_id} with the earlier values (coursebot faq history {faq_id} shows them)",
+    "faq_retire": "coursebot faq add --id {faq_id} (coursebot faq history {faq_id} shows what it said)",
+    "course_edit": "coursebot faq course-edit {course_id} with the earlier values (coursebot faq history {course_id} shows them)",
+}
 REPLY_ACTIONS = ("reply_public", "reply_dm")
 
 
@@ -39,6 +52,14 @@ class Correction:
     by: str
     at: datetime
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One stored correction as `labels history` lists it, with the undo that took it back (if any)."""
+
+    correction: Correction
+    undone_by: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +107,39 @@ class CorrectionStore:
             session.add(row)
             session.flush()
             return _view(row)
+
+    def undo_correction(self, correction_id: int, by: str) -> Correction:
+        """Take back one lesson (UNDOABLE) with a new `undo` row; refused in one line for an unknown id, an answer,
+        a knowledge edit (which `coursebot faq` command reverses it), an undo, or a lesson already undone. One
+        transaction, so two undos of the same lesson cannot both be stored on SQLite (a race on PostgreSQL
+        would store a second undo, which the fold reads the same as one)."""
+        with self.session() as session:  # type: ignore[attr-defined]
+            target = session.get(CreatorCorrection, correction_id)
+            if target is None:
+                raise NotFound(f"correction #{correction_id} not found (coursebot labels history lists them)")
+            if target.kind not in UNDOABLE:
+                raise ValueError(_not_undoable(target))
+            undone_by = _undone_by(session).get(correction_id)
+            if undone_by is not None:
+                raise ValueError(f"correction #{correction_id} was already undone by #{undone_by}")
+            # The comment's id and text as the lesson had them: `forget` blanks this copy with the lesson's own.
+            row = CreatorCorrection(kind="undo", event_pk=target.event_pk, text=target.text, by=clean_text(by, 200),
+                                    payload={"correction_id": correction_id, "kind": target.kind})
+            session.add(row)
+            session.flush()
+            return _view(row)
+
+    def correction_history(self, limit: int = 20, kind: str | None = None) -> list[HistoryEntry]:
+        """The newest corrections (of `kind`, when given), newest first, each with the undo that took it back."""
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"unknown correction kind {kind!r}, expected one of {', '.join(KINDS)}")
+        query = select(CreatorCorrection)
+        if kind is not None:
+            query = query.where(CreatorCorrection.kind == kind)
+        query = query.order_by(CreatorCorrection.id.desc()).limit(limit)  # type: ignore[union-attr]
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            undone = _undone_by(session)
+            return [HistoryEntry(_view(row), undone.get(row.id)) for row in session.exec(query)]  # type: ignore[arg-type]
 
     def relabel(self, event_pk: int, intent: str, by: str) -> Correction:
         """The creator says what a comment wants (e.g. this is a complaint)."""
@@ -180,7 +234,9 @@ class CorrectionStore:
     def unlabelled_comments(self, limit: int = 2000) -> list[tuple[int, str, str, float, str]]:
         """(comment id, text, intent, intent confidence, sentiment) of the newest analysed comments whose intent
         the creator has not labelled."""
-        labelled = select(CreatorCorrection.event_pk).where(CreatorCorrection.kind == "relabel",
+        with self.session(write=False) as session:  # type: ignore[attr-defined]
+            undone = list(_undone_by(session))  # an undone label is offered again (unless another label stands)
+        labelled = select(CreatorCorrection.event_pk).where(CreatorCorrection.kind == "relabel", CreatorCorrection.id.not_in(undone),  # type: ignore[union-attr]
                                                             CreatorCorrection.event_pk.is_not(None))  # type: ignore[union-attr]
         query = (
             select(EventRecord.id, EventRecord.text, UnderstandingRecord.intent, UnderstandingRecord.intent_confidence,
@@ -212,6 +268,23 @@ class CorrectionStore:
 def check_sentiment(sentiment: str) -> None:
     if sentiment not in SENTIMENTS:
         raise ValueError(f"unknown sentiment {sentiment!r}, expected one of {', '.join(SENTIMENTS)}")
+
+
+def _undone_by(session) -> dict[int, int]:
+    """Undone correction id → the id of the undo that took it back (undo rows are few: one per taking back)."""
+    rows = session.exec(select(CreatorCorrection).where(CreatorCorrection.kind == "undo"))
+    return {int(row.payload["correction_id"]): int(row.id) for row in rows if isinstance(row.payload.get("correction_id"), int)}
+
+
+def _not_undoable(target: CreatorCorrection) -> str:
+    """Why this correction cannot be undone, in one line naming what to do instead."""
+    head = f"correction #{target.id} ({target.kind})"
+    if target.kind == "undo":
+        return f"{head} is itself an undo of #{target.payload.get('correction_id')}: teach that lesson again instead (coursebot labels relabel/wrong/right)"
+    if target.kind == "answer":
+        return f"{head} is your answer to a handoff, not a lesson: there is nothing to undo (saved as FAQ, it is reversed with coursebot faq)"
+    fields = {"faq_id": "", "course_id": "", "phrasing": "", **{k: str(v) for k, v in target.payload.items()}}
+    return f"{head} changed the FAQ or the catalog, which coursebot faq reverses: {UNDO_ELSEWHERE[target.kind].format(**fields)}"
 
 
 def _threshold_scores(understanding: UnderstandingRecord) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -105,3 +106,37 @@ def test_labels_status_shows_the_thresholds_in_use_where_they_came_from_and_how_
     assert routed.exit_code == 0, routed.output
     [row] = [json.loads(line) for line in routed.output.splitlines() if line.startswith("{")]
     assert row["answer_id"] is None and row["action"] == "handoff"  # route uses the raised cuts at once
+
+
+def test_labels_history_lists_what_was_taught_and_undo_takes_a_lesson_back_for_ask_at_once(state: Path) -> None:
+    assert "intent     praise" in run("ask", "这老师讲得太烂了吧").output  # the model's reading
+    assert run("labels", "relabel", "1", "complaint", "--by", "老师").exit_code == 0  # correction #2 (#1: the handoff's answer)
+    assert "intent     complaint (1.00, creator)" in run("ask", "这老师讲得太烂了吧").output
+
+    undone = run("labels", "undo", "2", "--by", "老师")
+    assert undone.exit_code == 0 and "correction #2 (relabel) undone (correction #3)" in undone.output
+    asked = run("ask", "这老师讲得太烂了吧")  # the same state dir: the knowledge version moved, ask applies the undo
+    assert asked.exit_code == 0 and "intent     praise" in asked.output
+
+    listed = run("labels", "history")
+    assert listed.exit_code == 0, listed.output
+    lines = [line for line in listed.output.splitlines() if line.strip("│ ")[:1].isdigit()]
+    assert [line.split("│")[1].strip() for line in lines] == ["3", "2", "1"]  # newest first
+    undo_row, relabel_row, answer_row = ([cell.strip() for cell in line.split("│")[1:-1]] for line in lines)
+    assert undo_row[1] == "undo" and undo_row[3:7] == ["老师", "#1", "这老师讲得太烂了吧", "undid #2 (relabel)"]
+    assert relabel_row[1] == "relabel" and relabel_row[6:] == ["intent complaint", "by #3"]
+    assert answer_row[1] == "answer" and answer_row[6].startswith("answered handoff #1: 七天内可以退款") and answer_row[7] == "-"
+    store = Store.from_url(default_url(state), Pseudonymizer(load_secret_key(state / "secret.key")))
+    undo_at = store.corrections()[-1].at
+    store.close()
+    assert "at (Asia/Shanghai)" in listed.output and undo_row[2] == undo_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    only = run("labels", "history", "--kind", "relabel", "--limit", "5")
+    assert only.exit_code == 0 and "intent complaint" in only.output and "undid" not in only.output
+
+    for args, message in ((("undo", "2"), "correction #2 was already undone by #3"),
+                          (("undo", "3"), "correction #3 (undo) is itself an undo of #2"),
+                          (("undo", "1"), "correction #1 (answer) is your answer to a handoff, not a lesson"),
+                          (("undo", "99"), "correction #99 not found (coursebot labels history lists them)"),
+                          (("history", "--kind", "angry"), "unknown correction kind 'angry'")):
+        refused = run("labels", *args)
+        assert refused.exit_code == 2 and message in refused.output and len(refused.output.strip().splitlines()) == 1, refused.output

@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.actions import CreatorActions
 from bot.events import Event
+from bot.learning.lessons import Lessons
 from bot.learning.suggest import closest_faq
 from bot.learning.teacher import teacher_for
 from bot.runner import Runner
@@ -116,6 +118,26 @@ async def test_a_reply_marked_wrong_is_not_given_again_to_near_identical_comment
     assert other.analysis is not None and other.analysis.match.answer_id == "faq-certificate"  # the entry itself still answers
 
 
+async def test_a_reply_marked_right_after_it_was_marked_wrong_is_given_again(store: Store, runner: Runner, comment) -> None:
+    """The creator's latest verdict on a comment wins for the veto as it does for the threshold feedback."""
+    [replied] = await runner.process([comment(WRONGLY_ANSWERED, author="a1", thread=None)])
+    store.mark_wrong(replied.accepted.event_pk, "老师")
+    [vetoed] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a2", thread=None)])
+    assert vetoed.analysis is not None and not vetoed.analysis.match.answered
+
+    right = store.confirm_reply(replied.accepted.event_pk, "老师")  # on second thought, the certificate answer was right
+    [again] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a3", thread=None)])
+    assert again.analysis is not None and again.analysis.match.answer_id == "faq-certificate"
+    assert again.decision.action == "reply_public"
+    calibration = teacher_for(runner.analyzer).calibration
+    assert calibration is not None and (calibration.reviewed, calibration.wrong) == (1, 0)
+
+    store.undo_correction(right.id, "老师")  # the right verdict taken back: the wrong one is the latest again
+    [vetoed_again] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a4", thread=None)])
+    assert vetoed_again.analysis is not None and not vetoed_again.analysis.match.answered
+    assert (teacher_for(runner.analyzer).calibration.reviewed, teacher_for(runner.analyzer).calibration.wrong) == (1, 1)
+
+
 async def test_a_relabelled_comment_trains_the_intent_head(store: Store, runner: Runner, comment) -> None:
     [first] = await runner.process([comment(MISREAD, author="a1")])
     assert first.analysis is not None and first.analysis.understanding.intent == "praise"
@@ -125,6 +147,79 @@ async def test_a_relabelled_comment_trains_the_intent_head(store: Store, runner:
     assert again.analysis is not None
     assert (again.analysis.understanding.intent, again.analysis.understanding.intent_source) == ("complaint", "creator")
     assert runner.analyzer.knowledge.detector.intents is not teacher_for(runner.analyzer)._base_detector.intents  # retrained
+
+
+# -- taking a lesson back -------------------------------------------------------------------------------------------
+async def test_undoing_a_relabel_returns_the_text_to_the_previous_label_then_to_the_model(store: Store, runner: Runner, comment) -> None:
+    [first] = await runner.process([comment(MISREAD, author="a1")])
+    pk = first.accepted.event_pk
+    complaint, spam = store.relabel(pk, "complaint", "老师"), store.relabel(pk, "spam", "老师")
+    assert pk not in [row[0] for row in store.unlabelled_comments()]
+
+    intents = []
+    for undo in (spam, complaint):
+        CreatorActions(store).undo(undo.id, "老师")
+        [again] = await runner.process([comment(MISREAD, author=f"after-{undo.id}")])
+        assert again.analysis is not None
+        intents.append((again.analysis.understanding.intent, again.analysis.understanding.intent_source))
+    assert intents[0] == ("complaint", "creator")  # the second label undone: the first stands again
+    assert intents[1][0] == "praise" and intents[1][1] != "creator"  # both undone: the model's reading
+    assert runner.analyzer.knowledge.detector.intents is teacher_for(runner.analyzer)._base_detector.intents  # no labels left
+    assert pk in [row[0] for row in store.unlabelled_comments()]  # offered for labelling again
+    assert [(a.action, a.target, a.detail["kind"]) for a in store.audit_log()][:2] == [
+        ("learn.undo", f"correction:{complaint.id}", "relabel"), ("learn.undo", f"correction:{spam.id}", "relabel")]
+
+
+async def test_undoing_a_wrong_reply_lifts_its_veto_and_drops_its_feedback(store: Store, runner: Runner, comment) -> None:
+    [replied] = await runner.process([comment(WRONGLY_ANSWERED, author="a1", thread=None)])
+    wrong = store.mark_wrong(replied.accepted.event_pk, "老师")
+    [vetoed] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a2", thread=None)])
+    assert vetoed.analysis is not None and not vetoed.analysis.match.answered
+    assert teacher_for(runner.analyzer).calibration.wrong == 1
+
+    undo = CreatorActions(store).undo(wrong.id, "老师")
+    assert (undo.kind, undo.event_pk, undo.payload) == ("undo", wrong.event_pk, {"correction_id": wrong.id, "kind": "wrong_reply"})
+    assert store.knowledge_version() == undo.id  # every worker's next batch picks it up
+    [again] = await runner.process([comment(WRONGLY_ANSWERED + "？", author="a3", thread=None)])
+    assert again.analysis is not None and again.analysis.match.answer_id == "faq-certificate"
+    assert teacher_for(runner.analyzer).calibration.reviewed == 0
+
+
+def test_what_cannot_be_undone_is_refused_in_one_line_and_stores_nothing(store: Store, comment) -> None:
+    actions = CreatorActions(store)
+    accepted = store.record_event(comment(NOT_IN_FAQ))
+    handoff_id = store.open_handoff(accepted.event_pk, "no answer above threshold")
+    store.resolve_handoff(handoff_id, "老师", "可以商用，注明出处即可")
+    answer = store.corrections()[0]
+    entry = store.save_answer_as_faq(handoff_id, "老师")
+    phrasing = store.record_correction("faq_phrasing", "老师", text="能退钱吗", payload={"faq_id": "faq-refund", "phrasing": "能退钱吗"})
+    label = store.relabel(accepted.event_pk, "question_other", "老师")
+    undo = actions.undo(label.id, "老师")
+    stored = store.corrections()
+
+    refusals = {
+        999: "correction #999 not found (coursebot labels history lists them)",
+        answer.id: f"correction #{answer.id} (answer) is your answer to a handoff, not a lesson",
+        entry.id: f"coursebot faq retire {entry.payload['faq_id']}",
+        phrasing.id: 'coursebot faq phrasing remove faq-refund "能退钱吗"',
+        undo.id: f"correction #{undo.id} (undo) is itself an undo of #{label.id}",
+        label.id: f"correction #{label.id} was already undone by #{undo.id}",
+    }
+    for correction_id, message in refusals.items():
+        with pytest.raises((NotFound, ValueError)) as refused:
+            actions.undo(correction_id, "老师")
+        assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert store.corrections() == stored and [a.action for a in store.audit_log()] == ["learn.undo"]
+
+
+def test_forgetting_a_viewer_blanks_their_undone_lesson_and_its_undo_and_the_undo_still_holds(store: Store, comment) -> None:
+    accepted = store.record_event(comment(MISREAD, author="777"))
+    label = store.relabel(accepted.event_pk, "complaint", "老师")
+    store.undo_correction(label.id, "老师")
+    assert store.forget_viewer("bilibili:777")["creator_corrections"] == 2
+    assert [(c.kind, c.text) for c in store.corrections()] == [("relabel", ""), ("undo", "")]
+    [undone, undo] = store.correction_history()[::-1]
+    assert undone.undone_by == undo.correction.id and Lessons.fold(store.corrections()).labels == {}
 
 
 def test_every_worker_sees_what_another_taught_and_checks_cheaply_when_nothing_changed(store: Store, fresh_analyzer, comment) -> None:

@@ -153,3 +153,16 @@ def test_cli_relabel_takes_an_intent_a_sentiment_or_both(store: Store, comment, 
     assert bad.exit_code == 2 and "field 'sentiment': unknown sentiment 'angry'" in bad.output and len(bad.output.strip().splitlines()) == 1
     assert run().exit_code == 2
     assert [c.kind for c in store.corrections()] == ["sentiment_label", "relabel", "sentiment_label"]
+
+
+def test_an_undone_sentiment_label_gives_the_text_back_to_the_previous_label_then_to_the_model(store: Store, comment) -> None:
+    from bot.learning.lessons import Lessons
+
+    actions = CreatorActions(store)
+    pk = store.record_event(comment(CONFUSED)).event_pk
+    negative, positive = actions.relabel_sentiment(pk, "negative", "老师"), actions.relabel_sentiment(pk, "positive", "老师")
+    assert Lessons.fold(store.corrections()).sentiments == {CONFUSED: "positive"}
+    actions.undo(positive.id, "老师")
+    assert Lessons.fold(store.corrections()).sentiments == {CONFUSED: "negative"}
+    actions.undo(negative.id, "老师")
+    assert Lessons.fold(store.corrections()).sentiments == {}

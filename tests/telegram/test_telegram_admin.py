@@ -29,7 +29,8 @@ def store(tmp_path):
 
 @pytest.fixture
 async def telegram(make_settings, settings_factory, store):
-    console = StoreConsole(store, summary=summary_maker(settings_factory(), store.engine))
+    settings = settings_factory()
+    console = StoreConsole(store, summary=summary_maker(settings, store.engine), zone=ZoneInfo(settings.policy.timezone))  # as service.py
     async with TelegramBot(make_settings(chat_interval=0), console=console) as bot:
         feed = EventFeed(bot.source.events())
         yield bot, feed
@@ -235,3 +236,28 @@ async def test_relabel_takes_a_sentiment_with_or_without_an_intent(telegram, wor
     corrections = await asyncio.to_thread(store.corrections)
     assert [(c.kind, c.payload) for c in corrections] == [
         ("sentiment_label", {"sentiment": "negative"}), ("relabel", {"intent": "praise"}), ("sentiment_label", {"sentiment": "neutral"})]
+
+
+async def test_history_lists_the_lessons_with_ids_and_undo_takes_one_back_through_the_same_action_as_the_cli(telegram, world, api, store):
+    from bot.events import Event
+
+    [misread] = await asyncio.to_thread(store.record_events, [Event("telegram", "u1", "这老师讲得太烂了吧", author_id="1")])
+    pk = misread.event_pk
+    [relabelled] = await run_commands(world, api, f"/relabel {pk} complaint")
+    [label] = await asyncio.to_thread(store.corrections)
+    assert relabelled.endswith(f"（撤销：/undo {label.id}）")  # the id to take it back, where the lesson was given
+
+    undone, again, unknown, usage, listing, only_undos, bad_kind = await run_commands(
+        world, api, f"/undo {label.id}", f"/undo {label.id}", "/undo 99", "/undo x", "/history", "/history undo", "/history angry")
+
+    assert undone.startswith(f"已撤销纠正 #{label.id}（relabel）")
+    assert f"was already undone by #{label.id + 1}" in again and "correction #99 not found" in unknown and usage.startswith("用法：/undo")
+    when = label.at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")  # [policy] timezone of the test config
+    assert listing.splitlines()[1:] == [
+        f"#{label.id + 1} {when} undo · 评论 #{pk} 这老师讲得太烂了吧 → undid #{label.id} (relabel)",
+        f"#{label.id} {when} relabel · 评论 #{pk} 这老师讲得太烂了吧 → intent complaint · 已撤销（#{label.id + 1}）"]
+    assert len(only_undos.splitlines()) == 2 and "unknown correction kind 'angry'" in bad_kind
+    corrections = await asyncio.to_thread(store.corrections)
+    assert [(c.kind, c.by) for c in corrections] == [("relabel", f"telegram:{ADMIN_ID}"), ("undo", f"telegram:{ADMIN_ID}")]
+    [audit] = [a for a in await asyncio.to_thread(store.audit_log) if a.action == "learn.undo"]
+    assert (audit.by, audit.target) == (f"telegram:{ADMIN_ID}", f"correction:{label.id}")

@@ -3,7 +3,8 @@
 `/summary [date]`, `/pause`, `/resume`, `/handoffs`, `/takeover <thread>`, `/release <thread>`,
 `/takeover <handoff id> viewer` (the viewer who wrote it, on every thread), `/release <v_…|handoff id viewer>`,
 `/reply <handoff id> <text>`, `/resend <handoff id>` (a held reply), `/recent`, `/relabel <comment id> [intent] [sentiment=<negative|neutral|positive>]`,
-`/wrong <comment id>`, `/right <comment id>`, `/savefaq <handoff id>`. The same commands from anyone else are ignored (no answer, so the bot does not
+`/wrong <comment id>`, `/right <comment id>`, `/savefaq <handoff id>`, `/history [kind]` (what was taught, with correction ids),
+`/undo <correction id>`. The same commands from anyone else are ignored (no answer, so the bot does not
 advertise them) and logged with the sender's pseudonym. What a command does lives behind `CreatorConsole`,
 so this module only parses and answers.
 """
@@ -25,7 +26,7 @@ from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.telegram.admin")
 ADMIN_COMMANDS = ("summary", "pause", "resume", "handoffs", "takeover", "release", "reply", "resend", "recent", "relabel", "wrong",
-                  "right", "savefaq")
+                  "right", "savefaq", "history", "undo")
 _THREAD = re.compile(r"-?\d+:\d+")
 _PSEUDONYM = re.compile(r"v_[0-9a-f]{1,64}")
 VIEWER_WORDS = ("viewer", "观众")
@@ -39,6 +40,8 @@ USAGE = {
     "wrong": "用法：/wrong <评论编号>（机器人对这条评论的回复是错的）",
     "right": "用法：/right <评论编号>（机器人对这条评论的回复是对的）",
     "savefaq": "用法：/savefaq <转人工编号>（把你对它的回复存为新的常见问题）",
+    "undo": "用法：/undo <纠正编号>（撤销一次 relabel / wrong / right，编号见 /history）",
+    "history": "用法：/history [类型]（如 relabel、wrong_reply、undo）",
 }
 
 
@@ -60,6 +63,8 @@ class CreatorConsole(Protocol):
     async def right(self, event_pk: int, by: str) -> str: ...
     async def recent(self) -> str: ...
     async def savefaq(self, handoff_id: int, by: str) -> str: ...
+    async def history(self, kind: str | None) -> str: ...
+    async def undo(self, correction_id: int, by: str) -> str: ...
 
 
 class IsAdmin(Filter):
@@ -112,7 +117,9 @@ async def _dispatch(console: CreatorConsole, name: str, args: str, message: Mess
         return await (console.takeover if name == "takeover" else console.release)(thread_id, by)
     if name == "recent":
         return await console.recent()
-    if name in ("resend", "wrong", "right", "savefaq"):
+    if name == "history":
+        return await console.history(args or None) if len(args.split()) <= 1 else USAGE[name]
+    if name in ("resend", "wrong", "right", "savefaq", "undo"):
         row = row_id(args)
         return await getattr(console, name)(row, by) if row is not None else USAGE[name]
     first, _, rest = args.partition(" ")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.actions import CreatorActions
 from bot.adapters.telegram.intake import PLATFORM
+from bot.learning.history import shorten, taught
+from bot.local_days import local_time
 from bot.store.admin import HandoffView, NotFound
+from bot.store.corrections import Correction
 from bot.store.store import Store
 
 SummaryMaker = Callable[[date | None], Awaitable[str]]
@@ -18,10 +21,11 @@ _HANDOFFS_SHOWN = 20
 
 
 class StoreConsole:
-    def __init__(self, store: Store, *, summary: SummaryMaker | None = None) -> None:
+    def __init__(self, store: Store, *, summary: SummaryMaker | None = None, zone: tzinfo = UTC) -> None:
         self.store = store
         self.actions = CreatorActions(store)  # the same actions (and audit) as the console and the CLI
         self._summary = summary
+        self.zone = zone  # the creator's ([policy] timezone): times in /history
 
     async def summary(self, day: date | None) -> str:
         if self._summary is None:
@@ -84,25 +88,25 @@ class StoreConsole:
 
     async def relabel(self, event_pk: int, intent: str | None, by: str, sentiment: str | None = None) -> str:
         try:
-            await asyncio.to_thread(self.actions.relabel_both, event_pk, intent, sentiment, by)
+            done = await asyncio.to_thread(self.actions.relabel_both, event_pk, intent, sentiment, by)
         except (NotFound, ValueError) as exc:
             return str(exc)
         said = " ".join([*([intent] if intent else []), *([f"情绪 {sentiment}"] if sentiment else [])])
-        return f"已将评论 #{event_pk} 标为 {said}，机器人立即学会"
+        return f"已将评论 #{event_pk} 标为 {said}，机器人立即学会{_undo_hint(*done)}"
 
     async def wrong(self, event_pk: int, by: str) -> str:
         try:
             correction = await asyncio.to_thread(self.actions.mark_wrong, event_pk, by)
         except NotFound as exc:
             return str(exc)
-        return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答"
+        return f"已记下：评论 #{event_pk} 的回复（{correction.payload['answer_key']}）是错的，相近的评论不再这样回答{_undo_hint(correction)}"
 
     async def right(self, event_pk: int, by: str) -> str:
         try:
-            await asyncio.to_thread(self.actions.confirm_reply, event_pk, by)
+            correction = await asyncio.to_thread(self.actions.confirm_reply, event_pk, by)
         except NotFound as exc:
             return str(exc)
-        return f"已记下：评论 #{event_pk} 的回复是对的（用于校准回答阈值）"
+        return f"已记下：评论 #{event_pk} 的回复是对的（用于校准回答阈值）{_undo_hint(correction)}"
 
     async def recent(self) -> str:
         rows = await asyncio.to_thread(self.store.recent_comments, _HANDOFFS_SHOWN)
@@ -121,8 +125,37 @@ class StoreConsole:
         return f"已存为新的常见问题 {correction.payload['faq_id']}：{correction.payload['question']}，相同的问题机器人会这样回答"
 
 
+    async def history(self, kind: str | None) -> str:
+        """What was taught, newest first, with the correction ids /undo takes (the CLI's `labels history`)."""
+        try:
+            rows = await asyncio.to_thread(self.store.correction_history, _HANDOFFS_SHOWN, kind)
+        except ValueError as exc:
+            return str(exc)
+        if not rows:
+            return "还没有教过机器人" + (f"（{kind}）" if kind else "")
+        lines = ["教过机器人的（编号用于 /undo）："]
+        for row in rows:
+            c = row.correction
+            comment = f" · 评论 #{c.event_pk}" if c.event_pk else ""
+            undone = f" · 已撤销（#{row.undone_by}）" if row.undone_by else ""
+            lines.append(f"#{c.id} {local_time(c.at, self.zone)} {c.kind}{comment} {shorten(c.text, 30)} → {taught(c)}{undone}")
+        return "\n".join(lines)
+
+    async def undo(self, correction_id: int, by: str) -> str:
+        try:
+            done = await asyncio.to_thread(self.actions.undo, correction_id, by)
+        except (NotFound, ValueError) as exc:
+            return str(exc)
+        return f"已撤销纠正 #{correction_id}（{done.payload['kind']}），机器人立即忘掉它"
+
+
+def _undo_hint(*corrections: Correction) -> str:
+    """The ids to take it back with, shown where the lesson was given (no need to look them up in /history)."""
+    return f"（撤销：{'、'.join(f'/undo {c.id}' for c in corrections)}）"
+
+
 def _handoff_line(view: HandoffView) -> str:
-    text = view.text if len(view.text) <= 60 else view.text[:59] + "…"
+    text = shorten(view.text, 60)
     where = view.thread_title or view.thread_id or "私信"
     return f"#{view.id} [{view.platform}] {where} · {view.viewer_name or view.viewer or '?'}：{text}（{view.reason[:40]}）"
 

@@ -22,6 +22,7 @@ from bot.adapters.telegram.summary import TelegramSummaryDelivery, summary_maker
 from bot.adapters.telegram.welcome import welcome_text
 from bot.config import Settings
 from bot.events import Event, Thread
+from bot.local_days import zone
 from bot.runner import Runner
 from bot.store.queue import NewMessage
 from bot.store.store import Store, StoreUnavailable
@@ -93,7 +94,7 @@ async def serve(settings: Settings, *, analyzer: Any = None, stop: asyncio.Event
     stop = stop or asyncio.Event()
     store = await asyncio.to_thread(Store.open, settings)
     try:
-        console = StoreConsole(store, summary=summary_maker(settings, store.engine))
+        console = StoreConsole(store, summary=summary_maker(settings, store.engine), zone=zone(settings.policy.timezone))
         async with TelegramBot(settings.telegram, console=console, contacts=StoreDmContacts(store, PLATFORM),
                                pseudonymise=lambda raw: store.pseudonym(PLATFORM, raw)) as telegram:
             runner = await asyncio.to_thread(Runner.open, settings, {PLATFORM: telegram.sink}, analyzer=analyzer, store=store)
