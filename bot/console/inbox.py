@@ -10,6 +10,7 @@ from bot.console.base import ACTIONS, STORE, by, call, redirect, render, require
 from bot.console.queries import InboxFilter, InboxItem, inbox_item, inbox_page
 from bot.storable import MAX_ROW_ID
 from bot.store.admin import NotFound
+from bot.store.corrections import UNDOABLE, HistoryEntry
 from retrieval.intents import INTENTS
 
 STATES = ("open", "resolved")
@@ -57,7 +58,16 @@ async def handoff_page(request: web.Request) -> web.StreamResponse:
     item = await call(inbox_item, request.app[STORE], _id(request))
     if item is None:
         raise web.HTTPNotFound(text="no such handoff")
-    return render(request, "handoff.html", item=item, intents=INTENTS, suggestion=await call(_suggestion, request.app[ACTIONS], item))
+    return render(request, "handoff.html", item=item, intents=INTENTS, suggestion=await call(_suggestion, request.app[ACTIONS], item),
+                  lessons=await call(_lessons, request.app[STORE], item))
+
+
+def _lessons(store, item: InboxItem) -> list[HistoryEntry]:
+    """What the creator taught from this handoff's comment (intent, sentiment, reply verdicts), newest first, each
+    with its undo if it was taken back: listed on the page so a lesson given by mistake can be undone there."""
+    if item.event_pk is None:
+        return []
+    return [entry for entry in store.correction_history(limit=50, event_pk=item.event_pk) if entry.correction.kind in UNDOABLE]
 
 
 def _suggestion(actions, item: InboxItem) -> tuple[str, str, float] | None:
@@ -149,7 +159,8 @@ async def save_faq(request: web.Request) -> web.StreamResponse:
 
 @requires("assistant")
 async def learn(request: web.Request) -> web.StreamResponse:
-    """The learning actions on the handoff's comment: relabel (intent), sentiment, the bot's reply was wrong / right."""
+    """The learning actions on the handoff's comment: relabel (intent), sentiment, the bot's reply was wrong / right,
+    and undo one of those lessons."""
     async def run(handoff_id: int, form) -> str:
         item = await call(inbox_item, request.app[STORE], handoff_id)
         if item is None:
@@ -169,6 +180,14 @@ async def learn(request: web.Request) -> web.StreamResponse:
         if what == "right":
             await call(actions.confirm_reply, item.event_pk, who)
             return "已记下：机器人的回复是对的"
+        if what == "undo":
+            # Only a lesson given on this handoff's comment: the page lists exactly those.
+            raw = str(form.get("correction", "")).strip()
+            correction_id = int(raw) if raw.isdigit() and len(raw) <= len(str(MAX_ROW_ID)) else 0
+            if correction_id not in {e.correction.id for e in await call(_lessons, request.app[STORE], item)}:
+                raise ActionRefused(f"#{correction_id} 不是对这条评论的教学，无法在这里撤销")
+            await call(actions.undo, correction_id, who)
+            return f"已撤销 #{correction_id}：机器人不再按这条教学处理"
         raise ActionRefused(f"unknown lesson {what!r}")
 
     return await _act(request, "/inbox/{id}", run)

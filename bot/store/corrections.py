@@ -129,13 +129,16 @@ class CorrectionStore:
             session.flush()
             return _view(row)
 
-    def correction_history(self, limit: int = 20, kind: str | None = None) -> list[HistoryEntry]:
-        """The newest corrections (of `kind`, when given), newest first, each with the undo that took it back."""
+    def correction_history(self, limit: int = 20, kind: str | None = None, event_pk: int | None = None) -> list[HistoryEntry]:
+        """The newest corrections (of `kind`, about the comment `event_pk`, when given), newest first, each with the
+        undo that took it back."""
         if kind is not None and kind not in KINDS:
             raise ValueError(f"unknown correction kind {kind!r}, expected one of {', '.join(KINDS)}")
         query = select(CreatorCorrection)
         if kind is not None:
             query = query.where(CreatorCorrection.kind == kind)
+        if event_pk is not None:
+            query = query.where(CreatorCorrection.event_pk == event_pk)
         query = query.order_by(CreatorCorrection.id.desc()).limit(limit)  # type: ignore[union-attr]
         with self.session(write=False) as session:  # type: ignore[attr-defined]
             undone = _undone_by(session)
