@@ -124,7 +124,6 @@ class StoreConsole:
             return str(exc)
         return f"已存为新的常见问题 {correction.payload['faq_id']}：{correction.payload['question']}，相同的问题机器人会这样回答"
 
-
     async def history(self, kind: str | None) -> str:
         """What was taught, newest first, with the correction ids /undo takes (the CLI's `labels history`)."""
         try:
