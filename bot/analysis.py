@@ -7,6 +7,7 @@ course it is about, the answer or none). Pure given the Knowledge: the same even
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -108,7 +109,12 @@ class Analyzer:
         self._faq_intents = _typed_course_faq(knowledge, self._faq_types)
         self._thread_courses: OrderedDict[str, str | None] = OrderedDict()
         self._thread_cosines: OrderedDict[str, np.ndarray] = OrderedDict()  # thread text → its cosine to each course
+        self._thread_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # …and its vector, to infer both again
         self.recommender = Recommender(knowledge.catalog, knowledge.searcher, knowledge.segmenter, knowledge.settings.recommend)
+        # Teaching swaps the searcher, the heads and the vetoes and edits the FAISS index in place (bot/learning/
+        # teacher.py), in another thread than a batch's analysis may be running in: a batch's lookups and matching
+        # hold this lock, and so does the Teacher while it swaps, so a batch sees one version of the knowledge.
+        self.knowledge_lock = threading.RLock()
         self._thread_cache_size = thread_cache_size
         self._async_encoder: AsyncBatchEncoder | None = None
 
@@ -137,22 +143,32 @@ class Analyzer:
     def _finish(
         self, events: Sequence[Event], texts: list[NormalizedText], vectors: np.ndarray, titles: list[str], title_vectors: np.ndarray
     ) -> list[Analysis]:
-        for title, vector in zip(titles, title_vectors):
-            self._remember_title(title, vector)
-        predictions = self.knowledge.detector.detect(texts, vectors)
-        understandings = [self._understand(text, intent, sentiment) for text, (intent, sentiment) in zip(texts, predictions)]
-        candidates = self.knowledge.searcher.candidates(vectors, [u.terms for u in understandings])
-        vetoed = self.knowledge.vetoes.vetoed(vectors)
-        return [
-            Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes), vector)
-            for event, understanding, found, vetoes, vector in zip(events, understandings, candidates, vetoed, vectors)
-        ]
+        with self.knowledge_lock:
+            for title, vector in zip(titles, title_vectors):
+                self._remember_title(title, vector)
+            predictions = self.knowledge.detector.detect(texts, vectors)
+            understandings = [self._understand(text, intent, sentiment) for text, (intent, sentiment) in zip(texts, predictions)]
+            candidates = self.knowledge.searcher.candidates(vectors, [u.terms for u in understandings])
+            vetoed = self.knowledge.vetoes.vetoed(vectors)
+            return [
+                Analysis(event, understanding, _unless_vetoed(self._match(event, understanding, found), vetoes), vector)
+                for event, understanding, found, vetoes, vector in zip(events, understandings, candidates, vetoed, vectors)
+            ]
 
     def knowledge_changed(self) -> None:
-        """The creator added FAQ entries (bot/learning): re-derive what this analyzer keeps about the FAQ."""
-        self._faq_types = _faq_question_types(self.knowledge)
-        self._faq_intents = _typed_course_faq(self.knowledge, self._faq_types)
-        self._answers = _answer_identities(self.knowledge)  # a taught entry that repeats an answer is no rival
+        """The creator changed the FAQ or a course (bot/learning; the Teacher holds `knowledge_lock`): re-derive all
+        this analyzer keeps about them — the FAQ's question types and answers, the course names, the recommender
+        (its searcher's documents, prices, levels and course vectors: the old one indexed the new searcher's
+        documents by the old positions and failed once the creator had added an entry) and each known thread's
+        course (from the thread's stored vector: no model call)."""
+        knowledge = self.knowledge
+        self._faq_types = _faq_question_types(knowledge)
+        self._faq_intents = _typed_course_faq(knowledge, self._faq_types)
+        self._answers = _answer_identities(knowledge)  # a taught entry that repeats an answer is no rival
+        self._names = _course_names(knowledge)
+        self.recommender = Recommender(knowledge.catalog, knowledge.searcher, knowledge.segmenter, knowledge.settings.recommend)
+        for title, vector in list(self._thread_vectors.items()):
+            self._remember_title(title, vector)
 
     def _understand(self, text: NormalizedText, intent: IntentPrediction, sentiment: SentimentPrediction) -> Understanding:
         segmenter = self.knowledge.segmenter
@@ -386,7 +402,7 @@ class Analyzer:
         titles: list[str] = []
         for event in events:
             title = self._context_text(event.thread) if event.thread else ""
-            if title and title not in self._thread_cosines and title not in titles:
+            if title and title not in self._thread_vectors and title not in titles:
                 titles.append(title)
         return titles
 
@@ -408,10 +424,10 @@ class Analyzer:
             course_id = hits[0].course_id if hits and self.threshold.accepts(hits[0]) else None
         self._thread_courses[title] = course_id
         self._thread_cosines[title] = self.recommender.cosines_to(vector)
-        while len(self._thread_courses) > self._thread_cache_size:
-            self._thread_courses.popitem(last=False)
-        while len(self._thread_cosines) > self._thread_cache_size:
-            self._thread_cosines.popitem(last=False)
+        self._thread_vectors[title] = vector
+        for cache in (self._thread_courses, self._thread_cosines, self._thread_vectors):
+            while len(cache) > self._thread_cache_size:
+                cache.popitem(last=False)
 
 
 def _unless_vetoed(match: Match, vetoed: dict[str, float]) -> Match:

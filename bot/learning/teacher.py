@@ -81,20 +81,27 @@ class Teacher:
         changes = lessons.changes()
         known = effective(self._base_courses, self._base_faq, changes)
         documents = Catalog(known.courses, known.faq).documents()
+        # The slow parts first, while batches go on with the knowledge they have: encoding taught texts (the model)
+        # and retraining a head (seconds with hundreds of labels).
         vectors = self._vectors(lessons, documents)
         knowledge_moved = changes != self.lessons.changes()
-        if knowledge_moved:
-            self._teach_knowledge(known.courses, known.faq, documents, vectors)
-        if lessons.labels != self.lessons.labels or lessons.sentiments != self.lessons.sentiments:
-            knowledge.detector = self._detector(lessons, vectors)
-        if lessons.wrong != self.lessons.wrong:
-            knowledge.vetoes = Vetoes.of(np.stack([vectors[t] for t, _ in lessons.wrong]) if lessons.wrong else
-                                         np.zeros((0, knowledge.encoder.dimension), dtype=np.float32), [k for _, k in lessons.wrong])
-        if lessons.feedback != self.lessons.feedback or self.calibration is None:
-            self._recalibrate(lessons.feedback)
-        if knowledge_moved:
-            # an edited question changes its question type, an edited answer which entries are rivals
-            self.analyzer.knowledge_changed()
+        detector = (self._detector(lessons, vectors)
+                    if lessons.labels != self.lessons.labels or lessons.sentiments != self.lessons.sentiments else None)
+        vetoes = (Vetoes.of(np.stack([vectors[t] for t, _ in lessons.wrong]) if lessons.wrong else
+                            np.zeros((0, knowledge.encoder.dimension), dtype=np.float32), [k for _, k in lessons.wrong])
+                  if lessons.wrong != self.lessons.wrong else None)
+        with self.analyzer.knowledge_lock:  # then the swap, which no batch sees half done
+            if knowledge_moved:
+                self._teach_knowledge(known.courses, known.faq, documents, vectors)
+            if detector is not None:
+                knowledge.detector = detector
+            if vetoes is not None:
+                knowledge.vetoes = vetoes
+            if lessons.feedback != self.lessons.feedback or self.calibration is None:
+                self._recalibrate(lessons.feedback)
+            if knowledge_moved:
+                # an edited question changes its question type, an edited answer which entries are rivals
+                self.analyzer.knowledge_changed()
         self.lessons = lessons
         log.info("creator's lessons applied: %d knowledge revisions (%d FAQ entries), %d intent labels, %d sentiment labels, %d vetoes",
                  len(changes), len(known.faq), len(lessons.labels), len(lessons.sentiments), len(lessons.wrong))

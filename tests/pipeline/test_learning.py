@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from bot.actions import CreatorActions
 from bot.events import Event
+from bot.learning.knowledge_base import KnowledgeBase
 from bot.learning.lessons import Lessons
 from bot.learning.suggest import closest_faq
 from bot.learning.teacher import teacher_for
@@ -103,6 +104,24 @@ async def test_a_comment_saved_as_another_phrasing_goes_into_the_index_without_r
     [again] = await runner.process([comment("钱还能要回来吗", author="a2", thread=None)])
     assert len(vectors) == before + 1  # one phrasing added to the same FAISS index, nothing rebuilt
     assert again.analysis is not None and again.analysis.match.answer_id == "faq-refund"
+
+
+async def test_recommendations_go_on_after_the_creator_adds_faq_entries_and_follow_a_course_edit(
+    store: Store, runner: Runner, comment
+) -> None:
+    # The recommender kept the searcher and the course facts it was built with: after the creator's first new FAQ
+    # entry it read the new searcher's documents by the old positions, and every recommendation request failed.
+    for i in range(3):
+        store.add_faq_entry(f"第{i}期直播回放在哪里看", f"回放在主页第{i}个视频", "老师")
+    [asked] = await runner.process([comment("有没有推荐的课", author="a1", thread=None)])
+    assert asked.analysis is not None and asked.analysis.match.recommendations
+
+    knowledge = KnowledgeBase.open(runner.analyzer.knowledge.settings, store)
+    assert knowledge.edit_course("py-data", "老师", price=0).ok  # 299 in the catalog file
+    [free] = await runner.process([comment("有没有免费的python课", author="a2", thread=None)])
+    assert free.analysis is not None
+    first = free.analysis.match.recommendations[0]
+    assert (first.course_id, first.reasons) == ("py-data", ("免费",))
 
 
 async def test_a_reply_marked_wrong_is_not_given_again_to_near_identical_comments(store: Store, runner: Runner, comment) -> None:
