@@ -1,7 +1,11 @@
-"""The `coursebot` console script, run as a user runs it (subprocess, real model, bundled config).
+"""The `coursebot` command with the real model and the bundled config.
 
-Each command that opens the catalog loads the model in its own process (~10 s), so there are only a few;
-they share the session state dir (`cli` fixture) and work in any order: the first one builds the index.
+What only a process shows runs the installed console script in a subprocess (`cli_process`): the entry point,
+one command that loads the model and the index from nothing, settings and secrets from the environment,
+piped output, what is imported before an argument error, `--version`. Each such process that opens the catalog
+imports torch and loads the model again (~8 s of CPU), so the rest runs the same typer app in this process
+with the session's model (`cli`). All share the session state dir and work in any order: the first one builds
+the index.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "faq.csv"  # any existing
 RECORD_FIELDS = {"id", "intent", "intent_confidence", "sentiment", "topics", "matches", "answer_id", "course_id"}
 
 
-def test_help_lists_the_commands(cli) -> None:
-    result = cli("--help")
+def test_help_lists_the_commands(cli_process) -> None:
+    result = cli_process("--help")
     assert result.returncode == 0, result.stderr
     for command in ("index", "ask", "route", "demo"):
         assert command in result.stdout
@@ -28,8 +32,8 @@ def test_index_builds_the_index_and_reports_what_it_holds(cli, shared_state_dir:
     assert manifest["count"] > 0 and manifest["model"].startswith("m3e-small@")
 
 
-def test_ask_prints_the_answer_record_as_json(cli) -> None:
-    result = cli("ask", "可以开发票吗", "--json")
+def test_ask_prints_the_answer_record_as_json(cli_process) -> None:
+    result = cli_process("ask", "可以开发票吗", "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert RECORD_FIELDS <= set(record)
@@ -69,8 +73,8 @@ def test_broken_catalog_exits_2_with_a_one_line_error(cli, tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli) -> None:
-    result = cli("index", env={"COURSEBOT_MATCHING__MIN_DENSE": "abc"})
+def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli_process) -> None:
+    result = cli_process("index", env={"COURSEBOT_MATCHING__MIN_DENSE": "abc"})
     assert result.returncode == 2
     assert "COURSEBOT_MATCHING__MIN_DENSE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -80,26 +84,26 @@ def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli) -> 
 PIPED = {"COLUMNS": ""}  # no width from the environment: what a real pipe (`coursebot … | less`) gets
 
 
-def test_help_and_errors_keep_the_config_section_names_they_mention(cli) -> None:
-    help_ = cli("summary", "--help", env=PIPED)
+def test_help_and_errors_keep_the_config_section_names_they_mention(cli_process) -> None:
+    help_ = cli_process("summary", "--help", env=PIPED)
     assert help_.returncode == 0, help_.stderr
     assert "(default: [summary] timezone, else [policy] timezone)" in help_.stdout
-    error = cli("run", "--platform", "telegram", env=PIPED)
+    error = cli_process("run", "--platform", "telegram", env=PIPED)
     assert error.returncode == 2
     assert error.stderr.strip() == ("error: telegram.token: not set; put it in COURSEBOT_TELEGRAM__TOKEN or under [telegram] "
                                     "in the secrets file")
 
 
-def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
+def test_piped_output_is_never_wrapped(cli_process, tmp_path: Path) -> None:
     missing = tmp_path / ("a-long-directory-name-" * 5) / "comments-of-the-week.jsonl"
-    result = cli("replay", "--input", str(missing), env=PIPED)
+    result = cli_process("replay", "--input", str(missing), env=PIPED)
     assert result.returncode == 2
     assert result.stderr == f"error: {missing}: file not found\n"
-    help_ = cli("route", "--help", env=PIPED)
+    help_ = cli_process("route", "--help", env=PIPED)
     assert any(len(line) > 80 and "one JSON object per line: {id, text, ...}" in line for line in help_.stdout.splitlines())
 
 
-def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, settings_factory) -> None:
+def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli_process, settings_factory) -> None:
     from bot.events import Event, Thread
     from bot.store import Store
 
@@ -110,7 +114,7 @@ def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, set
                                         thread=Thread("BV1xx411c7mD", "Python 零基础入门第一课：安装与环境配置")))
     store.open_handoff(accepted.event_pk, "question the catalog can't answer: no answer above threshold [faq]")
     store.close()
-    result = cli("handoffs", env=PIPED | {"COURSEBOT_STATE_DIR": str(settings.state_dir)})
+    result = cli_process("handoffs", env=PIPED | {"COURSEBOT_STATE_DIR": str(settings.state_dir)})
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()
     assert header.split("\t") == ["id", "state", "platform", "thread", "viewer", "comment", "reason"]
