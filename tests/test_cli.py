@@ -126,17 +126,24 @@ def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli_proc
 
 # Run as the console script runs, then list what was imported: the model stack (torch, sentence-transformers)
 # costs 10-15 s, so an argument or file error must come before it. Modules, not wall-clock time, are asserted.
+# One process runs the cases one after another (each start costs a second of CPU): after every case it prints
+# its exit code and the heavy modules imported so far, so the first case that imports one is the one named.
 IMPORT_PROBE = """
-import atexit, sys
+import json, sys
 heavy = ("torch", "sentence_transformers")
-atexit.register(lambda: print("imported-heavy:", ",".join(m for m in heavy if m in sys.modules), file=sys.stderr))
-sys.argv = ["coursebot", *sys.argv[1:]]
 from bot.cli import app
-app()
+for args in json.loads(sys.argv[1]):
+    try:
+        app(args, prog_name="coursebot")
+        code = 0
+    except SystemExit as exit:
+        code = exit.code or 0
+    print("probe:", json.dumps([code, [m for m in heavy if m in sys.modules]]), file=sys.stderr, flush=True)
 """
 
 
-def _probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+def _probe(cases: list[list[str]], cwd: Path) -> list[tuple[int, list[str], str]]:
+    """`(exit code, stderr lines, heavy modules imported)` of each command line in `cases`, run in one new process."""
     import os
     import subprocess
     import sys
@@ -144,10 +151,18 @@ def _probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}
     env |= {"COURSEBOT_CONFIG": str(Path(__file__).resolve().parent.parent / "config" / "coursebot.toml"),
             "COURSEBOT_STATE_DIR": str(cwd / "state"), "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, encoding="utf-8",
-                            env=env, cwd=cwd, timeout=300, check=False)
-    *messages, probe = result.stderr.strip().splitlines()
-    return result.returncode, messages, probe.removeprefix("imported-heavy:").strip()
+    result = subprocess.run([sys.executable, "-c", IMPORT_PROBE, json.dumps(cases)], capture_output=True, text=True,
+                            encoding="utf-8", env=env, cwd=cwd, timeout=300, check=False)
+    results, messages = [], []
+    for line in result.stderr.splitlines():
+        if line.startswith("probe: "):
+            code, heavy = json.loads(line.removeprefix("probe: "))
+            results.append((code, messages, ",".join(heavy)))
+            messages = []
+        elif line.strip():
+            messages.append(line)
+    assert result.returncode == 0 and len(results) == len(cases), f"the probe stopped after {len(results)} case(s): {result.stderr}"
+    return results
 
 
 def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) -> None:
@@ -170,8 +185,7 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
         (["run", "-p", "bilibili-live"], "bilibili_live.rooms is empty"),
         (["handoffs"], f"no coursebot database at {tmp_path / 'state' / 'coursebot.db'}"),
     ]
-    for args, expected in cases:
-        code, messages, heavy = _probe(args, tmp_path)
+    for (args, expected), (code, messages, heavy) in zip(cases, _probe([args for args, _ in cases], tmp_path), strict=True):
         assert code == 2, (args, messages)
         assert len(messages) == 1 and messages[0].startswith("error: ") and expected in messages[0], (args, messages)
         assert heavy == "", f"{args}: imported {heavy} before failing"
@@ -180,8 +194,8 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
 
 def test_a_row_number_no_database_can_hold_is_refused_as_an_argument(tmp_path: Path) -> None:
     huge = "9" * 30  # before: accepted, then OverflowError from the database driver with a traceback
-    for args in (["handoff", "resend", huge], ["handoff", "resolve", "0"], ["labels", "wrong", huge], ["quarantine", "--delete", huge]):
-        code, messages, heavy = _probe(args, tmp_path)
+    cases = [["handoff", "resend", huge], ["handoff", "resolve", "0"], ["labels", "wrong", huge], ["quarantine", "--delete", huge]]
+    for args, (code, messages, heavy) in zip(cases, _probe(cases, tmp_path), strict=True):
         assert code == 2 and any(m.startswith("Error: Invalid value") for m in messages), (args, messages)
         assert heavy == "" and not any("Traceback" in m for m in messages), (args, messages)
 
@@ -196,8 +210,7 @@ def test_run_knows_the_platforms_the_adapters_serve() -> None:
 def test_version_is_printed_without_loading_anything(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    code, messages, heavy = _probe(["--version"], tmp_path)
-    assert (code, messages, heavy) == (0, [], "")
+    assert _probe([["--version"]], tmp_path) == [(0, [], "")]
     import subprocess
     import sys
 
