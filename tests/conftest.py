@@ -29,8 +29,10 @@ Cheap, function-scoped helpers for tests that need their own files or state:
 
 `./dev test` runs the suite in worker processes (pytest-xdist, `--dist loadgroup`): every session fixture above
 exists once per worker (one model each), tmp dirs are per worker, PostgreSQL tests each get a database or schema
-of their own, servers listen on ephemeral ports. The tests that drive Chromium share one group, so one worker
-starts one browser for all of them.
+of their own, servers listen on ephemeral ports. The tests that drive Chromium are marked as one group
+(`xdist_group("browser")`), meant to keep them on one worker with one browser; but pytest-xdist 3.8 names the group
+in `item._nodeid`, which pytest 9 no longer reads, so they spread over the workers and each worker that runs one
+starts its own Chromium (under a second).
 """
 
 from __future__ import annotations
@@ -192,14 +194,15 @@ def _cli_environment(shared_state_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def cli(encoder: CachedEncoder, shared_state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+def cli(shared_state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`cli("ask", "可以开发票吗", "--json", input=None, env=None, cwd=None)` → CompletedProcess (text mode).
 
     Runs the command in this process through the CLI's own typer app (`bot.cli.app`, what the console script
     calls) with the repo's config (COURSEBOT_CONFIG) and the shared session state dir (COURSEBOT_STATE_DIR),
-    from an empty working directory; `env` adds/overrides variables for the call only. The model is the
-    session's (`encoder` is loaded first; the CLI's encoder shares its weights). An exception the command does
-    not handle is returncode 1 with its traceback on stderr, as the script would print it.
+    from an empty working directory; `env` adds/overrides variables for the call only. A command that opens the
+    catalog shares the model's weights with the session's `encoder` (whichever loads it first; commands that
+    need no model load none). An exception the command does not handle is returncode 1 with its traceback on
+    stderr, as the script would print it.
     """
     from typer.testing import CliRunner
 
