@@ -65,16 +65,10 @@ class SentenceTransformerEncoder:
     """Any local sentence-transformers model directory; CPU by default."""
 
     def __init__(self, path: Path | str | None = None, *, batch_size: int = 32, device: str = "cpu") -> None:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
         self.path = Path(path) if path else default_model_path()
         if not self.path.is_dir():
             raise InputError(f"model path {self.path}: not a directory; point [model] path at a sentence-transformers model")
-        self._model = SentenceTransformer(str(self.path), device=device)
-        # Comments are short; capping the sequence keeps a pasted essay from costing seconds.
-        self._model.max_seq_length = min(self._model.max_seq_length or 256, 256)
+        self._model, self._lock = _loaded_model(self.path.resolve(), device)
         self.batch_size = batch_size
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self._dimension = int(dimension())
@@ -92,7 +86,7 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         vectors = np.empty((len(texts), self._dimension), dtype=np.float32)
-        with _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
+        with self._lock, _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
             lengths = [min(len(text), self._model.max_seq_length) for text in texts]  # longer texts are truncated
             for batch in length_batches(lengths, self.batch_size, self.batch_size * CHARS_PER_TEXT):
                 vectors[batch] = self._model.encode(
@@ -100,6 +94,29 @@ class SentenceTransformerEncoder:
                     show_progress_bar=False,
                 )
         return vectors
+
+
+# One copy of a model's weights per process, whatever asks for it: Knowledge.open, the summary's question
+# grouping and `labels` each build an encoder, and every copy costs 6-8 s and ~600 MB (the benchmarks open
+# Knowledge several times per run). The weights are only read; the lock serialises encodes on one model, since
+# its fast tokenizer refuses concurrent use ("Already borrowed") and the torch thread count is process-wide.
+_MODELS: dict[tuple[Path, str], tuple[object, threading.Lock]] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _loaded_model(path: Path, device: str):
+    """The SentenceTransformer at `path` (resolved) on `device`, loaded on first use, and the lock for its encodes."""
+    with _MODELS_LOCK:
+        if (path, device) not in _MODELS:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+            model = SentenceTransformer(str(path), device=device)
+            # Comments are short; capping the sequence keeps a pasted essay from costing seconds.
+            model.max_seq_length = min(model.max_seq_length or 256, 256)
+            _MODELS[path, device] = (model, threading.Lock())
+        return _MODELS[path, device]
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, max_chars: int) -> list[list[int]]:

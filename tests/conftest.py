@@ -6,8 +6,12 @@ Expensive things are session-scoped and built once:
                    ~7 s and ~600 MB, so never construct another one in a test: take this fixture.
 - `knowledge`      Knowledge over the bundled `config/` (index built once in a session tmp dir). Read-only:
 - `analyzer`       an Analyzer over `knowledge`.                                  do not mutate either.
-- `cli`            runs the installed `coursebot` console script in a subprocess with a shared state dir, so
-                   the index is built at most once per session (each call still loads the model, ~10 s).
+- `cli`            runs a `coursebot` command in this process (the CLI's typer app, the session's loaded model:
+                   encoders over one model directory share its weights), with the shared state dir, so the index
+                   is built at most once per session. Same result shape as `cli_process`.
+- `cli_process`    runs the installed `coursebot` console script in a subprocess, as a user does: for what only a
+                   process shows (the entry point, piped output, imports, exit status). Each call that opens the
+                   catalog imports torch and loads the model again (~8 s of CPU): keep these few.
 
 Cheap, function-scoped helpers for tests that need their own files or state:
 
@@ -25,8 +29,10 @@ Cheap, function-scoped helpers for tests that need their own files or state:
 
 `./dev test` runs the suite in worker processes (pytest-xdist, `--dist loadgroup`): every session fixture above
 exists once per worker (one model each), tmp dirs are per worker, PostgreSQL tests each get a database or schema
-of their own, servers listen on ephemeral ports. The tests that drive Chromium share one group, so one worker
-starts one browser for all of them.
+of their own, servers listen on ephemeral ports. The tests that drive Chromium are marked as one group
+(`xdist_group("browser")`), meant to keep them on one worker with one browser; but pytest-xdist 3.8 names the group
+in `item._nodeid`, which pytest 9 no longer reads, so they spread over the workers and each worker that runs one
+starts its own Chromium (under a second).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -176,26 +183,64 @@ def coursebot_script() -> Path:
     return script
 
 
+def _cli_environment(shared_state_dir: Path) -> dict[str, str]:
+    """What both `cli` fixtures set: the repo's config and the session's state dir, whole lines."""
+    return {
+        "COURSEBOT_CONFIG": str(REPO_CONFIG / "coursebot.toml"),
+        "COURSEBOT_STATE_DIR": str(shared_state_dir),
+        "COLUMNS": "200",  # rich wraps at the terminal width; keep lines whole for assertions
+        "PYTHONIOENCODING": "utf-8",
+    }
+
+
 @pytest.fixture(scope="session")
-def cli(coursebot_script: Path, shared_state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+def cli(shared_state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`cli("ask", "可以开发票吗", "--json", input=None, env=None, cwd=None)` → CompletedProcess (text mode).
+
+    Runs the command in this process through the CLI's own typer app (`bot.cli.app`, what the console script
+    calls) with the repo's config (COURSEBOT_CONFIG) and the shared session state dir (COURSEBOT_STATE_DIR),
+    from an empty working directory; `env` adds/overrides variables for the call only. A command that opens the
+    catalog shares the model's weights with the session's `encoder` (whichever loads it first; commands that
+    need no model load none). An exception the command does not handle is returncode 1 with its traceback on
+    stderr, as the script would print it.
+    """
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    workdir = tmp_path_factory.mktemp("cli-cwd")
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        environment: dict[str, str | None] = {k: None for k in os.environ if k.startswith("COURSEBOT_")}
+        environment |= _cli_environment(shared_state_dir) | (env or {})
+        before = os.getcwd()
+        os.chdir(cwd or workdir)
+        try:
+            result = CliRunner().invoke(app, list(args), input=input, env=environment, catch_exceptions=True)
+        finally:
+            os.chdir(before)
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            stderr += "".join(traceback.format_exception(result.exception))
+        return subprocess.CompletedProcess(["coursebot", *args], result.exit_code, result.stdout, stderr)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def cli_process(coursebot_script: Path, shared_state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`cli_process("ask", "可以开发票吗", "--json", input=None, env=None, cwd=None)` → CompletedProcess (text mode).
 
     Runs the real `coursebot` script with the repo's config (COURSEBOT_CONFIG) and the shared session state
     dir (COURSEBOT_STATE_DIR), from an empty working directory. `env` adds/overrides variables. Every call
-    that opens the catalog loads the model (~10 s): keep subprocess tests few.
+    that opens the catalog loads the model (~8 s of CPU): use `cli` unless the test is about the process.
     """
-    workdir = tmp_path_factory.mktemp("cli-cwd")
+    workdir = tmp_path_factory.mktemp("cli-process-cwd")
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}
-        environment |= {
-            "COURSEBOT_CONFIG": str(REPO_CONFIG / "coursebot.toml"),
-            "COURSEBOT_STATE_DIR": str(shared_state_dir),
-            "COLUMNS": "200",  # rich wraps at the terminal width; keep lines whole for assertions
-            "PYTHONIOENCODING": "utf-8",
-        }
-        environment |= env or {}
+        environment |= _cli_environment(shared_state_dir) | (env or {})
         return subprocess.run(
             [str(coursebot_script), *args], check=False, capture_output=True, text=True, encoding="utf-8",
             env=environment, cwd=cwd or workdir, input=input, timeout=timeout,

@@ -1,7 +1,11 @@
-"""The `coursebot` console script, run as a user runs it (subprocess, real model, bundled config).
+"""The `coursebot` command with the real model and the bundled config.
 
-Each command that opens the catalog loads the model in its own process (~10 s), so there are only a few;
-they share the session state dir (`cli` fixture) and work in any order: the first one builds the index.
+What only a process shows runs the installed console script in a subprocess (`cli_process`): the entry point,
+one command that loads the model and the index from nothing, settings and secrets from the environment,
+piped output, what is imported before an argument error, `--version`. Each such process that opens the catalog
+imports torch and loads the model again (~8 s of CPU), so the rest runs the same typer app in this process
+with the session's model (`cli`). All share the session state dir and work in any order: the first one builds
+the index.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "faq.csv"  # any existing
 RECORD_FIELDS = {"id", "intent", "intent_confidence", "sentiment", "topics", "matches", "answer_id", "course_id"}
 
 
-def test_help_lists_the_commands(cli) -> None:
-    result = cli("--help")
+def test_help_lists_the_commands(cli_process) -> None:
+    result = cli_process("--help")
     assert result.returncode == 0, result.stderr
     for command in ("index", "ask", "route", "demo"):
         assert command in result.stdout
@@ -28,8 +32,8 @@ def test_index_builds_the_index_and_reports_what_it_holds(cli, shared_state_dir:
     assert manifest["count"] > 0 and manifest["model"].startswith("m3e-small@")
 
 
-def test_ask_prints_the_answer_record_as_json(cli) -> None:
-    result = cli("ask", "可以开发票吗", "--json")
+def test_ask_prints_the_answer_record_as_json(cli_process) -> None:
+    result = cli_process("ask", "可以开发票吗", "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert RECORD_FIELDS <= set(record)
@@ -69,8 +73,8 @@ def test_broken_catalog_exits_2_with_a_one_line_error(cli, tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli) -> None:
-    result = cli("index", env={"COURSEBOT_MATCHING__MIN_DENSE": "abc"})
+def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli_process) -> None:
+    result = cli_process("index", env={"COURSEBOT_MATCHING__MIN_DENSE": "abc"})
     assert result.returncode == 2
     assert "COURSEBOT_MATCHING__MIN_DENSE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -80,26 +84,26 @@ def test_invalid_setting_in_the_environment_exits_2_naming_the_variable(cli) -> 
 PIPED = {"COLUMNS": ""}  # no width from the environment: what a real pipe (`coursebot … | less`) gets
 
 
-def test_help_and_errors_keep_the_config_section_names_they_mention(cli) -> None:
-    help_ = cli("summary", "--help", env=PIPED)
+def test_help_and_errors_keep_the_config_section_names_they_mention(cli_process) -> None:
+    help_ = cli_process("summary", "--help", env=PIPED)
     assert help_.returncode == 0, help_.stderr
     assert "(default: [summary] timezone, else [policy] timezone)" in help_.stdout
-    error = cli("run", "--platform", "telegram", env=PIPED)
+    error = cli_process("run", "--platform", "telegram", env=PIPED)
     assert error.returncode == 2
     assert error.stderr.strip() == ("error: telegram.token: not set; put it in COURSEBOT_TELEGRAM__TOKEN or under [telegram] "
                                     "in the secrets file")
 
 
-def test_piped_output_is_never_wrapped(cli, tmp_path: Path) -> None:
+def test_piped_output_is_never_wrapped(cli_process, tmp_path: Path) -> None:
     missing = tmp_path / ("a-long-directory-name-" * 5) / "comments-of-the-week.jsonl"
-    result = cli("replay", "--input", str(missing), env=PIPED)
+    result = cli_process("replay", "--input", str(missing), env=PIPED)
     assert result.returncode == 2
     assert result.stderr == f"error: {missing}: file not found\n"
-    help_ = cli("route", "--help", env=PIPED)
+    help_ = cli_process("route", "--help", env=PIPED)
     assert any(len(line) > 80 and "one JSON object per line: {id, text, ...}" in line for line in help_.stdout.splitlines())
 
 
-def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, settings_factory) -> None:
+def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli_process, settings_factory) -> None:
     from bot.events import Event, Thread
     from bot.store import Store
 
@@ -110,7 +114,7 @@ def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, set
                                         thread=Thread("BV1xx411c7mD", "Python 零基础入门第一课：安装与环境配置")))
     store.open_handoff(accepted.event_pk, "question the catalog can't answer: no answer above threshold [faq]")
     store.close()
-    result = cli("handoffs", env=PIPED | {"COURSEBOT_STATE_DIR": str(settings.state_dir)})
+    result = cli_process("handoffs", env=PIPED | {"COURSEBOT_STATE_DIR": str(settings.state_dir)})
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()
     assert header.split("\t") == ["id", "state", "platform", "thread", "viewer", "comment", "reason"]
@@ -122,17 +126,24 @@ def test_piped_handoffs_are_tab_separated_lines_with_each_comment_whole(cli, set
 
 # Run as the console script runs, then list what was imported: the model stack (torch, sentence-transformers)
 # costs 10-15 s, so an argument or file error must come before it. Modules, not wall-clock time, are asserted.
+# One process runs the cases one after another (each start costs a second of CPU): after every case it prints
+# its exit code and the heavy modules imported so far, so the first case that imports one is the one named.
 IMPORT_PROBE = """
-import atexit, sys
+import json, sys
 heavy = ("torch", "sentence_transformers")
-atexit.register(lambda: print("imported-heavy:", ",".join(m for m in heavy if m in sys.modules), file=sys.stderr))
-sys.argv = ["coursebot", *sys.argv[1:]]
 from bot.cli import app
-app()
+for args in json.loads(sys.argv[1]):
+    try:
+        app(args, prog_name="coursebot")
+        code = 0
+    except SystemExit as exit:
+        code = exit.code or 0
+    print("probe:", json.dumps([code, [m for m in heavy if m in sys.modules]]), file=sys.stderr, flush=True)
 """
 
 
-def _probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+def _probe(cases: list[list[str]], cwd: Path) -> list[tuple[int, list[str], str]]:
+    """`(exit code, stderr lines, heavy modules imported)` of each command line in `cases`, run in one new process."""
     import os
     import subprocess
     import sys
@@ -140,10 +151,18 @@ def _probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}
     env |= {"COURSEBOT_CONFIG": str(Path(__file__).resolve().parent.parent / "config" / "coursebot.toml"),
             "COURSEBOT_STATE_DIR": str(cwd / "state"), "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, encoding="utf-8",
-                            env=env, cwd=cwd, timeout=300, check=False)
-    *messages, probe = result.stderr.strip().splitlines()
-    return result.returncode, messages, probe.removeprefix("imported-heavy:").strip()
+    result = subprocess.run([sys.executable, "-c", IMPORT_PROBE, json.dumps(cases)], capture_output=True, text=True,
+                            encoding="utf-8", env=env, cwd=cwd, timeout=300, check=False)
+    results, messages = [], []
+    for line in result.stderr.splitlines():
+        if line.startswith("probe: "):
+            code, heavy = json.loads(line.removeprefix("probe: "))
+            results.append((code, messages, ",".join(heavy)))
+            messages = []
+        elif line.strip():
+            messages.append(line)
+    assert result.returncode == 0 and len(results) == len(cases), f"the probe stopped after {len(results)} case(s): {result.stderr}"
+    return results
 
 
 def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) -> None:
@@ -166,8 +185,7 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
         (["run", "-p", "bilibili-live"], "bilibili_live.rooms is empty"),
         (["handoffs"], f"no coursebot database at {tmp_path / 'state' / 'coursebot.db'}"),
     ]
-    for args, expected in cases:
-        code, messages, heavy = _probe(args, tmp_path)
+    for (args, expected), (code, messages, heavy) in zip(cases, _probe([args for args, _ in cases], tmp_path), strict=True):
         assert code == 2, (args, messages)
         assert len(messages) == 1 and messages[0].startswith("error: ") and expected in messages[0], (args, messages)
         assert heavy == "", f"{args}: imported {heavy} before failing"
@@ -176,8 +194,8 @@ def test_argument_and_file_errors_come_before_the_model_loads(tmp_path: Path) ->
 
 def test_a_row_number_no_database_can_hold_is_refused_as_an_argument(tmp_path: Path) -> None:
     huge = "9" * 30  # before: accepted, then OverflowError from the database driver with a traceback
-    for args in (["handoff", "resend", huge], ["handoff", "resolve", "0"], ["labels", "wrong", huge], ["quarantine", "--delete", huge]):
-        code, messages, heavy = _probe(args, tmp_path)
+    cases = [["handoff", "resend", huge], ["handoff", "resolve", "0"], ["labels", "wrong", huge], ["quarantine", "--delete", huge]]
+    for args, (code, messages, heavy) in zip(cases, _probe(cases, tmp_path), strict=True):
         assert code == 2 and any(m.startswith("Error: Invalid value") for m in messages), (args, messages)
         assert heavy == "" and not any("Traceback" in m for m in messages), (args, messages)
 
@@ -192,8 +210,7 @@ def test_run_knows_the_platforms_the_adapters_serve() -> None:
 def test_version_is_printed_without_loading_anything(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    code, messages, heavy = _probe(["--version"], tmp_path)
-    assert (code, messages, heavy) == (0, [], "")
+    assert _probe([["--version"]], tmp_path) == [(0, [], "")]
     import subprocess
     import sys
 

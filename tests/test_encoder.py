@@ -220,3 +220,19 @@ async def test_closed_batcher_starts_again_on_the_next_call(make_hashing_encoder
         assert (await batcher.encode(["二"])).shape == (1, hashing.dimension)
     finally:
         await batcher.aclose()
+
+
+def test_encoders_over_one_model_directory_share_its_weights_and_encode_one_at_a_time(encoder: CachedEncoder, tmp_path) -> None:
+    loaded = encoder.inner
+    assert isinstance(loaded, SentenceTransformerEncoder)
+    (tmp_path / loaded.path.name).symlink_to(loaded.path)  # the same directory by another path
+    again = SentenceTransformerEncoder(tmp_path / loaded.path.name, batch_size=2)
+    assert again._model is loaded._model and again._lock is loaded._lock  # one copy of the weights per process
+    assert (again.name, again.dimension, again.batch_size) == (loaded.name, loaded.dimension, 2)
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda e=e: results.append(e.encode(TEXTS))) for e in (loaded, again, loaded, again)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and all(np.allclose(r, results[0], atol=1e-5) for r in results)

@@ -3,9 +3,6 @@ that the CLI and Telegram doors go through the same audited actions. Plain HTTP 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +15,6 @@ from bot.privacy import Pseudonymizer
 from bot.store import Store
 from bot.store.accounts import LOCKOUT, MAX_FAILED_LOGINS
 from bot.store.models import ConsoleUser, utcnow
-
-REPO = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -67,13 +62,10 @@ async def test_telegram_commands_go_through_the_audited_actions(store: Store) ->
         ("telegram:7", "switch.pause", ""), ("telegram:7", "switch.resume", ""), ("telegram:7", "thread.take_over", "thread:telegram:-100:5")]
 
 
-def test_console_add_user_reads_the_password_from_stdin_and_is_audited_as_cli(tmp_path: Path) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("COURSEBOT_")}, "PYTHONPATH": str(REPO),
-           "COURSEBOT_STATE_DIR": str(tmp_path)}
+def test_console_add_user_reads_the_password_from_stdin_and_is_audited_as_cli(cli, tmp_path: Path) -> None:
     Store.from_url(f"sqlite:///{tmp_path / 'coursebot.db'}", Pseudonymizer(KEY)).close()
-    script = ("import sys; from bot.cli import app; sys.argv = ['coursebot'] + sys.argv[1:]; app()")
-    added = subprocess.run([sys.executable, "-c", script, "console", "add-user", "mia", "--role", "owner", "--password-file", "-"],
-                           input="s3cret-password\n", capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    added = cli("console", "add-user", "mia", "--role", "owner", "--password-file", "-", input="s3cret-password\n",
+                env={"COURSEBOT_STATE_DIR": str(tmp_path)})
     assert added.returncode == 0, added.stderr
     assert "s3cret-password" not in added.stdout + added.stderr
     store = Store.from_url(f"sqlite:///{tmp_path / 'coursebot.db'}", Pseudonymizer(KEY))
