@@ -5,7 +5,7 @@ through the runner (real model) reach the host's board within 2 s, where a group
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from console_helpers import (
@@ -55,8 +55,11 @@ def summary_json(world: ConsoleWorld, settings_path, day: str) -> dict:
 def test_today_page_numbers_equal_the_summary_json_of_the_same_day(web_browser, any_world: ConsoleWorld, analyzer,
                                                                     repo_config_dir) -> None:
     browser, world = web_browser, any_world
-    at = datetime.now(UTC) - timedelta(minutes=5)
-    day = at.astimezone(summary_zone(world.settings)).date().isoformat()
+    now, zone = datetime.now(UTC), summary_zone(world.settings)
+    # The handoff below is written at the real time: the comments go on the same local day, even just after midnight.
+    midnight = datetime.combine(now.astimezone(zone).date(), time.min, tzinfo=zone).astimezone(UTC)
+    at = max(now - timedelta(minutes=5), midnight)
+    day = at.astimezone(zone).date().isoformat()
     runner = Runner.open(world.settings, analyzer=analyzer, store=world.store)
     texts = ["可以开发票吗", "这门课多少钱", "老师讲得真好！", "<script>alert(1)</script>退款怎么申请", "零基础能学会吗", "在吗"]
     world.run(runner.process([Event(platform="bilibili", event_id=f"today-{n}", text=t, thread=THREAD, author_id=f"v{n % 4}",
