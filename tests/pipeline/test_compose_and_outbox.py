@@ -51,6 +51,17 @@ async def test_the_same_text_is_never_sent_twice_in_a_row_in_one_thread(store: S
     assert len({t.rstrip("～🙂！👍。 ") for t in texts}) == 1  # the same answer, varied only in form
 
 
+async def test_anonymous_viewers_asking_for_a_course_they_name_get_a_recommendation_not_a_handoff(
+    store: Store, make_runner, comment
+) -> None:
+    # The bundled recommendation variants all needed a name or a {reason}, and a course the viewer names has no
+    # reason to say: such requests from viewers without a usable name went to the creator.
+    runner = make_runner(store, policy={"rate_limits": {"per_thread_per_hour": 100, "per_viewer_per_day": 100, "per_platform_per_day": 100}})
+    outcomes = await runner.process([comment("有没有吉他教程 买了琴吃灰半年了", author=f"anon-{i}", name=None, thread=None) for i in range(8)])
+    assert all(o.decision.action in ("reply_public", "reply_dm") for o in outcomes), [o.decision.reason for o in outcomes]
+    assert all("吉他" in (o.decision.text or "") + (o.decision.dm_text or "") for o in outcomes)
+
+
 async def test_course_links_in_replies_are_tracked_and_clicks_count(store: Store, make_runner, comment) -> None:
     [outcome] = await make_runner(store, links={"base_url": "https://go.example.com/l/"}).process(
         [comment("链接发一下", author="77", platform="douyin")])
