@@ -7,6 +7,7 @@ hash of the event; the text avoids the bot's recent messages in the thread (plat
 
 from __future__ import annotations
 
+import logging
 import string
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +43,10 @@ BUILTIN_TEMPLATES = {
     ],
 }
 _SUFFIXES = ("～", " 🙂", "！", " 👍", "。")
+# Variables that may have no value for a given comment (a viewer without a usable name; a course the viewer named,
+# which leaves nothing to say as the reason): a key whose every variant needs one leaves those comments unanswered.
+_SOMETIMES_EMPTY = frozenset({"viewer_name", "reason"})
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,10 @@ class Templates:
                     raise InputError(f"{path}: templates.{key}[{number}]: duplicate id '{item['id']}'")
                 seen.add(str(item["id"]))
                 by_key[str(key)].append(_variant(f"{path}: templates.{key}", str(item["id"]), item["text"]))
+            if key != "welcome" and all(variant.fields & _SOMETIMES_EMPTY for variant in by_key[str(key)]):  # welcome: 同学
+                log.warning("%s: templates.%s: every variant uses {viewer_name} or {reason}; a comment with no value for them "
+                            "(a viewer without a usable name, a course the viewer named) gets no '%s' reply (an answer goes to "
+                            "you instead): add a variant without both", path, key, key)
         return cls(by_key)
 
 

@@ -90,6 +90,21 @@ async def test_a_viewers_display_name_reaches_a_public_reply_only_cleaned_or_not
     assert any("小明" in t for t in trick_texts), trick_texts  # what is left of a name is still used
 
 
+def test_a_key_whose_every_variant_needs_a_name_or_a_reason_is_a_warning_naming_file_and_key(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text("templates:\n  ask_recommendation:\n    - id: a\n      text: '@{viewer_name} 《{course_title}》'\n"
+                    "    - id: b\n      text: '{reason}：《{course_title}》'\n  faq:\n    - id: faq-a\n      text: '{answer}'\n",
+                    encoding="utf-8")
+    with caplog.at_level("WARNING", logger="bot.compose"):
+        Templates.load(path)
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "bot.compose"]
+    assert f"{path}: templates.ask_recommendation: every variant uses" in warning
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bot.compose"):
+        Templates.load(Path(__file__).resolve().parents[2] / "config" / "templates.yaml")  # the bundled ones warn of nothing
+    assert not [r for r in caplog.records if r.name == "bot.compose"]
+
+
 def test_a_template_with_an_unknown_variable_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "templates.yaml"
     path.write_text("templates:\n  faq:\n    - id: faq-a\n      text: '{answr}'\n", encoding="utf-8")
