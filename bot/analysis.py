@@ -107,9 +107,7 @@ class Analyzer:
         self._names = _course_names(knowledge)
         self._faq_types = _faq_question_types(knowledge)
         self._faq_intents = _typed_course_faq(knowledge, self._faq_types)
-        self._thread_courses: OrderedDict[str, str | None] = OrderedDict()
-        self._thread_cosines: OrderedDict[str, np.ndarray] = OrderedDict()  # thread text → its cosine to each course
-        self._thread_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # …and its vector, to infer both again
+        self._threads: OrderedDict[str, _ThreadContext] = OrderedDict()  # thread text → what it says, oldest first
         self.recommender = Recommender(knowledge.catalog, knowledge.searcher, knowledge.segmenter, knowledge.settings.recommend)
         # Teaching swaps the searcher, the heads and the vetoes and edits the FAISS index in place (bot/learning/
         # teacher.py), in another thread than a batch's analysis may be running in: a batch's lookups and matching
@@ -167,8 +165,8 @@ class Analyzer:
         self._answers = _answer_identities(knowledge)  # a taught entry that repeats an answer is no rival
         self._names = _course_names(knowledge)
         self.recommender = Recommender(knowledge.catalog, knowledge.searcher, knowledge.segmenter, knowledge.settings.recommend)
-        for title, vector in list(self._thread_vectors.items()):
-            self._remember_title(title, vector)
+        for title, known in list(self._threads.items()):
+            self._remember_title(title, known.vector)
 
     def _understand(self, text: NormalizedText, intent: IntentPrediction, sentiment: SentimentPrediction) -> Understanding:
         segmenter = self.knowledge.segmenter
@@ -386,7 +384,10 @@ class Analyzer:
         if thread is None:
             return None
         configured, title = self._thread_source(thread)
-        return self._thread_courses.get(title) if title else configured
+        if not title:
+            return configured
+        known = self._threads.get(title)
+        return known.course_id if known else None
 
     def _thread_source(self, thread: Thread) -> tuple[str | None, str]:
         """(course set by the event or the config, text to infer the course from — "" when that setting decides)."""
@@ -402,7 +403,7 @@ class Analyzer:
         titles: list[str] = []
         for event in events:
             title = self._context_text(event.thread) if event.thread else ""
-            if title and title not in self._thread_vectors and title not in titles:
+            if title and title not in self._threads and title not in titles:
                 titles.append(title)
         return titles
 
@@ -412,7 +413,8 @@ class Analyzer:
         return _thread_text(thread, mapping.title if mapping else "")
 
     def _thread_cosines_of(self, thread: Thread | None) -> np.ndarray | None:
-        return self._thread_cosines.get(self._context_text(thread)) if thread is not None else None
+        known = self._threads.get(self._context_text(thread)) if thread is not None else None
+        return known.cosines if known else None
 
     def _remember_title(self, title: str, vector: np.ndarray) -> None:
         text = normalize(title).plain
@@ -422,12 +424,19 @@ class Analyzer:
         else:
             hits = self.knowledge.searcher.search(vector, self.knowledge.segmenter.terms(text), k=1, kinds={"course"})
             course_id = hits[0].course_id if hits and self.threshold.accepts(hits[0]) else None
-        self._thread_courses[title] = course_id
-        self._thread_cosines[title] = self.recommender.cosines_to(vector)
-        self._thread_vectors[title] = vector
-        for cache in (self._thread_courses, self._thread_cosines, self._thread_vectors):
-            while len(cache) > self._thread_cache_size:
-                cache.popitem(last=False)
+        self._threads[title] = _ThreadContext(vector, course_id, self.recommender.cosines_to(vector))
+        while len(self._threads) > self._thread_cache_size:
+            self._threads.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _ThreadContext:
+    """What a thread's text says, kept per text: its vector (to infer the rest again when the knowledge changes),
+    the course inferred from it and its cosine to each course (the recommender's thread signal)."""
+
+    vector: np.ndarray
+    course_id: str | None
+    cosines: np.ndarray
 
 
 def _unless_vetoed(match: Match, vetoed: dict[str, float]) -> Match:
