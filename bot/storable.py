@@ -23,6 +23,15 @@ _SURROGATE = re.compile(f"[{_SURROGATES}]")
 _DIGEST_CHARS = 16
 
 
+def row_id(text: str) -> int | None:
+    """A row number as typed (a handoff, comment or correction id), or None: not a plain number, or larger than
+    any stored row (a longer run of digits is refused before `int`, which would read it digit by digit)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROW_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
+
+
 def storable_text(value: Any) -> str:
     """`value` as text every backend stores: lone surrogates become U+FFFD, control characters are removed."""
     if value is None:

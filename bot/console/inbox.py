@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.actions import ActionRefused
 from bot.console.base import ACTIONS, STORE, by, call, redirect, render, requires
 from bot.console.queries import InboxFilter, InboxItem, inbox_item, inbox_page
-from bot.storable import MAX_ROW_ID
+from bot.storable import MAX_ROW_ID, row_id
 from bot.store.admin import NotFound
 from bot.store.corrections import UNDOABLE, HistoryEntry
 from retrieval.intents import INTENTS
@@ -182,8 +182,7 @@ async def learn(request: web.Request) -> web.StreamResponse:
             return "已记下：机器人的回复是对的"
         if what == "undo":
             # Only a lesson given on this handoff's comment: the page lists exactly those.
-            raw = str(form.get("correction", "")).strip()
-            correction_id = int(raw) if raw.isdigit() and len(raw) <= len(str(MAX_ROW_ID)) else 0
+            correction_id = row_id(str(form.get("correction", "")).strip()) or 0
             if correction_id not in {e.correction.id for e in await call(_lessons, request.app[STORE], item)}:
                 raise ActionRefused(f"#{correction_id} 不是对这条评论的教学，无法在这里撤销")
             await call(actions.undo, correction_id, who)

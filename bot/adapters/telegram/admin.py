@@ -21,7 +21,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 
-from bot.storable import MAX_ROW_ID
+from bot.storable import row_id
 from retrieval.errors import InputError
 
 log = logging.getLogger("coursebot.telegram.admin")
@@ -157,14 +157,6 @@ def viewer_ref(args: str) -> int | str | None:
     if len(words) == 1 and _PSEUDONYM.fullmatch(words[0]):
         return words[0]
     return None
-
-
-def row_id(text: str) -> int | None:
-    """A handoff or comment number as typed, or None (not a plain number, or larger than any stored row)."""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    number = int(text)
-    return number if 1 <= number <= MAX_ROW_ID else None
 
 
 def parse_day(arg: str, today: date | None = None) -> date | None:
